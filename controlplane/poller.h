@@ -1,0 +1,176 @@
+#pragma once
+// The control-plane poller: runs on the main lcore (never on a worker core). Every
+// poll_interval_ms it reads every worker's published statistics, drains the workers' W2c event
+// queues, reads every tracked flow counter and attributes the delta against its baseline to the
+// flow's session and rating group. It owns all sessions; it is single-threaded (no locks).
+//
+// Conservation (docs/counting.md): total counted octets (workers) = attributed (sessions) +
+// unattributed (named counters), exactly once the workers are stopped, and "attributed +
+// unattributed >= counted" at every poll (the difference is traffic counted after the
+// statistics snapshot was taken).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dataplane/fastpath.h"
+#include "shared/clock.h"
+#include "shared/config.h"
+#include "shared/counters.h"
+#include "shared/events.h"
+#include "shared/stats.h"
+
+namespace tally {
+
+// What the poller needs of one worker. All memory is owned elsewhere and outlives the poller.
+struct WorkerChannel {
+  const CounterSlab* slab = nullptr;
+  const WorkerStats* stats = nullptr;  // published by the worker
+  W2cQueue* w2c = nullptr;             // consumer side: the poller
+  C2wQueue* c2w = nullptr;             // producer side: the poller
+};
+
+enum class EndCause : uint8_t { kNone, kIdleTimeout, kManagement, kLogout };
+const char* endCauseName(EndCause c);
+
+enum class Unattributed : uint8_t {
+  kLearnDisabled,   // address in a pool, learning off, not a static subscriber
+  kSessionsFull,    // max_sessions reached
+  kCount
+};
+
+struct Session {
+  uint64_t id = 0;
+  IpAddress key;            // IPv4 address or IPv6 prefix (ipv6_prefix_length)
+  bool billed = true;       // false: a pseudo-session whose usage is unattributed
+  Unattributed reason = Unattributed::kLearnDisabled;  // when !billed
+  bool is_static = false;
+  std::string user_name, imsi, msisdn;
+  uint8_t cc_profile = 8;
+  int64_t start_wall_ns = 0;
+  int64_t last_activity_mono_ns = 0;
+  int64_t last_activity_wall_ns = 0;
+  bool ending = false;
+  EndCause cause = EndCause::kNone;
+  std::vector<FlowCounters> usage;                   // by rating-group index
+  std::vector<std::pair<uint16_t, uint32_t>> slots;  // (worker, slot) holding its counts
+  uint32_t pending_releases = 0;
+};
+
+// Totals across workers (sums of WorkerStats) plus the control plane's own figures.
+struct Statistics {
+  std::array<uint64_t, size_t(Stat::kCount)> worker{};
+  std::vector<PortStats> ports;  // by config port index
+  uint64_t attributed_octets = 0;
+  uint64_t attributed_packets = 0;
+  std::array<uint64_t, size_t(Unattributed::kCount)> unattributed_octets{};
+  std::array<uint64_t, size_t(Unattributed::kCount)> unattributed_packets{};
+  uint64_t unattributedOctets() const;   // all named unattributed counters, octets
+  uint64_t unattributedPackets() const;
+  uint64_t polls = 0;
+  uint64_t last_poll_ns = 0;       // duration of the last poll
+  uint64_t max_poll_ns = 0;
+  uint64_t sessions_active = 0;
+  uint64_t sessions_created = 0;
+  uint64_t sessions_ended = 0;
+  uint64_t tracked_flows = 0;
+  uint64_t conservation_checks = 0;
+  uint64_t conservation_deferred = 0;   // a slot release was mid-flight: checked next poll
+  uint64_t conservation_violations = 0;
+  int64_t conservation_last_gap = 0;    // attributed + unattributed - counted, last poll
+  uint64_t sessions_full_alarms = 0;
+};
+
+// Usage of one flow summed over the whole run (all sessions of the subscriber).
+struct FlowUsage {
+  IpAddress key;
+  uint32_t rating_group = 0;
+  FlowCounters counters;
+};
+
+class Poller {
+ public:
+  Poller(const Config& config, const CountingPlan& plan, std::vector<WorkerChannel> workers,
+         const Clock& clock);
+
+  // One poll cycle.
+  void poll();
+  // After every worker has stopped: drain, poll once more, end every session
+  // (managementIntervention). Returns true when conservation holds exactly.
+  bool finalHarvest();
+
+  // Operator action: end a session now (managementIntervention). False if no such session.
+  bool endSession(const IpAddress& key, EndCause cause);
+
+  const Statistics& statistics() const { return stats_; }
+  const Session* findSession(const IpAddress& address) const;  // any address of the subscriber
+  std::vector<const Session*> sessions() const;                 // billed and pseudo, by id
+  std::vector<FlowUsage> usage() const;                         // billed usage of the whole run
+  const CountingPlan& plan() const { return plan_; }
+  const Config& config() const { return config_; }
+  size_t workerCount() const { return workers_.size(); }
+
+ private:
+  struct TrackedFlow {
+    uint32_t slot = 0;
+    uint8_t rg = 0;
+    Session* session = nullptr;
+    FlowCounters baseline;
+  };
+  struct SlotInfo {
+    Session* session = nullptr;
+    std::vector<uint32_t> flow_pos;  // positions in Worker::flows
+  };
+  struct Worker {
+    WorkerChannel ch;
+    std::vector<TrackedFlow> flows;
+    std::unordered_map<uint32_t, SlotInfo> slots;
+    std::vector<C2wCommand> pending_commands;  // C2w queue was full
+  };
+  struct KeyHash {
+    size_t operator()(const IpAddress& a) const noexcept {
+      return std::hash<uint64_t>()(a.v4 ^ a.v6.hi ^ (a.v6.lo * 31) ^ a.family);
+    }
+  };
+  struct UsageKey {
+    IpAddress key;
+    uint32_t rating_group;
+    bool operator<(const UsageKey& o) const;
+  };
+
+  void readWorkerStats();
+  void drainEvents(uint16_t w);
+  void onFlowLearned(uint16_t w, const W2cEvent& ev);
+  void onFlowReleased(uint16_t w, const W2cEvent& ev);
+  void onSlotReleased(uint16_t w, const W2cEvent& ev);
+  bool scanFlows(uint16_t w);  // false when a release raced with the read
+  void attribute(Session* s, uint8_t rg, const FlowCounters& delta);
+  Session* sessionFor(const IpAddress& key);
+  void removeFlow(Worker& wk, uint32_t pos);
+  void endSessionInternal(Session* s, EndCause cause, bool workers_running);
+  void finalizeSession(Session* s);
+  void sendCommands(Worker& wk);
+  void checkIdle();
+  void checkConservation(bool exact, bool raced);
+
+  Config config_;
+  const CountingPlan& plan_;
+  std::vector<Worker> workers_;
+  const Clock& clock_;
+  int64_t idle_timeout_ns_;
+  int64_t next_idle_check_ns_ = 0;
+
+  uint64_t next_session_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<IpAddress, Session*, KeyHash> by_key_;        // live (not ending) only
+  std::unordered_map<IpAddress, const StaticSubscriber*, KeyHash> statics_;
+  std::map<UsageKey, FlowCounters> archive_;  // usage of finished billed sessions
+  uint64_t billed_sessions_ = 0;              // counted against max_sessions
+  bool sessions_full_alarm_ = false;
+  Statistics stats_;
+};
+
+}  // namespace tally

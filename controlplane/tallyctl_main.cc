@@ -1,0 +1,85 @@
+// tallyctl: the operator CLI. Talks to a running tallyd over its control socket.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "controlplane/commands.h"
+#include "controlplane/ctl_client.h"
+#include "shared/config.h"
+
+namespace {
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: tallyctl [--socket PATH | --config FILE] [--timeout MS] COMMAND...\n"
+               "%s"
+               "The socket is --socket, else control.socket of --config, else $TALLY_SOCKET,\n"
+               "else /run/tally/tally.sock.\n",
+               tally::commandHelp().c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string socket_path;
+  std::string config_path;
+  int timeout_ms = 5000;
+  std::vector<std::string> words;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "tallyctl: %s needs a value\n", name);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (words.empty() && (a == "--socket" || a == "-s")) {
+      socket_path = value("--socket");
+    } else if (words.empty() && (a == "--config" || a == "-c")) {
+      config_path = value("--config");
+    } else if (words.empty() && a == "--timeout") {
+      std::string v = value("--timeout");
+      char* end = nullptr;
+      long t = std::strtol(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || t < 1 || t > 600000) {
+        std::fprintf(stderr, "tallyctl: --timeout '%s': allowed 1-600000 ms\n", v.c_str());
+        return 2;
+      }
+      timeout_ms = int(t);
+    } else if (words.empty() && (a == "--help" || a == "-h")) {
+      usage(stdout);
+      return 0;
+    } else {
+      words.push_back(a);
+    }
+  }
+  if (words.empty()) {
+    usage(stderr);
+    return 2;
+  }
+  if (socket_path.empty() && !config_path.empty()) {
+    tally::ConfigResult r = tally::loadConfigFile(config_path);
+    if (!r.config) {
+      std::fprintf(stderr, "tallyctl: %s\n", r.error->format().c_str());
+      return 2;
+    }
+    socket_path = r.config->control.socket;
+  }
+  if (socket_path.empty()) {
+    const char* env = std::getenv("TALLY_SOCKET");
+    socket_path = env != nullptr ? env : "/run/tally/tally.sock";
+  }
+  auto reply = tally::sendCommand(socket_path, words, timeout_ms);
+  if (!reply.ok()) {
+    std::fprintf(stderr, "tallyctl: %s\n", reply.error().message.c_str());
+    return 3;
+  }
+  if (!reply->ok) {
+    std::fprintf(stderr, "tallyctl: refused: %s\n", reply->error.c_str());
+    return 1;
+  }
+  std::fputs(reply->text.c_str(), stdout);
+  return 0;
+}

@@ -1,0 +1,115 @@
+#pragma once
+// The counting engine of one worker lcore, DPDK-free: frames (bytes) in, per-flow counters and
+// named counters out. The DPDK worker (dataplane/worker.cc) is a thin adapter around it.
+//
+// Per packet: parse -> for each side whose address is in a subscriber pool (source = uplink,
+// destination = downlink) find the subscriber slot (IPv4: directly by offset in its pool; IPv6:
+// the worker's own prefix table) -> rating group (first matching service rule) -> add the IP
+// length to the flow counter (slot x rating group) in the worker's own slab.
+// A flow whose counters are zero is new (first packet since the slot was created or released):
+// it is announced to the control plane (W2c kFlowLearned) BEFORE it is counted in the slab; when
+// the queue is full the packet is counted in the named unattributed counters instead, and the
+// next packet of the flow tries again. So every counted octet is either in a flow the control
+// plane knows, or in a named counter: nothing is lost, nothing is counted twice.
+//
+// Thread: everything here runs on its worker lcore only. noexcept, no allocation, no locks.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "dataplane/parser.h"
+#include "dataplane/v6table.h"
+#include "shared/config.h"
+#include "shared/counters.h"
+#include "shared/events.h"
+#include "shared/stats.h"
+
+namespace tally {
+
+// Read-only description of pools and service rules, built once from the config and shared by
+// all workers (never written after start).
+struct CountingPlan {
+  struct Pool4 {
+    uint32_t base = 0;
+    uint32_t mask = 0;
+    uint32_t first_slot = 0;
+  };
+  struct Rule {
+    bool has_protocol = false;
+    uint8_t protocol = 0;
+    uint8_t prefix_family = 0;  // 0 = no prefix condition
+    IpPrefix prefix;
+    bool has_ports = false;
+    uint16_t port_min = 0;
+    uint16_t port_max = 0;
+    uint8_t rg_index = 0;
+  };
+
+  std::vector<Pool4> pools4;
+  std::vector<IpPrefix> pools6;
+  uint8_t ipv6_prefix_length = 64;
+  std::vector<Rule> rules;
+  std::vector<uint32_t> rating_groups;  // rg_index -> rating group id
+  uint8_t default_rg_index = 0;
+  SlabGeometry geometry;
+
+  static CountingPlan fromConfig(const Config& config);
+
+  // Subscriber key of an address (IPv4 unchanged, IPv6 masked to ipv6_prefix_length).
+  IpAddress keyOf(const IpAddress& a) const;
+  bool inPool(const IpAddress& a) const;
+  // Slot of an IPv4 pool address, or V6Table::kNone.
+  uint32_t slot4(uint32_t addr) const noexcept {
+    for (const Pool4& p : pools4) {
+      if ((addr & p.mask) == p.base) {
+        return p.first_slot + (addr - p.base);
+      }
+    }
+    return V6Table::kNone;
+  }
+  // Address of an IPv4 slot (for the control plane).
+  uint32_t addressOfSlot4(uint32_t slot) const;
+  bool inPool6(const Ip6& a) const noexcept {
+    for (const IpPrefix& p : pools6) {
+      if (maskIp6(a, p.len) == p.addr.v6) {
+        return true;
+      }
+    }
+    return false;
+  }
+  uint8_t classify(const ParsedPacket& p, bool uplink) const noexcept;
+};
+
+class FastPath {
+ public:
+  // `shared_stats` is this worker's published statistics (read by the control plane).
+  FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c, WorkerStats& shared_stats);
+
+  // Count a burst of frames. Prefetches the IPv4 flow counters of the whole burst first.
+  void countBurst(const uint8_t* const* frames, const uint32_t* lens, uint32_t n) noexcept;
+  void countFrame(const uint8_t* frame, uint32_t len) noexcept { countBurst(&frame, &len, 1); }
+
+  // Serve control-plane commands (slot releases) while the W2c queue has room for the answers.
+  void handleCommands(C2wQueue& c2w) noexcept;
+
+  // Publish the local statistics into the shared WorkerStats: relaxed stores of every counter,
+  // then a release store of `bursts`. Call once per burst.
+  void publish() noexcept;
+
+  // Worker-private statistics (plain memory; the DPDK adapter adds port counters here).
+  WorkerStats& local() { return local_; }
+
+ private:
+  void countSide(const ParsedPacket& p, bool uplink, uint32_t slot, uint8_t rg) noexcept;
+  void add(Stat s, uint64_t v = 1) noexcept { local_.c[size_t(s)] += v; }
+
+  const CountingPlan& plan_;
+  CounterSlab& slab_;
+  W2cQueue& w2c_;
+  WorkerStats& shared_;
+  WorkerStats local_;
+  std::unique_ptr<V6Table> v6_;
+  uint32_t n_rg_;
+};
+
+}  // namespace tally

@@ -1,0 +1,404 @@
+#include "dataplane/runtime.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "controlplane/commands.h"
+#include "controlplane/control_server.h"
+#include "controlplane/log.h"
+#include "controlplane/poller.h"
+#include "controlplane/report.h"
+#include "dataplane/fastpath.h"
+
+namespace tally {
+
+namespace {
+
+std::atomic<bool> g_signal_stop{false};
+
+void onSignal(int) { g_signal_stop.store(true, std::memory_order_relaxed); }
+
+constexpr uint16_t kRxDesc = 1024;
+constexpr uint16_t kTxDesc = 1024;
+constexpr uint32_t kScratch = 16384;  // bytes; multi-segment frames are linearised here
+
+struct RxAssign {
+  uint16_t port_id;
+  uint16_t queue;
+  uint16_t port_index;     // config index, for statistics
+  int32_t forward_id;      // DPDK port id to transmit on, -1 = tap (count and drop)
+  uint16_t forward_index;  // config index of the forward_to port
+};
+
+// Everything one worker lcore owns. Allocated by the main lcore before launch.
+struct alignas(64) WorkerCtx {
+  std::unique_ptr<CounterSlab> slab;
+  std::unique_ptr<W2cQueue> w2c;
+  std::unique_ptr<C2wQueue> c2w;
+  WorkerStats* stats = nullptr;  // shared (published) statistics
+  std::unique_ptr<FastPath> fp;
+  std::vector<RxAssign> rx;
+  uint16_t tx_queue = 0;
+  uint32_t burst = 32;
+  const std::atomic<bool>* stop = nullptr;
+  alignas(64) uint8_t scratch[kScratch];
+};
+
+int workerMain(void* arg) {
+  WorkerCtx& w = *static_cast<WorkerCtx*>(arg);
+  rte_mbuf* mbufs[256];
+  const uint8_t* frames[256];
+  uint32_t lens[256];
+  WorkerStats& local = w.fp->local();
+  uint32_t idle_loops = 0;
+  while (!w.stop->load(std::memory_order_relaxed)) {
+    bool got = false;
+    for (const RxAssign& a : w.rx) {
+      uint16_t n = rte_eth_rx_burst(a.port_id, a.queue, mbufs, uint16_t(w.burst));
+      if (n == 0) {
+        continue;
+      }
+      got = true;
+      uint64_t octets = 0;
+      uint32_t scratch_used = 0;
+      for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = mbufs[i];
+        octets += m->pkt_len;
+        if (i + 1 < n) {
+          rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
+        }
+        if (m->nb_segs == 1) [[likely]] {
+          frames[i] = rte_pktmbuf_mtod(m, const uint8_t*);
+          lens[i] = m->data_len;
+        } else {
+          // Rare: a frame spread over segments. Copy it whole so that length checks see the
+          // full frame; a frame larger than the scratch space is cut, which the parser then
+          // reports as a length error (counted, never billed).
+          uint32_t len = std::min<uint32_t>(m->pkt_len, kScratch - scratch_used);
+          const void* p = rte_pktmbuf_read(m, 0, len, w.scratch + scratch_used);
+          frames[i] = static_cast<const uint8_t*>(p);
+          lens[i] = p == nullptr ? 0 : len;
+          if (p == w.scratch + scratch_used) {
+            scratch_used += len;
+          }
+        }
+      }
+      w.fp->countBurst(frames, lens, n);
+      local.c[size_t(Stat::kRxPackets)] += n;
+      local.c[size_t(Stat::kRxOctets)] += octets;
+      PortStats& ps = local.port[a.port_index];
+      ps.rx_packets += n;
+      if (a.forward_id >= 0) {
+        uint16_t sent = rte_eth_tx_burst(uint16_t(a.forward_id), w.tx_queue, mbufs, n);
+        PortStats& out = local.port[a.forward_index];
+        out.tx_packets += sent;
+        for (uint16_t i = sent; i < n; ++i) {
+          rte_pktmbuf_free(mbufs[i]);
+        }
+        out.tx_drops += n - sent;
+      } else {
+        rte_pktmbuf_free_bulk(mbufs, n);
+        ps.tap_drops += n;
+      }
+      w.fp->publish();
+    }
+    if (!got || ++idle_loops >= 64) {
+      idle_loops = 0;
+      w.fp->handleCommands(*w.c2w);
+    }
+  }
+  w.fp->handleCommands(*w.c2w);
+  w.fp->publish();
+  return 0;
+}
+
+std::string availablePorts() {
+  std::string names;
+  uint16_t pid;
+  RTE_ETH_FOREACH_DEV(pid) {
+    char name[RTE_ETH_NAME_MAX_LEN];
+    if (rte_eth_dev_get_name_by_port(pid, name) == 0) {
+      names += (names.empty() ? "" : ", ") + std::string(name);
+    }
+  }
+  return names.empty() ? "none" : names;
+}
+
+struct PortSetup {
+  uint16_t id = 0;
+  uint16_t nb_rxq = 0;
+  uint16_t nb_txq = 0;
+};
+
+}  // namespace
+
+int runDaemon(const Config& config, const DaemonOptions& opt) {
+  // ---- EAL ----
+  std::vector<std::string> eal = opt.eal_override ? *opt.eal_override : config.dataplane.eal;
+  std::vector<std::string> argv_store = {"tallyd"};
+  argv_store.insert(argv_store.end(), eal.begin(), eal.end());
+  std::vector<char*> argv;
+  for (std::string& s : argv_store) {
+    argv.push_back(s.data());
+  }
+  argv.push_back(nullptr);
+  if (rte_eal_init(int(argv.size() - 1), argv.data()) < 0) {
+    std::fprintf(stderr, "tallyd: error: EAL initialisation failed: %s (EAL arguments:",
+                 rte_strerror(rte_errno));
+    for (const std::string& s : eal) {
+      std::fprintf(stderr, " %s", s.c_str());
+    }
+    std::fprintf(stderr, ")\n");
+    return 2;
+  }
+  auto fail = [](const std::string& msg) {
+    std::fprintf(stderr, "tallyd: error: %s\n", msg.c_str());
+    rte_eal_cleanup();
+    return 2;
+  };
+
+  const uint32_t workers = config.dataplane.workers;
+  if (rte_lcore_count() < workers + 1) {
+    return fail("dataplane.workers is " + std::to_string(workers) + " but EAL gives " +
+                std::to_string(rte_lcore_count()) + " lcore(s); need workers + 1 (the main " +
+                "lcore runs the control plane): widen the EAL -l/--lcores list");
+  }
+
+  // ---- ports ----
+  const auto& ports_cfg = config.dataplane.ports;
+  std::vector<PortSetup> ports(ports_cfg.size());
+  for (size_t i = 0; i < ports_cfg.size(); ++i) {
+    if (rte_eth_dev_get_port_by_name(ports_cfg[i].name.c_str(), &ports[i].id) != 0) {
+      return fail("dataplane.ports[" + std::to_string(i) + "].name: port '" + ports_cfg[i].name +
+                  "' does not exist (available: " + availablePorts() + ")");
+    }
+  }
+  auto indexOf = [&ports_cfg](const std::string& name) {
+    for (size_t i = 0; i < ports_cfg.size(); ++i) {
+      if (ports_cfg[i].name == name) {
+        return int(i);
+      }
+    }
+    return -1;
+  };
+  std::vector<bool> is_target(ports_cfg.size(), false);
+  for (const PortConfig& p : ports_cfg) {
+    if (p.forward_to) {
+      is_target[size_t(indexOf(*p.forward_to))] = true;
+    }
+  }
+  unsigned socket = rte_socket_id();
+  uint32_t nb_mbufs = 0;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(ports[i].id, &info) != 0) {
+      return fail("cannot read device info of port '" + ports_cfg[i].name + "'");
+    }
+    ports[i].nb_rxq = uint16_t(std::max<uint32_t>(1, std::min<uint32_t>(workers,
+                                                                        info.max_rx_queues)));
+    if (is_target[i]) {
+      if (info.max_tx_queues < workers) {
+        return fail("port '" + ports_cfg[i].name + "' is a forward_to target but supports " +
+                    std::to_string(info.max_tx_queues) + " tx queue(s); workers is " +
+                    std::to_string(workers));
+      }
+      ports[i].nb_txq = uint16_t(workers);
+    } else {
+      ports[i].nb_txq = uint16_t(std::min<uint32_t>(1, info.max_tx_queues));
+    }
+    nb_mbufs += ports[i].nb_rxq * kRxDesc + ports[i].nb_txq * kTxDesc;
+  }
+  nb_mbufs += workers * (512 + config.dataplane.burst_size * 4) + 1024;
+  rte_mempool* pool = rte_pktmbuf_pool_create("tally_mbufs", nb_mbufs, 256, 0,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, int(socket));
+  if (pool == nullptr) {
+    return fail("cannot create the packet buffer pool of " + std::to_string(nb_mbufs) +
+                " mbufs: " + rte_strerror(rte_errno) + " (give EAL more memory with -m)");
+  }
+  for (size_t i = 0; i < ports.size(); ++i) {
+    rte_eth_dev_info info{};
+    rte_eth_dev_info_get(ports[i].id, &info);
+    rte_eth_conf conf{};
+    if (ports[i].nb_rxq > 1) {
+      conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+      conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
+    }
+    int rc = rte_eth_dev_configure(ports[i].id, ports[i].nb_rxq, ports[i].nb_txq, &conf);
+    if (rc != 0) {
+      return fail("cannot configure port '" + ports_cfg[i].name + "': " + rte_strerror(-rc));
+    }
+    uint16_t nrx = kRxDesc;
+    uint16_t ntx = kTxDesc;
+    rte_eth_dev_adjust_nb_rx_tx_desc(ports[i].id, &nrx, &ntx);
+    for (uint16_t q = 0; q < ports[i].nb_rxq; ++q) {
+      rc = rte_eth_rx_queue_setup(ports[i].id, q, nrx, socket, nullptr, pool);
+      if (rc != 0) {
+        return fail("cannot set up rx queue " + std::to_string(q) + " of port '" +
+                    ports_cfg[i].name + "': " + rte_strerror(-rc));
+      }
+    }
+    for (uint16_t q = 0; q < ports[i].nb_txq; ++q) {
+      rc = rte_eth_tx_queue_setup(ports[i].id, q, ntx, socket, nullptr);
+      if (rc != 0) {
+        return fail("cannot set up tx queue " + std::to_string(q) + " of port '" +
+                    ports_cfg[i].name + "': " + rte_strerror(-rc));
+      }
+    }
+    rc = rte_eth_dev_start(ports[i].id);
+    if (rc != 0) {
+      return fail("cannot start port '" + ports_cfg[i].name + "': " + rte_strerror(-rc));
+    }
+    rte_eth_promiscuous_enable(ports[i].id);  // not every driver supports it; harmless
+  }
+
+  // ---- workers ----
+  CountingPlan plan = CountingPlan::fromConfig(config);
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<WorkerCtx>> ctx;
+  auto stats_mem = std::make_unique<WorkerStats[]>(workers);
+  for (uint32_t w = 0; w < workers; ++w) {
+    auto c = std::make_unique<WorkerCtx>();
+    c->slab = std::make_unique<CounterSlab>(plan.geometry);
+    if (!c->slab->ok()) {
+      return fail("cannot reserve counter memory for " + std::to_string(plan.geometry.flows()) +
+                  " flows");
+    }
+    c->w2c = std::make_unique<W2cQueue>();
+    c->c2w = std::make_unique<C2wQueue>();
+    c->stats = &stats_mem[w];
+    c->fp = std::make_unique<FastPath>(plan, *c->slab, *c->w2c, *c->stats);
+    c->tx_queue = uint16_t(w);
+    c->burst = config.dataplane.burst_size;
+    c->stop = &stop;
+    ctx.push_back(std::move(c));
+  }
+  for (size_t i = 0; i < ports.size(); ++i) {
+    int fwd_index = ports_cfg[i].forward_to ? indexOf(*ports_cfg[i].forward_to) : -1;
+    int fwd = fwd_index >= 0 ? int(ports[size_t(fwd_index)].id) : -1;
+    for (uint16_t q = 0; q < ports[i].nb_rxq; ++q) {
+      ctx[q % workers]->rx.push_back(
+          RxAssign{ports[i].id, q, uint16_t(i), fwd, uint16_t(fwd_index < 0 ? 0 : fwd_index)});
+    }
+  }
+
+  std::vector<WorkerChannel> channels;
+  for (auto& c : ctx) {
+    channels.push_back(WorkerChannel{c->slab.get(), c->stats, c->w2c.get(), c->c2w.get()});
+  }
+  SteadyClock clock;
+  Poller poller(config, plan, channels, clock);
+
+  auto server = ControlServer::open(
+      config.control.socket, config.control.socket_mode,
+      [&poller](const std::vector<std::string>& words) { return handleCommand(words, poller); });
+  if (!server.ok()) {
+    return fail(server.error().message);
+  }
+
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+
+  uint32_t launched = 0;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (launched == workers) {
+      break;
+    }
+    rte_eal_remote_launch(workerMain, ctx[launched].get(), lcore);
+    ++launched;
+  }
+  logInfo("running: " + std::to_string(workers) + " worker(s), " + std::to_string(ports.size()) +
+          " port(s), control socket " + config.control.socket);
+
+  // ---- control plane loop (main lcore) ----
+  using SteadyT = std::chrono::steady_clock;
+  const auto interval = std::chrono::milliseconds(config.dataplane.poll_interval_ms);
+  auto start = SteadyT::now();
+  auto next_poll = start + interval;
+  uint64_t last_rx = 0;
+  auto last_rx_change = start;
+  auto first_rx = start;
+  bool seen_rx = false;
+  while (!g_signal_stop.load(std::memory_order_relaxed)) {
+    auto now = SteadyT::now();
+    if (now >= next_poll) {
+      poller.poll();
+      next_poll += interval;
+      if (next_poll < now) {
+        next_poll = now + interval;  // the poll overran: do not try to catch up
+      }
+      uint64_t rx = poller.statistics().worker[size_t(Stat::kRxPackets)];
+      if (rx != last_rx) {
+        if (!seen_rx) {
+          seen_rx = true;
+          first_rx = now;
+        }
+        last_rx = rx;
+        last_rx_change = now;
+      }
+      if (opt.exit_when_idle_ms >= 0 &&
+          now - last_rx_change >= std::chrono::milliseconds(opt.exit_when_idle_ms)) {
+        logInfo("no packet for " + std::to_string(opt.exit_when_idle_ms) + " ms: stopping");
+        break;
+      }
+      if (opt.run_for_s > 0 &&
+          now - start >= std::chrono::duration<double>(opt.run_for_s)) {
+        break;
+      }
+    }
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_poll - SteadyT::now());
+    (*server)->serve(int(std::max<int64_t>(0, std::min<int64_t>(wait.count(), 100))));
+  }
+  auto stopped_at = SteadyT::now();
+
+  // ---- stop and harvest ----
+  stop.store(true, std::memory_order_relaxed);
+  rte_eal_mp_wait_lcore();
+  bool conserved = poller.finalHarvest();
+  int rc = 0;
+  if (!opt.usage_report.empty()) {
+    std::string err = writeUsageReport(opt.usage_report, poller);
+    if (!err.empty()) {
+      logError("usage report: " + err);
+      rc = 1;
+    }
+  }
+  if (opt.summary) {
+    std::fputs(formatSummary(poller).c_str(), stdout);
+  }
+  if (opt.rate) {
+    double secs = std::chrono::duration<double>(stopped_at - first_rx).count();
+    uint64_t rx = poller.statistics().worker[size_t(Stat::kRxPackets)];
+    std::printf("rx_packets %llu seconds %.3f rate_pps %.0f\n", (unsigned long long)rx, secs,
+                secs > 0 ? double(rx) / secs : 0.0);
+  }
+  std::fflush(stdout);
+  if (!conserved) {
+    logAlarm("conservation check failed at the final harvest");
+    rc = 1;
+  }
+  server->reset();
+  for (PortSetup& p : ports) {
+    rte_eth_dev_stop(p.id);
+    rte_eth_dev_close(p.id);
+  }
+  ctx.clear();
+  rte_mempool_free(pool);
+  rte_eal_cleanup();
+  return rc;
+}
+
+}  // namespace tally
