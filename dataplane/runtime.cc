@@ -222,6 +222,9 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
     nb_mbufs += ports[i].nb_rxq * kRxDesc + ports[i].nb_txq * kTxDesc;
   }
   nb_mbufs += workers * (512 + config.dataplane.burst_size * 4) + 1024;
+  if (config.dataplane.mbufs != 0) {
+    nb_mbufs = config.dataplane.mbufs;
+  }
   rte_mempool* pool = rte_pktmbuf_pool_create("tally_mbufs", nb_mbufs, 256, 0,
                                               RTE_MBUF_DEFAULT_BUF_SIZE, int(socket));
   if (pool == nullptr) {

@@ -32,6 +32,9 @@ struct DataplaneConfig {
   uint32_t max_sessions = 262144;          // 1..16777216
   uint32_t poll_interval_ms = 100;         // 10..10000
   uint32_t burst_size = 32;                // 1..256 (tally extension)
+  uint32_t mbufs = 0;                      // 0 = sized automatically, else 1024..16777216
+                                           // (tally extension; net_pcap infinite_rx keeps the
+                                           // whole trace in mbufs)
 };
 
 struct StaticSubscriber {

@@ -1,0 +1,271 @@
+// The counting engine: slots, rating groups, announcements, unattributed counters, releases.
+#include "dataplane/fastpath.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "tests/fakes/frames.h"
+#include "tests/fakes/test_config.h"
+
+namespace tally {
+namespace {
+
+using testing::ipv4Frame;
+using testing::ipv6Frame;
+
+class FastPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override { build(testing::testConfig()); }
+  void build(const Config& c) {
+    config_ = c;
+    plan_ = CountingPlan::fromConfig(config_);
+    slab_ = std::make_unique<CounterSlab>(plan_.geometry);
+    w2c_ = std::make_unique<W2cQueue>();
+    c2w_ = std::make_unique<C2wQueue>();
+    shared_ = std::make_unique<WorkerStats>();
+    fp_ = std::make_unique<FastPath>(plan_, *slab_, *w2c_, *shared_);
+  }
+  void send(const std::vector<uint8_t>& f) { fp_->countFrame(f.data(), uint32_t(f.size())); }
+  uint64_t stat(Stat s) { return fp_->local().c[size_t(s)]; }
+  uint8_t rg(uint32_t id) {
+    for (size_t i = 0; i < plan_.rating_groups.size(); ++i) {
+      if (plan_.rating_groups[i] == id) {
+        return uint8_t(i);
+      }
+    }
+    ADD_FAILURE() << "no rating group " << id;
+    return 0;
+  }
+  FlowCounters flow4(const char* addr, uint32_t rating_group) {
+    return loadFlow(slab_->flow(plan_.slot4(parseIpAddress(addr)->v4), rg(rating_group)));
+  }
+  std::vector<W2cEvent> drain() {
+    std::vector<W2cEvent> out;
+    W2cEvent ev;
+    while (w2c_->pop(ev)) {
+      out.push_back(ev);
+    }
+    return out;
+  }
+
+  Config config_;
+  CountingPlan plan_;
+  std::unique_ptr<CounterSlab> slab_;
+  std::unique_ptr<W2cQueue> w2c_;
+  std::unique_ptr<C2wQueue> c2w_;
+  std::unique_ptr<WorkerStats> shared_;
+  std::unique_ptr<FastPath> fp_;
+};
+
+TEST_F(FastPathTest, UplinkAndDownlinkCountIpLengthPerRatingGroup) {
+  send(ipv4Frame("10.0.1.2", "8.8.8.8", 17, 4000, 53, 100));       // uplink RG 10: 128 octets
+  send(ipv4Frame("8.8.8.8", "10.0.1.2", 17, 53, 4000, 200));       // downlink RG 10: 228
+  send(ipv4Frame("10.0.1.2", "198.51.100.7", 6, 4000, 443, 10));   // uplink RG 20: 50
+  send(ipv4Frame("203.0.113.9", "10.0.1.2", 1, 0, 0, 4));          // ICMP downlink RG 1: 28
+  EXPECT_EQ(flow4("10.0.1.2", 10), (FlowCounters{128, 1, 228, 1}));
+  EXPECT_EQ(flow4("10.0.1.2", 20), (FlowCounters{50, 1, 0, 0}));
+  EXPECT_EQ(flow4("10.0.1.2", 1), (FlowCounters{0, 0, 28, 1}));
+  EXPECT_EQ(stat(Stat::kCountedPackets), 4u);
+  EXPECT_EQ(stat(Stat::kCountedOctets), 128u + 228 + 50 + 28);
+  // One announcement per new flow, before its first count.
+  auto ev = drain();
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].type, W2cType::kFlowLearned);
+  EXPECT_EQ(formatIp(ev[0].key), "10.0.1.2");
+  EXPECT_EQ(ev[0].rg_index, rg(10));
+  EXPECT_EQ(ev[1].rg_index, rg(20));
+  EXPECT_EQ(ev[2].rg_index, rg(1));
+}
+
+TEST_F(FastPathTest, EthernetPaddingIsNotBilled) {
+  auto f = ipv4Frame("10.0.0.5", "8.8.8.8", 17, 1, 2, 0);  // 28-byte IP packet in 60 bytes
+  ASSERT_EQ(f.size(), 60u);
+  send(f);
+  EXPECT_EQ(flow4("10.0.0.5", 1).ul_octets, 28u);
+}
+
+TEST_F(FastPathTest, SubscriberToSubscriberCountsBothSides) {
+  send(ipv4Frame("10.0.0.1", "10.0.0.2", 6, 1000, 2000, 60));
+  EXPECT_EQ(flow4("10.0.0.1", 1), (FlowCounters{100, 1, 0, 0}));
+  EXPECT_EQ(flow4("10.0.0.2", 1), (FlowCounters{0, 0, 100, 1}));
+  EXPECT_EQ(stat(Stat::kCountedPackets), 2u);
+  EXPECT_EQ(stat(Stat::kTransitPackets), 0u);
+}
+
+TEST_F(FastPathTest, TransitAndMalformedAreNotBilled) {
+  send(ipv4Frame("192.168.1.1", "8.8.8.8", 17, 1, 2, 10));
+  std::vector<uint8_t> arp(60, 0);
+  arp[12] = 0x08;
+  arp[13] = 0x06;
+  send(arp);
+  auto bad = ipv4Frame("10.0.0.1", "8.8.8.8", 17, 1, 2, 10);
+  bad[14] = 0x44;  // IHL 4
+  send(bad);
+  EXPECT_EQ(stat(Stat::kTransitPackets), 1u);
+  EXPECT_EQ(stat(Stat::kTransitOctets), 38u);
+  EXPECT_EQ(stat(Stat::kNonIp), 1u);
+  EXPECT_EQ(stat(Stat::kBadIpHeader), 1u);
+  EXPECT_EQ(stat(Stat::kCountedPackets), 0u);
+  EXPECT_TRUE(drain().empty());
+}
+
+TEST_F(FastPathTest, NonFirstFragmentMatchesOnlyPortlessRules) {
+  send(ipv4Frame("10.0.0.1", "8.8.8.8", 17, 4000, 53, 100));           // RG 10
+  send(ipv4Frame("10.0.0.1", "8.8.8.8", 17, 0, 0, 100, /*offset=*/185));  // no ports: RG 1
+  send(ipv4Frame("10.0.0.1", "198.51.100.1", 17, 0, 0, 100, 185));      // prefix rule: RG 20
+  EXPECT_EQ(flow4("10.0.0.1", 10).ul_packets, 1u);
+  EXPECT_EQ(flow4("10.0.0.1", 1).ul_octets, 120u);
+  EXPECT_EQ(flow4("10.0.0.1", 20).ul_octets, 120u);
+  EXPECT_EQ(stat(Stat::kFragments), 2u);
+}
+
+TEST_F(FastPathTest, Ipv6AddressesOfOnePrefixShareOneSubscriber) {
+  send(ipv6Frame("2001:db8:1:2::1", "2001:4860::8888", 17, 5000, 53, 10));
+  send(ipv6Frame("2001:db8:1:2:aaaa::9", "2001:4860::8888", 17, 5001, 53, 20));
+  send(ipv6Frame("2001:4860::8888", "2001:db8:1:3::1", 6, 443, 5000, 0));
+  auto ev = drain();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(formatIp(ev[0].key), "2001:db8:1:2::");
+  EXPECT_EQ(formatIp(ev[1].key), "2001:db8:1:3::");
+  EXPECT_NE(ev[0].slot, ev[1].slot);
+  EXPECT_GE(ev[0].slot, plan_.geometry.v4_slots);
+  FlowCounters f = loadFlow(slab_->flow(ev[0].slot, rg(10)));
+  EXPECT_EQ(f, (FlowCounters{40 + 18 + 40 + 28, 2, 0, 0}));
+  EXPECT_EQ(loadFlow(slab_->flow(ev[1].slot, rg(1))), (FlowCounters{0, 0, 60, 1}));
+}
+
+TEST_F(FastPathTest, FullLearnQueueSendsOctetsToNamedCounterAndRetries) {
+  // Fill the queue without draining.
+  W2cEvent filler;
+  while (w2c_->push(filler)) {
+  }
+  auto f = ipv4Frame("10.0.0.9", "8.8.8.8", 6, 1, 80, 100);
+  send(f);
+  send(f);
+  EXPECT_EQ(stat(Stat::kLearnQueueFullPackets), 2u);
+  EXPECT_EQ(stat(Stat::kLearnQueueFullOctets), 280u);
+  EXPECT_TRUE(flow4("10.0.0.9", 1).empty());  // never counted where nobody would look
+  drain();
+  send(f);
+  EXPECT_EQ(flow4("10.0.0.9", 1), (FlowCounters{140, 1, 0, 0}));
+  auto ev = drain();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(stat(Stat::kCountedOctets), 420u);
+}
+
+TEST_F(FastPathTest, FullIpv6TableSendsOctetsToNamedCounter) {
+  Config c = testing::testConfig();
+  c.dataplane.max_sessions = 2;  // IPv6 slots per worker
+  build(c);
+  send(ipv6Frame("2001:db8:0:1::1", "2001:4860::1", 6, 1, 80, 0));
+  send(ipv6Frame("2001:db8:0:2::1", "2001:4860::1", 6, 1, 80, 0));
+  send(ipv6Frame("2001:db8:0:3::1", "2001:4860::1", 6, 1, 80, 0));
+  EXPECT_EQ(stat(Stat::kV6TableFullPackets), 1u);
+  EXPECT_EQ(stat(Stat::kV6TableFullOctets), 60u);
+  EXPECT_EQ(drain().size(), 2u);
+}
+
+TEST_F(FastPathTest, ReleaseHandsOverFinalCountsZeroesAndReannounces) {
+  auto up = ipv4Frame("10.0.3.3", "8.8.8.8", 17, 1, 53, 10);
+  send(up);
+  send(ipv4Frame("10.0.3.3", "9.9.9.9", 6, 1, 80, 10));
+  drain();
+  uint32_t slot = plan_.slot4(parseIpAddress("10.0.3.3")->v4);
+  c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.3.3")});
+  fp_->handleCommands(*c2w_);
+  auto ev = drain();
+  ASSERT_EQ(ev.size(), 3u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(ev[i].type, W2cType::kFlowReleased);
+    if (ev[i].rg_index == rg(10)) {
+      EXPECT_EQ(ev[i].final, (FlowCounters{38, 1, 0, 0}));
+    } else {
+      EXPECT_EQ(ev[i].rg_index, rg(1));
+      EXPECT_EQ(ev[i].final, (FlowCounters{50, 1, 0, 0}));
+    }
+  }
+  EXPECT_EQ(ev[2].type, W2cType::kSlotReleased);
+  EXPECT_TRUE(flow4("10.0.3.3", 10).empty());
+  send(up);
+  ev = drain();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, W2cType::kFlowLearned);
+}
+
+TEST_F(FastPathTest, Ipv6ReleaseFreesTheSlotForAnotherPrefix) {
+  Config c = testing::testConfig();
+  c.dataplane.max_sessions = 1;
+  build(c);
+  send(ipv6Frame("2001:db8:0:1::1", "2001:4860::1", 6, 1, 80, 0));
+  auto ev = drain();
+  ASSERT_EQ(ev.size(), 1u);
+  c2w_->push(C2wCommand{C2wType::kReleaseSlot, ev[0].slot, ev[0].key});
+  fp_->handleCommands(*c2w_);
+  drain();
+  send(ipv6Frame("2001:db8:0:2::1", "2001:4860::1", 6, 1, 80, 0));
+  ev = drain();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(formatIp(ev[0].key), "2001:db8:0:2::");
+  EXPECT_EQ(stat(Stat::kV6TableFullPackets), 0u);
+}
+
+TEST_F(FastPathTest, ReleaseWaitsWhileTheEventQueueHasNoRoom) {
+  send(ipv4Frame("10.0.3.3", "8.8.8.8", 17, 1, 53, 10));
+  drain();
+  W2cEvent filler;
+  while (w2c_->push(filler)) {
+  }
+  uint32_t slot = plan_.slot4(parseIpAddress("10.0.3.3")->v4);
+  c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.3.3")});
+  fp_->handleCommands(*c2w_);
+  EXPECT_EQ(flow4("10.0.3.3", 10).ul_packets, 1u);  // untouched: no room for the answer
+  EXPECT_EQ(c2w_->read_available(), 1u);
+  drain();
+  fp_->handleCommands(*c2w_);
+  EXPECT_TRUE(flow4("10.0.3.3", 10).empty());
+  EXPECT_EQ(drain().size(), 2u);
+}
+
+TEST_F(FastPathTest, PublishCopiesLocalStatisticsToTheSharedBlock) {
+  send(ipv4Frame("10.0.0.1", "8.8.8.8", 17, 1, 53, 10));
+  EXPECT_EQ(shared_->c[size_t(Stat::kCountedPackets)], 0u);
+  fp_->publish();
+  EXPECT_EQ(shared_->c[size_t(Stat::kCountedPackets)], 1u);
+  EXPECT_EQ(shared_->c[size_t(Stat::kCountedOctets)], 38u);
+  EXPECT_EQ(shared_->bursts, 1u);
+}
+
+TEST_F(FastPathTest, BurstGivesTheSameCountsAsSinglePackets) {
+  std::vector<std::vector<uint8_t>> frames;
+  for (int i = 0; i < 300; ++i) {
+    std::string a = "10.0.0." + std::to_string(i % 7 + 1);
+    frames.push_back(i % 2 ? ipv4Frame(a.c_str(), "8.8.8.8", 17, 9, 53, size_t(i))
+                           : ipv4Frame("198.51.100.3", a.c_str(), 6, 80, 9, size_t(i)));
+  }
+  std::vector<const uint8_t*> ptr;
+  std::vector<uint32_t> len;
+  for (auto& f : frames) {
+    ptr.push_back(f.data());
+    len.push_back(uint32_t(f.size()));
+  }
+  fp_->countBurst(ptr.data(), len.data(), uint32_t(ptr.size()));
+  uint64_t ul = 0;
+  uint64_t dl = 0;
+  for (int i = 0; i < 7; ++i) {
+    std::string a = "10.0.0." + std::to_string(i + 1);
+    ul += flow4(a.c_str(), 10).ul_octets;
+    dl += flow4(a.c_str(), 20).dl_octets;
+  }
+  uint64_t expect_ul = 0;
+  uint64_t expect_dl = 0;
+  for (int i = 0; i < 300; ++i) {
+    (i % 2 ? expect_ul : expect_dl) += (i % 2 ? 28u : 40u) + uint64_t(i);
+  }
+  EXPECT_EQ(ul, expect_ul);
+  EXPECT_EQ(dl, expect_dl);
+}
+
+}  // namespace
+}  // namespace tally
