@@ -13,11 +13,13 @@ enum class ParseStatus : uint8_t {
   kIp = 0,               // IPv4/IPv6 packet (possibly the inner packet of a GTP-U G-PDU)
   kNonIp,                // Ethernet type is not IPv4/IPv6 (ARP, LLDP, MPLS, ...)
   kL2Truncated,          // frame shorter than the Ethernet header or a VLAN tag
-  kBadIpVersion,         // version nibble does not match the ethertype (or inner != 4/6)
+  kBadIpVersion,         // IP version nibble does not match the ethertype
   kBadIpHeader,          // IPv4 IHL < 5, or IPv4/IPv6 header longer than the frame
   kIpLengthExceedsFrame, // IPv4 total length / IPv6 payload length + 40 beyond the frame,
                          // or IPv4 total length < IHL*4
-  kGtpMalformed,         // UDP/2152 but the GTP-U header or its extension chain is invalid
+  kGtpMalformed,         // UDP/2152 but the GTP-U header or its extension chain is invalid,
+                         // or the G-PDU does not carry an IPv4/IPv6 packet (inner version
+                         // nibble not 4 or 6) that fits inside it
   kGtpNotGpdu,           // GTP-U signalling (echo, error indication, end marker): not billed
   kCount
 };

@@ -1,0 +1,275 @@
+#!/usr/bin/python3
+"""tallyd refuses to start, clearly, when it cannot do its job.
+
+  startup_errors_test.py --tallyd build/tallyd --workdir DIR
+
+Cases (each: exit status != 0 within the time limit, and stderr says what is wrong):
+  port_missing        ports name net_pcap9, EAL creates only net_pcap0/net_null0 -> names net_pcap9
+  bad_value           dataplane.workers: 0 -> FILE:LINE:COL of that line, names the key
+  bad_forward_to      forward_to names no configured port -> FILE:LINE:COL, names the value
+  bad_value_check     the same bad file through --check-config -> exit 1, FILE:LINE:COL
+  bad_eal_args        --eal-args "--no-such-eal-option" -> mentions EAL / the option
+  pcap_missing        rx_pcap names a file that does not exist -> exit != 0, names the port or file
+  missing_config      --check-config on a file that does not exist -> exit 1, names the file
+  demo_config_valid   --check-config config/demo.yaml -> exit 0
+  eal_args_replace    a config whose dataplane.eal is nonsense runs fine when --eal-args replaces it
+Prints PASS/FAIL per case; exits 1 on any failure.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = REPO / "config" / "demo.yaml"
+DEMO_PCAP = REPO / "tests" / "data" / "demo.pcap"
+TIMEOUT_S = 60
+
+
+def run(cmd, cwd=None):
+    try:
+        r = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=TIMEOUT_S, cwd=cwd)
+        return r.returncode, r.stdout, r.stderr
+    except subprocess.TimeoutExpired as e:
+        return None, e.stdout or "", e.stderr or ""
+
+
+def dpdk_runtime_dir(prefix):
+    """Where EAL keeps the runtime files of --file-prefix PREFIX (removed after each run)."""
+    base = "/var/run/dpdk" if os.geteuid() == 0 else os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
+    return os.path.join(base, prefix)
+
+
+def tail(s, n=4):
+    if isinstance(s, bytes):
+        s = s.decode(errors="replace")
+    lines = [ln for ln in s.strip().splitlines() if ln.strip()]
+    return " | ".join(lines[-n:]) if lines else "(empty)"
+
+
+class Case:
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        self.n = 0
+        self.prefixes = []
+
+    def eal(self, pcap=DEMO_PCAP):
+        self.n += 1
+        prefix = "tally-startup-%d-%d" % (os.getpid(), self.n)
+        self.prefixes.append(prefix)
+        return ("--no-huge -m 256 --no-pci -l 0-1 --file-prefix %s "
+                "--vdev=net_pcap0,rx_pcap=%s --vdev=net_null0,no-rx=1" % (prefix, pcap))
+
+    def cleanup(self):
+        for prefix in self.prefixes:
+            shutil.rmtree(dpdk_runtime_dir(prefix), ignore_errors=True)
+
+    def config(self, name, mutate=None):
+        """A valid config (the demo's, with a private socket), optionally changed by mutate(cfg)."""
+        with open(DEMO_CONFIG) as f:
+            cfg = yaml.safe_load(f)
+        cfg["control"]["socket"] = "/tmp/tally-startup-%d-%s.sock" % (os.getpid(), name)
+        if mutate:
+            mutate(cfg)
+        path = self.work / ("%s.yaml" % name)
+        with open(path, "w") as f:
+            yaml.safe_dump(cfg, f, default_flow_style=False, sort_keys=False)
+        return path
+
+    def tallyd(self, cfg, eal=None):
+        cmd = [self.args.tallyd, "--config", cfg, "--exit-when-idle", "300", "--no-summary",
+               "--usage-report", self.work / "usage.jsonl"]
+        if eal is not None:
+            cmd += ["--eal-args", eal]
+        return run(cmd)
+
+
+def line_col_of(path, needle):
+    """1-based line of the first line containing needle, and the columns of the key and value."""
+    for i, ln in enumerate(Path(path).read_text().splitlines(), 1):
+        if needle in ln:
+            key_col = len(ln) - len(ln.lstrip(" -")) + 1
+            value_col = ln.index(needle) + len(needle.split(":")[0]) + 2 + 1 if ":" in needle else None
+            return i, key_col, value_col
+    raise AssertionError("%s not in %s" % (needle, path))
+
+
+def expect_location(err, path, line, cols):
+    """stderr must contain PATH:LINE:COL with that line and one of the accepted columns."""
+    m = re.search(re.escape(str(path)) + r":(\d+):(\d+)", err)
+    if not m:
+        return "stderr has no '%s:LINE:COL': %s" % (path, tail(err))
+    ln, col = int(m.group(1)), int(m.group(2))
+    if ln != line:
+        return "stderr points at line %d, the bad value is on line %d: %s" % (ln, line, tail(err))
+    if col not in cols:
+        return "stderr points at column %d, expected one of %s: %s" % (col, sorted(cols), tail(err))
+    return None
+
+
+def case_port_missing(c):
+    def m(cfg):
+        cfg["dataplane"]["ports"] = [{"name": "net_pcap9", "role": "access", "forward_to": "net_null0"},
+                                     {"name": "net_null0", "role": "core"}]
+    rc, out, err = c.tallyd(c.config("port_missing", m), c.eal())
+    if rc is None:
+        return "did not exit within %d s" % TIMEOUT_S
+    if rc == 0:
+        return "exit status 0 with a port that does not exist"
+    if "net_pcap9" not in err:
+        return "exit %d but stderr does not name net_pcap9: %s" % (rc, tail(err))
+    return None
+
+
+def bad_workers_config(c, name):
+    def m(cfg):
+        cfg["dataplane"]["workers"] = 0
+    return c.config(name, m)
+
+
+def case_bad_value(c):
+    cfg = bad_workers_config(c, "bad_value")
+    line, kc, vc = line_col_of(cfg, "workers: 0")
+    rc, out, err = c.tallyd(cfg, c.eal())
+    if rc is None:
+        return "did not exit within %d s" % TIMEOUT_S
+    if rc == 0:
+        return "exit status 0 with dataplane.workers: 0"
+    problem = expect_location(err, cfg, line, {kc, vc})
+    if problem:
+        return problem
+    if "workers" not in err:
+        return "stderr does not name the key workers: %s" % tail(err)
+    return None
+
+
+def case_bad_forward_to(c):
+    def m(cfg):
+        cfg["dataplane"]["ports"][0]["forward_to"] = "net_nowhere"
+    cfg = c.config("bad_forward_to", m)
+    line, kc, vc = line_col_of(cfg, "forward_to: net_nowhere")
+    rc, out, err = c.tallyd(cfg, c.eal())
+    if rc is None:
+        return "did not exit within %d s" % TIMEOUT_S
+    if rc == 0:
+        return "exit status 0 with forward_to: net_nowhere"
+    problem = expect_location(err, cfg, line, {kc, vc})
+    if problem:
+        return problem
+    if "net_nowhere" not in err:
+        return "stderr does not name the value net_nowhere: %s" % tail(err)
+    return None
+
+
+def case_bad_value_check(c):
+    cfg = bad_workers_config(c, "bad_value_check")
+    line, kc, vc = line_col_of(cfg, "workers: 0")
+    rc, out, err = run([c.args.tallyd, "--check-config", cfg])
+    if rc != 1:
+        return "--check-config on a bad file: exit %s, expected 1" % rc
+    return expect_location(err + out, cfg, line, {kc, vc})
+
+
+def case_bad_eal_args(c):
+    rc, out, err = c.tallyd(c.config("bad_eal_args"), "--no-such-eal-option")
+    if rc is None:
+        return "did not exit within %d s" % TIMEOUT_S
+    if rc == 0:
+        return "exit status 0 with --no-such-eal-option"
+    if "eal" not in err.lower() or "--no-such-eal-option" not in err:
+        return "exit %d but stderr neither says EAL nor names the option: %s" % (rc, tail(err))
+    return None
+
+
+def case_pcap_missing(c):
+    rc, out, err = c.tallyd(c.config("pcap_missing"), c.eal(pcap=c.work / "no-such-file.pcap"))
+    if rc is None:
+        return "did not exit within %d s" % TIMEOUT_S
+    if rc == 0:
+        return "exit status 0 although net_pcap0 cannot open its pcap"
+    if "net_pcap0" not in err and "no-such-file.pcap" not in err:
+        return "exit %d but stderr names neither the port nor the file: %s" % (rc, tail(err))
+    return None
+
+
+def case_missing_config(c):
+    path = c.work / "no-such-config.yaml"
+    rc, out, err = run([c.args.tallyd, "--check-config", path])
+    if rc != 1:
+        return "--check-config on a missing file: exit %s, expected 1" % rc
+    if str(path) not in err + out:
+        return "the message does not name the file: %s" % tail(err + out)
+    return None
+
+
+def case_demo_config_valid(c):
+    rc, out, err = run([c.args.tallyd, "--check-config", "config/demo.yaml"], cwd=REPO)
+    if rc != 0:
+        return "--check-config config/demo.yaml: exit %s: %s" % (rc, tail(err + out))
+    return None
+
+
+def case_eal_args_replace(c):
+    def m(cfg):
+        cfg["dataplane"]["eal"] = ["--no-such-eal-option", "--vdev=net_pcap0,rx_pcap=/nonexistent.pcap"]
+    rc, out, err = c.tallyd(c.config("eal_args_replace", m), c.eal())
+    if rc is None:
+        return "did not exit within %d s" % TIMEOUT_S
+    if rc != 0:
+        return "--eal-args did not replace dataplane.eal: exit %d: %s" % (rc, tail(err))
+    return None
+
+
+CASES = [
+    ("port_missing", case_port_missing),
+    ("bad_value", case_bad_value),
+    ("bad_forward_to", case_bad_forward_to),
+    ("bad_value_check", case_bad_value_check),
+    ("bad_eal_args", case_bad_eal_args),
+    ("pcap_missing", case_pcap_missing),
+    ("missing_config", case_missing_config),
+    ("demo_config_valid", case_demo_config_valid),
+    ("eal_args_replace", case_eal_args_replace),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tallyd", required=True)
+    ap.add_argument("--workdir", required=True)
+    args = ap.parse_args()
+    args.tallyd = str(Path(args.tallyd).resolve())
+    work = Path(args.workdir).resolve()
+    marker = ".startup_errors_workdir"
+    if work.exists() and any(work.iterdir()):
+        if not (work / marker).exists():
+            sys.exit("refusing to empty %s: not a work directory of this test (no %s)" % (work, marker))
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / marker).touch()
+    c = Case(args, work)
+    failed = 0
+    for name, fn in CASES:
+        try:
+            problem = fn(c)
+        except Exception as e:   # noqa: BLE001
+            problem = "%s: %s" % (type(e).__name__, e)
+        if problem:
+            failed += 1
+            print("FAIL %s: %s" % (name, problem), flush=True)
+        else:
+            print("PASS %s" % name, flush=True)
+    c.cleanup()
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
