@@ -82,6 +82,8 @@ struct Statistics {
   uint64_t conservation_violations = 0;
   int64_t conservation_last_gap = 0;    // attributed + unattributed - counted, last poll
   uint64_t sessions_full_alarms = 0;
+  // Packet buffers not back in the pool after the ports were closed (a leak); -1 = not known.
+  int64_t mbufs_in_use_at_exit = -1;
 };
 
 // Usage of one flow summed over the whole run (all sessions of the subscriber).
@@ -106,6 +108,8 @@ class Poller {
   bool endSession(const IpAddress& key, EndCause cause);
 
   const Statistics& statistics() const { return stats_; }
+  // Set by the DPDK runtime at exit, after the ports are closed.
+  void setMbufsInUseAtExit(int64_t n) { stats_.mbufs_in_use_at_exit = n; }
   const Session* findSession(const IpAddress& address) const;  // any address of the subscriber
   std::vector<const Session*> sessions() const;                 // billed and pseudo, by id
   std::vector<FlowUsage> usage() const;                         // billed usage of the whole run

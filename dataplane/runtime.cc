@@ -371,7 +371,19 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
   stop.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();
   bool conserved = poller.finalHarvest();
+  server->reset();
+  // Close the ports first: every mbuf must then be back in the pool (none leaked).
+  for (PortSetup& p : ports) {
+    rte_eth_dev_stop(p.id);
+    rte_eth_dev_close(p.id);
+  }
+  int64_t in_use = int64_t(rte_mempool_in_use_count(pool));
+  poller.setMbufsInUseAtExit(in_use);
   int rc = 0;
+  if (in_use != 0) {
+    logAlarm(std::to_string(in_use) + " packet buffer(s) not returned to the pool at exit");
+    rc = 1;
+  }
   if (!opt.usage_report.empty()) {
     std::string err = writeUsageReport(opt.usage_report, poller);
     if (!err.empty()) {
@@ -392,11 +404,6 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
   if (!conserved) {
     logAlarm("conservation check failed at the final harvest");
     rc = 1;
-  }
-  server->reset();
-  for (PortSetup& p : ports) {
-    rte_eth_dev_stop(p.id);
-    rte_eth_dev_close(p.id);
   }
   ctx.clear();
   rte_mempool_free(pool);

@@ -160,6 +160,9 @@ def check_internal(got, nframes, errors, strict_zero_named=True):
             return
     if t.get("conservation") != "ok":
         errors.append("totals: conservation is %r, not 'ok'" % t.get("conservation"))
+    if t.get("mbufs_in_use_at_exit") != 0:
+        errors.append("totals: mbufs_in_use_at_exit is %r, not 0 (packet buffers leaked)"
+                      % t.get("mbufs_in_use_at_exit"))
     if t["counted_octets"] != t["attributed_octets"] + t["unattributed_octets"]:
         errors.append("totals: counted_octets %d != attributed_octets %d + unattributed_octets %d"
                       % (t["counted_octets"], t["attributed_octets"], t["unattributed_octets"]))
