@@ -1,0 +1,1131 @@
+#include "shared/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+// The YAML loader behind docs/config.md. Parsing happens in two steps: yaml-cpp builds a node
+// tree (syntax errors carry a mark), then Loader walks the tree section by section and
+// validates every value. The first problem found aborts the load: Loader throws a LoadFailure,
+// which never leaves this file; the public functions turn it into ConfigResult::error.
+
+namespace tally {
+namespace {
+
+constexpr const char* kZoneInfoDir = "/usr/share/zoneinfo";
+constexpr uint64_t kMaxSessions = 16777216;
+constexpr size_t kMaxServiceRules = 64;
+constexpr uint64_t kMaxIpv4PoolAddresses = uint64_t{1} << 24;
+constexpr size_t kMaxSocketPathBytes = 107;  // sizeof(sockaddr_un::sun_path) - 1
+constexpr size_t kMaxPortNameChars = 63;     // RTE_DEV_NAME_MAX_LEN - 1
+constexpr size_t kMaxValueEcho = 200;        // longer values are cut in error messages
+constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
+
+constexpr std::string_view kNotImplemented =
+    ": section recognised but not implemented in this release; ignored";
+
+// Thrown inside this file only.
+struct LoadFailure {
+  ConfigError error;
+};
+
+// A value in the document, with where to point at and the key path it was found under.
+struct Field {
+  YAML::Node node;      // the value (may be null: "key:" with nothing after it)
+  YAML::Mark mark;      // the value's position, or its key's when the value is empty
+  std::string path;     // "dataplane.ports[1].forward_to"
+  YAML::Mark key_mark;  // the key's position (for a list item: the item's)
+};
+
+using Fields = std::map<std::string, Field, std::less<>>;
+
+std::string joinNames(std::initializer_list<std::string_view> names) {
+  std::string out;
+  for (std::string_view n : names) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += n;
+  }
+  return out;
+}
+
+std::string childPath(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+std::string indexPath(const std::string& parent, size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+std::string range(uint64_t lo, uint64_t hi) {
+  return "allowed " + std::to_string(lo) + "-" + std::to_string(hi);
+}
+
+bool isDigits(std::string_view s) {
+  if (s.empty()) {
+    return false;
+  }
+  for (char c : s) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
+enum class IntParse { kOk, kNotInteger, kOutOfRange };
+
+// Decimal digits only; a leading '-' followed by digits is an integer, but out of range for
+// every key of this file. Values beyond uint64_t are out of range too.
+IntParse parseUnsigned(std::string_view s, uint64_t* out) {
+  bool negative = false;
+  if (!s.empty() && s.front() == '-') {
+    negative = true;
+    s.remove_prefix(1);
+  }
+  if (!isDigits(s)) {
+    return IntParse::kNotInteger;
+  }
+  if (negative) {
+    return IntParse::kOutOfRange;
+  }
+  uint64_t v = 0;
+  for (char c : s) {
+    uint64_t d = uint64_t(c - '0');
+    if (v > (UINT64_MAX - d) / 10) {
+      return IntParse::kOutOfRange;
+    }
+    v = v * 10 + d;
+  }
+  *out = v;
+  return IntParse::kOk;
+}
+
+bool isZoneFile(const std::string& name) {
+  std::string path = std::string(kZoneInfoDir) + "/" + name;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return false;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  char magic[4] = {};
+  ssize_t n = ::read(fd, magic, sizeof magic);
+  ::close(fd);
+  return n == 4 && std::memcmp(magic, "TZif", 4) == 0;
+}
+
+bool validZoneName(const std::string& name) {
+  if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos) {
+    return false;
+  }
+  for (char c : name) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '+' || c == '/';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool overlaps(const IpPrefix& a, const IpPrefix& b) {
+  if (a.addr.family != b.addr.family) {
+    return false;
+  }
+  return a.len <= b.len ? a.contains(b.addr) : b.contains(a.addr);
+}
+
+// Maps a yaml-cpp mark (0-based, possibly in a rewritten text) to the file's 1-based line.
+class LineMap {
+ public:
+  explicit LineMap(int inserted_line) : inserted_line_(inserted_line) {}
+  int line(const YAML::Mark& m) const {
+    if (m.line < 0) {
+      return 0;
+    }
+    int l = m.line;
+    if (inserted_line_ >= 0 && l > inserted_line_) {
+      --l;
+    }
+    return l + 1;
+  }
+  int column(const YAML::Mark& m) const { return m.line < 0 ? 0 : m.column + 1; }
+  // The 0-based line, in the text yaml-cpp parsed, of the line the loader inserted (-1: none).
+  int insertedLine() const { return inserted_line_; }
+
+ private:
+  int inserted_line_;
+};
+
+// ---- The services list form of the agreed example ----
+//
+// The agreed example (docs/config.md, "services") writes
+//
+//   services:
+//     - rating_group: 10
+//       match: {...}
+//     default_rating_group: 1
+//
+// which is not YAML: a block sequence cannot be followed by a mapping key at its own
+// indentation. Operators copy that example, so when yaml-cpp rejects a file and the file has
+// exactly this shape (top-level "services:", a block list indented by n > 0 spaces, and
+// "key: value" lines indented by the same n among or after the items), the loader inserts the
+// line "<n spaces>rules:" before the first item. That turns the block into the mapping form
+// {rules: [...], default_rating_group: 1}, which is valid YAML. Marks after the inserted line
+// are shifted back by LineMap, so every message points at the file as written.
+
+std::vector<std::string_view> splitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) {
+      lines.push_back(text.substr(start));
+      break;
+    }
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+bool blankOrComment(std::string_view line) {
+  for (char c : line) {
+    if (c == '#') {
+      return true;
+    }
+    if (c != ' ' && c != '\t' && c != '\r') {
+      return false;
+    }
+  }
+  return true;
+}
+
+size_t indentOf(std::string_view line) {
+  size_t n = 0;
+  while (n < line.size() && line[n] == ' ') {
+    ++n;
+  }
+  return n;
+}
+
+bool sequenceEntryAt(std::string_view line, size_t indent) {
+  if (line.size() <= indent || line[indent] != '-') {
+    return false;
+  }
+  return line.size() == indent + 1 || line[indent + 1] == ' ' || line[indent + 1] == '\t' ||
+         line[indent + 1] == '\r';
+}
+
+std::optional<std::string> rewriteServicesListForm(const std::string& text, int* inserted_line) {
+  std::vector<std::string_view> lines = splitLines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string_view l = lines[i];
+    constexpr std::string_view kKey = "services:";
+    if (l.substr(0, kKey.size()) != kKey || !blankOrComment(l.substr(kKey.size()))) {
+      continue;
+    }
+    size_t first = i + 1;
+    while (first < lines.size() && blankOrComment(lines[first])) {
+      ++first;
+    }
+    if (first == lines.size()) {
+      return std::nullopt;
+    }
+    size_t indent = indentOf(lines[first]);
+    if (indent == 0 || !sequenceEntryAt(lines[first], indent)) {
+      return std::nullopt;
+    }
+    bool sibling = false;
+    for (size_t k = first + 1; k < lines.size(); ++k) {
+      if (blankOrComment(lines[k])) {
+        continue;
+      }
+      size_t m = indentOf(lines[k]);
+      if (m < indent) {
+        break;
+      }
+      if (m == indent && !sequenceEntryAt(lines[k], indent)) {
+        sibling = true;
+      }
+    }
+    if (!sibling) {
+      return std::nullopt;
+    }
+    size_t offset = size_t(lines[first].data() - text.data());
+    std::string out = text.substr(0, offset);
+    out += std::string(indent, ' ') + "rules:\n";
+    out += text.substr(offset);
+    *inserted_line = int(first);
+    return out;
+  }
+  return std::nullopt;
+}
+
+// ---- Loader ----
+
+class Loader {
+ public:
+  Loader(std::string file, LineMap lines) : file_(std::move(file)), lines_(lines) {}
+
+  Config load(const YAML::Node& root);
+
+ private:
+  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& key, const std::string& value,
+                         const std::string& message) const;
+  // Points at the field; the value is echoed when it is a single value.
+  [[noreturn]] void failValue(const Field& f, const std::string& message) const;
+  [[noreturn]] void failMissing(const Field& parent, std::string_view key) const;
+
+  Fields readMap(const Field& f, std::initializer_list<std::string_view> allowed) const;
+  std::vector<Field> readList(const Field& f, const std::string& what) const;
+  std::string scalar(const Field& f, const std::string& allowed) const;
+  uint64_t integer(const Field& f, const std::string& allowed) const;
+  uint64_t integerIn(const Field& f, uint64_t lo, uint64_t hi) const;
+  bool boolean(const Field& f) const;
+  uint8_t ccProfile(const Field& f) const;
+  std::string digits(const Field& f, size_t min, size_t max) const;
+
+  void loadNode(const Field& f, NodeConfig& out) const;
+  void loadDataplane(const Field& f, DataplaneConfig& out) const;
+  void loadSubscribers(const Field& f, SubscribersConfig& out) const;
+  std::vector<Field> loadPools(const Field& f, SubscribersConfig& out) const;
+  void loadStatics(const Field& f, SubscribersConfig& out) const;
+  void loadServices(const Field& f, ServicesConfig& out) const;
+  void loadRules(const Field& f, const std::string& item_path, ServicesConfig& out) const;
+  ServiceRule loadRule(const Field& f) const;
+  void loadControl(const Field& f, ControlConfig& out) const;
+
+  std::string file_;
+  LineMap lines_;
+};
+
+void Loader::fail(const YAML::Mark& mark, const std::string& key, const std::string& value,
+                  const std::string& message) const {
+  ConfigError e;
+  e.file = file_;
+  e.line = lines_.line(mark);
+  e.column = lines_.column(mark);
+  e.key = key;
+  e.value = value;
+  e.message = message;
+  throw LoadFailure{std::move(e)};
+}
+
+void Loader::failValue(const Field& f, const std::string& message) const {
+  fail(f.mark, f.path, f.node.IsScalar() ? f.node.Scalar() : std::string(), message);
+}
+
+void Loader::failMissing(const Field& parent, std::string_view key) const {
+  fail(parent.mark, childPath(parent.path, key), "", "missing required key");
+}
+
+Fields Loader::readMap(const Field& f, std::initializer_list<std::string_view> allowed) const {
+  Fields out;
+  if (f.node.IsNull()) {
+    return out;
+  }
+  if (!f.node.IsMap()) {
+    failValue(f, "must be a mapping with keys: " + joinNames(allowed));
+  }
+  for (auto it = f.node.begin(); it != f.node.end(); ++it) {
+    const YAML::Node key = it->first;  // a copy: it-> yields a temporary proxy
+    std::string name = key.IsScalar() ? key.Scalar() : std::string();
+    std::string path = childPath(f.path, name);
+    bool known = false;
+    for (std::string_view a : allowed) {
+      known = known || (key.IsScalar() && a == name);
+    }
+    if (!known) {
+      fail(key.Mark(), path, "", "unknown key: allowed keys are " + joinNames(allowed));
+    }
+    if (auto prev = out.find(name); prev != out.end()) {
+      fail(key.Mark(), path, "",
+           "duplicate key: already set at line " +
+               std::to_string(lines_.line(prev->second.key_mark)));
+    }
+    const YAML::Node value = it->second;
+    YAML::Mark mark = value.IsNull() || value.Mark().line < 0 ? key.Mark() : value.Mark();
+    out.emplace(name, Field{value, mark, path, key.Mark()});
+  }
+  return out;
+}
+
+std::vector<Field> Loader::readList(const Field& f, const std::string& what) const {
+  std::vector<Field> out;
+  if (f.node.IsNull()) {
+    return out;
+  }
+  if (!f.node.IsSequence()) {
+    failValue(f, "must be a list of " + what);
+  }
+  size_t i = 0;
+  for (YAML::const_iterator it = f.node.begin(); it != f.node.end(); ++it) {
+    const YAML::Node item = *it;
+    YAML::Mark mark = item.Mark().line < 0 ? f.mark : item.Mark();
+    out.push_back(Field{item, mark, indexPath(f.path, i), mark});
+    ++i;
+  }
+  return out;
+}
+
+std::string Loader::scalar(const Field& f, const std::string& allowed) const {
+  if (f.node.IsNull()) {
+    failValue(f, "missing value: " + allowed);
+  }
+  if (!f.node.IsScalar()) {
+    failValue(f, std::string("must be a single value, not a ") +
+                     (f.node.IsSequence() ? "list" : "mapping") + ": " + allowed);
+  }
+  return f.node.Scalar();
+}
+
+uint64_t Loader::integer(const Field& f, const std::string& allowed) const {
+  std::string text = scalar(f, allowed);
+  uint64_t v = 0;
+  switch (parseUnsigned(text, &v)) {
+    case IntParse::kOk:
+      return v;
+    case IntParse::kNotInteger:
+      failValue(f, "not an integer: " + allowed);
+    case IntParse::kOutOfRange:
+      failValue(f, "out of range: " + allowed);
+  }
+  failValue(f, "not an integer: " + allowed);
+}
+
+uint64_t Loader::integerIn(const Field& f, uint64_t lo, uint64_t hi) const {
+  uint64_t v = integer(f, range(lo, hi));
+  if (v < lo || v > hi) {
+    failValue(f, "out of range: " + range(lo, hi));
+  }
+  return v;
+}
+
+bool Loader::boolean(const Field& f) const {
+  std::string text = scalar(f, "must be true or false");
+  if (text == "true") {
+    return true;
+  }
+  if (text == "false") {
+    return false;
+  }
+  failValue(f, "must be true or false");
+}
+
+uint8_t Loader::ccProfile(const Field& f) const {
+  static const std::string kAllowed = "must be one of: 1, 2, 4, 8";
+  std::string text = scalar(f, kAllowed);
+  uint64_t v = 0;
+  if (parseUnsigned(text, &v) != IntParse::kOk || (v != 1 && v != 2 && v != 4 && v != 8)) {
+    failValue(f, kAllowed);
+  }
+  return uint8_t(v);
+}
+
+std::string Loader::digits(const Field& f, size_t min, size_t max) const {
+  std::string allowed = "must be " + std::to_string(min) + "-" + std::to_string(max) + " digits";
+  std::string text = scalar(f, allowed);
+  if (!isDigits(text) || text.size() < min || text.size() > max) {
+    failValue(f, allowed);
+  }
+  return text;
+}
+
+Config Loader::load(const YAML::Node& root) {
+  Config config;
+  config.source = file_;
+  YAML::Mark start;  // line 0, column 0: "1:1"
+  YAML::Mark root_mark = root.IsNull() || root.Mark().line < 0 ? start : root.Mark();
+  Field top{root, root_mark, "", root_mark};
+  Fields sections = readMap(top, {"node", "dataplane", "subscribers", "services", "control",
+                                  "accounting", "local_aaa_server"});
+  // Warnings in file order.
+  if (root.IsMap()) {
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      std::string name = it->first.Scalar();
+      if (name == "accounting" || name == "local_aaa_server") {
+        config.warnings.push_back(name + std::string(kNotImplemented));
+      }
+    }
+  }
+  auto section = [&](std::string_view name) -> const Field& {
+    auto it = sections.find(name);
+    if (it == sections.end()) {
+      failMissing(top, name);
+    }
+    return it->second;
+  };
+  loadNode(section("node"), config.node);
+  loadDataplane(section("dataplane"), config.dataplane);
+  loadSubscribers(section("subscribers"), config.subscribers);
+  if (auto it = sections.find("services"); it != sections.end()) {
+    loadServices(it->second, config.services);
+  }
+  if (auto it = sections.find("control"); it != sections.end()) {
+    loadControl(it->second, config.control);
+  }
+  return config;
+}
+
+void Loader::loadNode(const Field& f, NodeConfig& out) const {
+  Fields m = readMap(f, {"id", "address", "timezone"});
+  if (auto it = m.find("id"); it != m.end()) {
+    static const std::string kAllowed = "must be 1-20 characters of A-Z a-z 0-9 _ . -";
+    std::string id = scalar(it->second, kAllowed);
+    bool ok = !id.empty() && id.size() <= 20;
+    for (char c : id) {
+      ok = ok && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-');
+    }
+    if (!ok) {
+      failValue(it->second, kAllowed);
+    }
+    out.id = id;
+  }
+  auto address = m.find("address");
+  if (address == m.end()) {
+    failMissing(f, "address");
+  }
+  {
+    static const std::string kAllowed = "not an IPv4/IPv6 address (e.g. 192.0.2.1)";
+    auto a = parseIpAddress(scalar(address->second, kAllowed));
+    if (!a) {
+      failValue(address->second, kAllowed);
+    }
+    out.address = *a;
+  }
+  if (auto it = m.find("timezone"); it != m.end()) {
+    static const std::string kAllowed =
+        "unknown time zone: must be UTC or a name under /usr/share/zoneinfo (e.g. Europe/Berlin)";
+    std::string tz = scalar(it->second, kAllowed);
+    if (tz != "UTC" && (!validZoneName(tz) || !isZoneFile(tz))) {
+      failValue(it->second, kAllowed);
+    }
+    out.timezone = tz;
+  }
+}
+
+void Loader::loadDataplane(const Field& f, DataplaneConfig& out) const {
+  Fields m =
+      readMap(f, {"eal", "ports", "workers", "max_sessions", "poll_interval_ms", "burst_size",
+                  "mbufs"});
+  if (auto it = m.find("eal"); it != m.end()) {
+    for (const Field& arg : readList(it->second, "strings (EAL arguments)")) {
+      out.eal.push_back(scalar(arg, "must be a string (an EAL argument)"));
+    }
+  }
+  auto ports = m.find("ports");
+  if (ports == m.end()) {
+    failMissing(f, "ports");
+  }
+  std::string ports_allowed = "allowed 1-" + std::to_string(kMaxPorts) + " ports";
+  std::vector<Field> items = readList(ports->second, "ports: " + ports_allowed);
+  if (items.empty()) {
+    failValue(ports->second, "no ports: " + ports_allowed);
+  }
+  std::vector<std::optional<Field>> forwards;  // parallel to out.ports
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Field& item = items[i];
+    if (i == kMaxPorts) {
+      fail(item.mark, item.path, "", "too many ports: " + ports_allowed);
+    }
+    Fields p = readMap(item, {"name", "role", "forward_to"});
+    PortConfig port;
+    auto name = p.find("name");
+    if (name == p.end()) {
+      failMissing(item, "name");
+    }
+    static const std::string kNameAllowed =
+        "must be 1-63 characters without spaces (a DPDK device name)";
+    port.name = scalar(name->second, kNameAllowed);
+    bool name_ok = !port.name.empty() && port.name.size() <= kMaxPortNameChars;
+    for (char c : port.name) {
+      name_ok = name_ok && c > ' ' && c != 0x7f;
+    }
+    if (!name_ok) {
+      failValue(name->second, kNameAllowed);
+    }
+    for (size_t j = 0; j < out.ports.size(); ++j) {
+      if (out.ports[j].name == port.name) {
+        failValue(name->second, "duplicate port name: already used by " + items[j].path);
+      }
+    }
+    auto role = p.find("role");
+    if (role == p.end()) {
+      failMissing(item, "role");
+    }
+    static const std::string kRoleAllowed = "must be one of: access, core";
+    std::string r = scalar(role->second, kRoleAllowed);
+    if (r == "access") {
+      port.role = PortRole::kAccess;
+    } else if (r == "core") {
+      port.role = PortRole::kCore;
+    } else {
+      failValue(role->second, kRoleAllowed);
+    }
+    auto fwd = p.find("forward_to");
+    forwards.push_back(fwd == p.end() ? std::nullopt : std::optional<Field>(fwd->second));
+    out.ports.push_back(std::move(port));
+  }
+  for (size_t i = 0; i < out.ports.size(); ++i) {
+    if (!forwards[i]) {
+      continue;
+    }
+    const Field& fwd = *forwards[i];
+    std::string others;
+    for (const PortConfig& p : out.ports) {
+      if (p.name != out.ports[i].name) {
+        others += (others.empty() ? "" : ", ") + p.name;
+      }
+    }
+    std::string allowed = others.empty()
+                              ? std::string("must name another configured port: there is none")
+                              : "must name another configured port: one of " + others;
+    std::string target = scalar(fwd, allowed);
+    bool found = false;
+    for (const PortConfig& p : out.ports) {
+      found = found || (p.name == target && p.name != out.ports[i].name);
+    }
+    if (!found) {
+      failValue(fwd, allowed);
+    }
+    out.ports[i].forward_to = target;
+  }
+  if (auto it = m.find("workers"); it != m.end()) {
+    out.workers = uint32_t(integerIn(it->second, 1, kMaxWorkers));
+  }
+  if (auto it = m.find("max_sessions"); it != m.end()) {
+    out.max_sessions = uint32_t(integerIn(it->second, 1, kMaxSessions));
+  }
+  if (auto it = m.find("poll_interval_ms"); it != m.end()) {
+    out.poll_interval_ms = uint32_t(integerIn(it->second, 10, 10000));
+  }
+  if (auto it = m.find("burst_size"); it != m.end()) {
+    out.burst_size = uint32_t(integerIn(it->second, 1, 256));
+  }
+  if (auto it = m.find("mbufs"); it != m.end()) {
+    static const std::string kAllowed = "allowed 0 (sized automatically) or 1024-16777216";
+    uint64_t v = integer(it->second, kAllowed);
+    if (v > 16777216 || (v > 0 && v < 1024)) {
+      failValue(it->second, "out of range: " + kAllowed);
+    }
+    out.mbufs = uint32_t(v);
+  }
+}
+
+std::vector<Field> Loader::loadPools(const Field& f, SubscribersConfig& out) const {
+  static const std::string kAllowed = "not an IPv4/IPv6 prefix (e.g. 10.0.0.0/8)";
+  std::vector<Field> items = readList(f, "prefixes (e.g. [10.0.0.0/8, \"2001:db8::/32\"])");
+  if (items.empty()) {
+    failValue(f, "no pools: at least one prefix is required (e.g. 10.0.0.0/8)");
+  }
+  uint64_t v4_total = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Field& item = items[i];
+    std::string text = scalar(item, kAllowed);
+    std::optional<IpPrefix> p;
+    if (text.find('/') != std::string::npos) {
+      p = parseIpPrefix(text, /*allow_host_bits=*/true);
+    }
+    if (!p) {
+      failValue(item, kAllowed);
+    }
+    if (!parseIpPrefix(text)) {
+      failValue(item, "host bits set: the prefix is " + formatPrefix(*p));
+    }
+    if (p->addr.family == 4 && (p->len < 8 || p->len > 32)) {
+      failValue(item, "prefix length out of range: allowed /8-/32 for IPv4 pools");
+    }
+    if (p->addr.family == 6 && (p->len < 16 || p->len > 128)) {
+      failValue(item, "prefix length out of range: allowed /16-/128 for IPv6 pools");
+    }
+    for (size_t j = 0; j < out.pools.size(); ++j) {
+      if (overlaps(out.pools[j], *p)) {
+        failValue(item, "overlaps " + items[j].path + " (" + formatPrefix(out.pools[j]) +
+                            "): pools must not overlap");
+      }
+    }
+    if (p->addr.family == 4) {
+      v4_total += uint64_t{1} << (32 - p->len);
+      if (v4_total > kMaxIpv4PoolAddresses) {
+        failValue(item, "IPv4 pools too large: together " + std::to_string(v4_total) +
+                            " addresses, allowed at most 16777216 (2^24, one /8)");
+      }
+    }
+    out.pools.push_back(*p);
+  }
+  return items;
+}
+
+void Loader::loadSubscribers(const Field& f, SubscribersConfig& out) const {
+  Fields m = readMap(
+      f, {"pools", "ipv6_prefix_length", "learn", "idle_timeout", "default_cc_profile", "static"});
+  auto pools = m.find("pools");
+  if (pools == m.end()) {
+    failMissing(f, "pools");
+  }
+  std::vector<Field> pool_fields = loadPools(pools->second, out);
+  unsigned longest_v6 = 0;
+  size_t longest_index = 0;
+  for (size_t i = 0; i < out.pools.size(); ++i) {
+    if (out.pools[i].addr.family == 6 && out.pools[i].len > longest_v6) {
+      longest_v6 = out.pools[i].len;
+      longest_index = i;
+    }
+  }
+  if (auto it = m.find("ipv6_prefix_length"); it != m.end()) {
+    out.ipv6_prefix_length = uint8_t(integerIn(it->second, 32, 128));
+    if (out.ipv6_prefix_length < longest_v6) {
+      failValue(it->second, "out of range: allowed " + std::to_string(longest_v6) +
+                                "-128 (not shorter than IPv6 pool " +
+                                formatPrefix(out.pools[longest_index]) + ")");
+    }
+  } else if (longest_v6 > out.ipv6_prefix_length) {
+    failValue(pool_fields[longest_index],
+              "prefix length out of range: IPv6 pools may be at most /" +
+                  std::to_string(out.ipv6_prefix_length) +
+                  " (subscribers.ipv6_prefix_length, default 64); raise ipv6_prefix_length");
+  }
+  if (auto it = m.find("learn"); it != m.end()) {
+    out.learn = boolean(it->second);
+  }
+  if (auto it = m.find("idle_timeout"); it != m.end()) {
+    static const std::string kAllowed = "allowed 0 (never) or 10-86400 seconds";
+    uint64_t v = integer(it->second, kAllowed);
+    if (v > 86400 || (v > 0 && v < 10)) {
+      failValue(it->second, "out of range: " + kAllowed);
+    }
+    out.idle_timeout_s = uint32_t(v);
+  }
+  if (auto it = m.find("default_cc_profile"); it != m.end()) {
+    out.default_cc_profile = ccProfile(it->second);
+  }
+  if (auto it = m.find("static"); it != m.end()) {
+    loadStatics(it->second, out);
+  }
+}
+
+void Loader::loadStatics(const Field& f, SubscribersConfig& out) const {
+  // (family, hi, lo) of the subscriber key -> index of the first entry with it
+  std::map<std::tuple<uint8_t, uint64_t, uint64_t>, size_t> seen;
+  std::vector<Field> items = readList(f, "static subscribers");
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Field& item = items[i];
+    Fields s = readMap(item, {"address", "imsi", "msisdn", "user_name", "cc_profile"});
+    StaticSubscriber sub;
+    sub.line = lines_.line(item.mark);
+    auto address = s.find("address");
+    if (address == s.end()) {
+      failMissing(item, "address");
+    }
+    static const std::string kAllowed = "not an IPv4/IPv6 address (e.g. 10.0.0.1)";
+    auto a = parseIpAddress(scalar(address->second, kAllowed));
+    if (!a) {
+      failValue(address->second, kAllowed);
+    }
+    sub.address = *a;
+    bool in_pool = false;
+    std::string pool_list;
+    for (const IpPrefix& p : out.pools) {
+      in_pool = in_pool || p.contains(*a);
+      pool_list += (pool_list.empty() ? "" : ", ") + formatPrefix(p);
+    }
+    if (!in_pool) {
+      failValue(address->second, "not inside any subscribers.pools prefix: " + pool_list);
+    }
+    std::tuple<uint8_t, uint64_t, uint64_t> key{4, a->v4, 0};
+    if (a->family == 6) {
+      Ip6 k = maskIp6(a->v6, out.ipv6_prefix_length);
+      key = {6, k.hi, k.lo};
+    }
+    if (auto prev = seen.find(key); prev != seen.end()) {
+      std::string what = a->family == 4
+                             ? "same address as "
+                             : "same /" + std::to_string(out.ipv6_prefix_length) + " prefix as ";
+      failValue(address->second, "duplicate static subscriber: " + what + items[prev->second].path +
+                                     " (line " + std::to_string(out.statics[prev->second].line) +
+                                     ")");
+    }
+    seen.emplace(key, i);
+    if (auto it = s.find("imsi"); it != s.end()) {
+      sub.imsi = digits(it->second, 5, 15);
+    }
+    if (auto it = s.find("msisdn"); it != s.end()) {
+      sub.msisdn = digits(it->second, 1, 15);
+    }
+    if (auto it = s.find("user_name"); it != s.end()) {
+      static const std::string kNameAllowed = "must be 1-64 printable ASCII characters";
+      sub.user_name = scalar(it->second, kNameAllowed);
+      bool ok = !sub.user_name.empty() && sub.user_name.size() <= 64;
+      for (char c : sub.user_name) {
+        ok = ok && c >= 0x20 && c <= 0x7e;
+      }
+      if (!ok) {
+        failValue(it->second, kNameAllowed);
+      }
+    }
+    if (auto it = s.find("cc_profile"); it != s.end()) {
+      sub.cc_profile = ccProfile(it->second);
+    }
+    out.statics.push_back(std::move(sub));
+  }
+}
+
+void Loader::loadServices(const Field& f, ServicesConfig& out) const {
+  if (f.node.IsNull()) {
+    return;
+  }
+  if (f.node.IsSequence()) {
+    loadRules(f, f.path, out);  // plain list form: services[i]
+    return;
+  }
+  if (!f.node.IsMap()) {
+    failValue(f, "must be a list of rules, or a mapping with keys: rules, default_rating_group");
+  }
+  // Mapping form {rules, default_rating_group}, or the example's list form after the rewrite:
+  // then the first key is the "rules" the loader inserted, which is not in the file, so the
+  // rules are named "services[i]" and only default_rating_group may follow them.
+  bool list_form = false;
+  std::optional<Field> rules;
+  std::optional<Field> default_rg;
+  for (auto it = f.node.begin(); it != f.node.end(); ++it) {
+    const YAML::Node key = it->first;  // a copy: it-> yields a temporary proxy
+    const YAML::Node value = it->second;
+    std::string name = key.IsScalar() ? key.Scalar() : std::string();
+    std::string path = childPath(f.path, name);
+    YAML::Mark mark = value.IsNull() || value.Mark().line < 0 ? key.Mark() : value.Mark();
+    if (it == f.node.begin() && lines_.insertedLine() >= 0 && name == "rules" &&
+        key.Mark().line == lines_.insertedLine()) {
+      list_form = true;
+      rules = Field{value, mark, f.path, key.Mark()};
+      continue;
+    }
+    std::optional<Field>* slot = nullptr;
+    if (name == "default_rating_group") {
+      slot = &default_rg;
+    } else if (name == "rules" && !list_form) {
+      slot = &rules;
+    } else {
+      fail(key.Mark(), path, "",
+           list_form ? "unknown key: allowed keys after the rule list are default_rating_group"
+                     : "unknown key: allowed keys are rules, default_rating_group");
+    }
+    if (*slot) {
+      fail(key.Mark(), path, "",
+           "duplicate key: already set at line " + std::to_string(lines_.line((*slot)->key_mark)));
+    }
+    *slot = Field{value, mark, path, key.Mark()};
+  }
+  if (rules) {
+    loadRules(*rules, rules->path, out);
+  }
+  if (default_rg) {
+    out.default_rating_group = uint32_t(integerIn(*default_rg, 0, UINT32_MAX));
+  }
+}
+
+void Loader::loadRules(const Field& f, const std::string& item_path, ServicesConfig& out) const {
+  Field list = f;
+  list.path = item_path;
+  std::vector<Field> items = readList(list, "rules (each {rating_group, match})");
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i == kMaxServiceRules) {
+      fail(items[i].mark, items[i].path, "",
+           "too many rules: allowed at most " + std::to_string(kMaxServiceRules));
+    }
+    out.rules.push_back(loadRule(items[i]));
+  }
+}
+
+ServiceRule Loader::loadRule(const Field& f) const {
+  ServiceRule rule;
+  Fields m = readMap(f, {"rating_group", "match"});
+  auto rg = m.find("rating_group");
+  if (rg == m.end()) {
+    failMissing(f, "rating_group");
+  }
+  rule.rating_group = uint32_t(integerIn(rg->second, 0, UINT32_MAX));
+  auto match = m.find("match");
+  if (match == m.end()) {
+    failMissing(f, "match");
+  }
+  Fields c = readMap(match->second, {"protocol", "remote_prefix", "remote_port"});
+  if (c.empty()) {
+    failValue(match->second,
+              "no condition: at least one of protocol, remote_prefix, remote_port is required");
+  }
+  if (auto it = c.find("protocol"); it != c.end()) {
+    static const std::string kAllowed =
+        "must be one of: tcp, udp, icmp, icmpv6, sctp, or a protocol number 0-255";
+    static const std::map<std::string, uint8_t, std::less<>> kNames = {
+        {"tcp", 6}, {"udp", 17}, {"icmp", 1}, {"icmpv6", 58}, {"sctp", 132}};
+    std::string text = scalar(it->second, kAllowed);
+    uint64_t v = 0;
+    if (auto n = kNames.find(text); n != kNames.end()) {
+      rule.match.protocol = n->second;
+    } else if (parseUnsigned(text, &v) == IntParse::kOk && v <= 255) {
+      rule.match.protocol = uint8_t(v);
+    } else {
+      failValue(it->second, kAllowed);
+    }
+  }
+  if (auto it = c.find("remote_prefix"); it != c.end()) {
+    static const std::string kAllowed =
+        "not an IPv4/IPv6 prefix (e.g. 198.51.100.0/24 or 2001:db8::/32)";
+    std::string text = scalar(it->second, kAllowed);
+    auto p = parseIpPrefix(text, /*allow_host_bits=*/true);
+    if (!p) {
+      failValue(it->second, kAllowed);
+    }
+    if (!parseIpPrefix(text)) {
+      failValue(it->second, "host bits set: the prefix is " + formatPrefix(*p));
+    }
+    rule.match.remote_prefix = *p;
+  }
+  if (auto it = c.find("remote_port"); it != c.end()) {
+    static const std::string kAllowed = "allowed a port 0-65535 or a range N-M with N <= M";
+    std::string text = scalar(it->second, kAllowed);
+    size_t dash = text.find('-', 1);
+    std::string_view lo_text = std::string_view(text).substr(0, dash);
+    std::string_view hi_text =
+        dash == std::string::npos ? lo_text : std::string_view(text).substr(dash + 1);
+    uint64_t lo = 0;
+    uint64_t hi = 0;
+    IntParse a = parseUnsigned(lo_text, &lo);
+    IntParse b = parseUnsigned(hi_text, &hi);
+    if (a == IntParse::kNotInteger || b == IntParse::kNotInteger || lo_text.front() == '-' ||
+        hi_text.empty() || hi_text.front() == '-') {
+      failValue(it->second, "not a port or port range: " + kAllowed);
+    }
+    if (a != IntParse::kOk || b != IntParse::kOk || lo > 65535 || hi > 65535) {
+      failValue(it->second, "out of range: " + kAllowed);
+    }
+    if (lo > hi) {
+      failValue(it->second, "empty range: " + kAllowed);
+    }
+    rule.match.remote_port_min = uint16_t(lo);
+    rule.match.remote_port_max = uint16_t(hi);
+  }
+  return rule;
+}
+
+void Loader::loadControl(const Field& f, ControlConfig& out) const {
+  Fields m = readMap(f, {"socket", "socket_mode"});
+  if (auto it = m.find("socket"); it != m.end()) {
+    static const std::string kAllowed =
+        "must be a file path of 1-107 bytes, not ending in '/' (e.g. /run/tally/tally.sock)";
+    std::string path = scalar(it->second, kAllowed);
+    if (path.empty() || path.size() > kMaxSocketPathBytes || path.back() == '/' ||
+        path.find('\0') != std::string::npos) {
+      failValue(it->second, kAllowed);
+    }
+    out.socket = path;
+  }
+  if (auto it = m.find("socket_mode"); it != m.end()) {
+    static const std::string kAllowed =
+        "must be an octal mode 0000-0777 with read and write for the owner and nothing for "
+        "others (e.g. 0660)";
+    std::string text = scalar(it->second, kAllowed);
+    std::string_view octal = text;
+    if (octal.substr(0, 2) == "0o") {
+      octal.remove_prefix(2);
+    }
+    bool ok = !octal.empty() && octal.size() <= 4;
+    uint32_t mode = 0;
+    for (char c : octal) {
+      ok = ok && c >= '0' && c <= '7';
+      mode = mode * 8 + uint32_t(c - '0');
+    }
+    if (!ok) {
+      failValue(it->second, "not an octal mode: " + kAllowed);
+    }
+    if (mode > 0777) {
+      failValue(it->second, "out of range: " + kAllowed);
+    }
+    if ((mode & 07) != 0) {
+      failValue(it->second, "world bits set: " + kAllowed);
+    }
+    if ((mode & 0600) != 0600) {
+      failValue(it->second, "owner lacks read or write: " + kAllowed);
+    }
+    out.socket_mode = mode;
+  }
+}
+
+// ---- Entry points ----
+
+ConfigError syntaxError(const std::string& file, const YAML::Exception& e, const LineMap& lines) {
+  ConfigError err;
+  err.file = file;
+  err.line = lines.line(e.mark);
+  err.column = lines.column(e.mark);
+  if (const auto* deep = dynamic_cast<const YAML::DeepRecursion*>(&e)) {
+    err.message =
+        "YAML syntax error: nesting deeper than " + std::to_string(deep->depth()) + " levels";
+  } else {
+    err.message = "YAML syntax error: " + e.msg;
+  }
+  return err;
+}
+
+// The one document of `text`; a null node when the text holds none.
+YAML::Node loadDocument(const std::string& text, const std::string& file, const LineMap& lines) {
+  std::vector<YAML::Node> docs = YAML::LoadAll(text);
+  if (docs.size() > 1) {
+    ConfigError err;
+    err.file = file;
+    err.line = lines.line(docs[1].Mark());
+    err.column = lines.column(docs[1].Mark());
+    err.message = "more than one YAML document: a configuration file holds exactly one";
+    throw LoadFailure{std::move(err)};
+  }
+  return docs.empty() ? YAML::Node() : docs[0];
+}
+
+ConfigResult parse(const std::string& text, const std::string& file) {
+  ConfigResult result;
+  LineMap lines(-1);
+  try {
+    YAML::Node root;
+    try {
+      root = loadDocument(text, file, lines);
+    } catch (const YAML::ParserException& e) {
+      int inserted = -1;
+      std::optional<std::string> rewritten = rewriteServicesListForm(text, &inserted);
+      if (!rewritten) {
+        throw;
+      }
+      lines = LineMap(inserted);
+      root = loadDocument(*rewritten, file, lines);
+    }
+    result.config = Loader(file, lines).load(root);
+  } catch (const LoadFailure& f) {
+    result.error = f.error;
+  } catch (const YAML::Exception& e) {
+    result.error = syntaxError(file, e, lines);
+  } catch (const std::exception& e) {
+    result.error = ConfigError{file, 0, 0, "", "", std::string("internal error: ") + e.what()};
+  } catch (...) {
+    result.error = ConfigError{file, 0, 0, "", "", "internal error"};
+  }
+  if (result.error) {
+    result.config.reset();
+  }
+  return result;
+}
+
+std::string echo(const std::string& value) {
+  std::string out;
+  for (size_t i = 0; i < value.size() && i < kMaxValueEcho; ++i) {
+    unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  if (value.size() > kMaxValueEcho) {
+    out += "...";
+  }
+  return out;
+}
+
+// Last resort when even building an error failed (out of memory): never let anything escape.
+ConfigResult internalError(const std::string& file) noexcept {
+  ConfigResult result;
+  try {
+    result.error = ConfigError{file, 0, 0, "", "", "internal error (out of memory?)"};
+  } catch (...) {
+    result.error.emplace();
+  }
+  return result;
+}
+
+}  // namespace
+
+std::string ConfigError::format() const {
+  std::string out = file.empty() ? std::string("<config>") : file;
+  if (line > 0) {
+    out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  }
+  out += ": ";
+  if (!key.empty()) {
+    out += key + ": ";
+  }
+  if (!value.empty()) {
+    out += "value '" + echo(value) + "' ";
+  }
+  out += message;
+  return out;
+}
+
+ConfigResult parseConfigText(const std::string& yaml_text, const std::string& name) {
+  try {
+    return parse(yaml_text, name);
+  } catch (...) {
+    return internalError(name);
+  }
+}
+
+ConfigResult loadConfigFile(const std::string& path) {
+  try {
+    auto cannotRead = [&path](int err) {
+      ConfigResult r;
+      r.error = ConfigError{path, 0, 0, "", "", std::string("cannot read: ") + std::strerror(err)};
+      return r;
+    };
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return cannotRead(errno);
+    }
+    std::string text;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        int err = errno;
+        ::close(fd);
+        return cannotRead(err);
+      }
+      if (n == 0) {
+        break;
+      }
+      text.append(buf, size_t(n));
+      if (text.size() > kMaxFileBytes) {
+        ::close(fd);
+        ConfigResult r;
+        r.error = ConfigError{path, 0, 0, "", "", "file too large: allowed at most 16 MiB"};
+        return r;
+      }
+    }
+    ::close(fd);
+    return parse(text, path);
+  } catch (...) {
+    return internalError(path);
+  }
+}
+
+}  // namespace tally
