@@ -105,6 +105,9 @@ void Poller::poll() {
     }
   }
   checkConservation(false, raced);
+  if (observer_ != nullptr) {
+    observer_->onTick(clock_.wallNs());
+  }
   if (t0 >= next_idle_check_ns_) {
     checkIdle();
     next_idle_check_ns_ = t0 + 1000000000;  // idle timeouts are whole seconds
@@ -130,6 +133,7 @@ void Poller::drainEvents(uint16_t w) {
         onSlotReleased(w, ev);
         break;
       case W2cType::kServingNode:
+        onServingNodeEvent(w, ev);
         break;
     }
   }
@@ -242,6 +246,46 @@ void Poller::onSlotReleased(uint16_t w, const W2cEvent& ev) {
   }
 }
 
+void Poller::onServingNodeEvent(uint16_t w, const W2cEvent& ev) {
+  auto it = workers_[w].slots.find(ev.slot);
+  if (it == workers_[w].slots.end() || it->second.session == nullptr) {
+    return;
+  }
+  setServingNode(it->second.session, ev.serving_node);
+}
+
+void Poller::setServingNode(Session* s, const IpAddress& node) {
+  if (s->serving_node && *s->serving_node == node) {
+    return;
+  }
+  s->serving_node = node;
+  if (s->billed && s->charging_open && observer_ != nullptr && !s->ending) {
+    observer_->onServingNode(*s, node, clock_.wallNs());
+  }
+}
+
+bool Poller::servingNodeChange(const IpAddress& address, const IpAddress& node) {
+  auto it = by_key_.find(plan_.keyOf(address));
+  if (it == by_key_.end() || !it->second->billed) {
+    return false;
+  }
+  setServingNode(it->second, node);
+  return true;
+}
+
+bool Poller::qosChange(const IpAddress& address, uint8_t qci) {
+  auto it = by_key_.find(plan_.keyOf(address));
+  if (it == by_key_.end() || !it->second->billed) {
+    return false;
+  }
+  Session* s = it->second;
+  s->qci = qci;
+  if (s->charging_open && observer_ != nullptr) {
+    observer_->onQosChange(*s, qci, clock_.wallNs());
+  }
+  return true;
+}
+
 void Poller::removeFlow(Worker& wk, uint32_t pos) {
   uint32_t last = uint32_t(wk.flows.size() - 1);
   if (pos != last) {
@@ -303,6 +347,17 @@ void Poller::attribute(Session* s, uint8_t rg, const FlowCounters& d) {
   if (s->billed) {
     stats_.attributed_octets += d.octets();
     stats_.attributed_packets += d.ul_packets + d.dl_packets;
+    if (observer_ != nullptr) {
+      int64_t now = clock_.wallNs();
+      if (!s->charging_open) {
+        s->charging_open = true;
+        observer_->onOpen(*s, now);
+        if (s->qci != 0) {
+          observer_->onQosChange(*s, s->qci, now);
+        }
+      }
+      observer_->onUsage(*s, plan_.rating_groups[rg], d, now);
+    }
   } else {
     stats_.unattributed_octets[size_t(s->reason)] += d.octets();
     stats_.unattributed_packets[size_t(s->reason)] += d.ul_packets + d.dl_packets;
@@ -369,6 +424,9 @@ void Poller::sendCommands(Worker& wk) {
 }
 
 void Poller::finalizeSession(Session* s) {
+  if (s->billed && s->charging_open && observer_ != nullptr) {
+    observer_->onEnd(*s, s->cause, clock_.wallNs());
+  }
   if (s->billed) {
     for (uint32_t rg = 0; rg < s->usage.size(); ++rg) {
       if (!s->usage[rg].empty()) {

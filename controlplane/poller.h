@@ -58,6 +58,25 @@ struct Session {
   std::vector<FlowCounters> usage;                   // by rating-group index
   std::vector<std::pair<uint16_t, uint32_t>> slots;  // (worker, slot) holding its counts
   uint32_t pending_releases = 0;
+  std::optional<IpAddress> serving_node;  // last GTP-U outer source seen uplink (or set by CLI)
+  uint8_t qci = 0;                        // last QoS class set by the operator; 0 = none
+  bool charging_open = false;             // the observer has seen onOpen
+};
+
+// What the biller needs to hear about billed sessions (controlplane/biller.h). Called on the
+// control-plane thread, in this order per session: onOpen (with its first usage, so that the
+// serving node learned with the first packets is known), onUsage*, onServingNode*,
+// onQosChange*, onEnd. Unbilled pseudo-sessions are never reported.
+class SessionObserver {
+ public:
+  virtual ~SessionObserver() = default;
+  virtual void onOpen(const Session& s, int64_t now_ns) = 0;
+  virtual void onUsage(const Session& s, uint32_t rating_group, const FlowCounters& delta,
+                       int64_t now_ns) = 0;
+  virtual void onServingNode(const Session& s, const IpAddress& node, int64_t now_ns) = 0;
+  virtual void onQosChange(const Session& s, uint8_t qci, int64_t now_ns) = 0;
+  virtual void onEnd(const Session& s, EndCause cause, int64_t now_ns) = 0;
+  virtual void onTick(int64_t now_ns) = 0;
 };
 
 // Totals across workers (sums of WorkerStats) plus the control plane's own figures.
@@ -106,6 +125,11 @@ class Poller {
 
   // Operator action: end a session now (managementIntervention). False if no such session.
   bool endSession(const IpAddress& key, EndCause cause);
+  // Operator actions for deployments where the signalling plane knows of a handover or a QoS
+  // change. False if the address has no billed session.
+  bool servingNodeChange(const IpAddress& address, const IpAddress& node);
+  bool qosChange(const IpAddress& address, uint8_t qci);
+  void setObserver(SessionObserver* observer) { observer_ = observer; }
 
   const Statistics& statistics() const { return stats_; }
   // Set by the DPDK runtime at exit, after the ports are closed.
@@ -150,6 +174,8 @@ class Poller {
   void onFlowLearned(uint16_t w, const W2cEvent& ev);
   void onFlowReleased(uint16_t w, const W2cEvent& ev);
   void onSlotReleased(uint16_t w, const W2cEvent& ev);
+  void onServingNodeEvent(uint16_t w, const W2cEvent& ev);
+  void setServingNode(Session* s, const IpAddress& node);
   bool scanFlows(uint16_t w);  // false when a release raced with the read
   void attribute(Session* s, uint8_t rg, const FlowCounters& delta);
   Session* sessionFor(const IpAddress& key);
@@ -174,6 +200,7 @@ class Poller {
   std::map<UsageKey, FlowCounters> archive_;  // usage of finished billed sessions
   uint64_t billed_sessions_ = 0;              // counted against max_sessions
   bool sessions_full_alarm_ = false;
+  SessionObserver* observer_ = nullptr;
   Statistics stats_;
 };
 

@@ -1,5 +1,7 @@
 #include "dataplane/fastpath.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -139,6 +141,38 @@ FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
     : plan_(plan), slab_(slab), w2c_(w2c), shared_(shared_stats),
       n_rg_(plan.geometry.rating_groups) {
   v6_ = std::make_unique<V6Table>(plan.geometry.v4_slots, plan.geometry.v6_slots);
+  serving_bytes_ = (size_t(plan.geometry.v4_slots) + plan.geometry.v6_slots + 1) * sizeof(uint32_t);
+  void* m = mmap(nullptr, serving_bytes_, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  serving_ = m == MAP_FAILED ? nullptr : static_cast<uint32_t*>(m);
+}
+
+FastPath::~FastPath() {
+  if (serving_ != nullptr) {
+    munmap(serving_, serving_bytes_);
+  }
+}
+
+void FastPath::noteServingNode(const ParsedPacket& p, uint32_t slot,
+                               const IpAddress& key) noexcept {
+  if (serving_ == nullptr) {
+    return;
+  }
+  const IpAddress& o = p.outer_src;
+  uint64_t h = o.family == 4 ? (uint64_t{o.v4} | (uint64_t{4} << 32))
+                             : (o.v6.hi * 0x9E3779B97F4A7C15ull) ^ o.v6.lo;
+  uint32_t digest = uint32_t((h * 0xBF58476D1CE4E5B9ull) >> 32) | 1u;
+  if (serving_[slot] == digest) [[likely]] {
+    return;
+  }
+  W2cEvent ev;
+  ev.type = W2cType::kServingNode;
+  ev.slot = slot;
+  ev.key = key;
+  ev.serving_node = o;
+  if (w2c_.push(ev)) {
+    serving_[slot] = digest;  // else: announced with a later packet
+  }
 }
 
 void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t slot, uint8_t rg) noexcept {
@@ -186,6 +220,13 @@ void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t slot, uint
   if (uplink) {
     bumpCounter(f.ul_octets, octets);
     bumpCounter(f.ul_packets, 1);
+    if (p.tunneled) {
+      if (key.family == 0) {
+        key.family = 4;
+        key.v4 = p.src4;
+      }
+      noteServingNode(p, slot, key);
+    }
   } else {
     bumpCounter(f.dl_octets, octets);
     bumpCounter(f.dl_packets, 1);
@@ -303,6 +344,9 @@ void FastPath::handleCommands(C2wQueue& c2w) noexcept {
     }
     if (cmd.slot >= plan_.geometry.v4_slots && cmd.key.family == 6) {
       v6_->remove(cmd.key.v6);
+    }
+    if (serving_ != nullptr) {
+      serving_[cmd.slot] = 0;  // the next session announces its serving node afresh
     }
     W2cEvent done;
     done.type = W2cType::kSlotReleased;

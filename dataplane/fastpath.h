@@ -84,6 +84,9 @@ class FastPath {
  public:
   // `shared_stats` is this worker's published statistics (read by the control plane).
   FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c, WorkerStats& shared_stats);
+  ~FastPath();
+  FastPath(const FastPath&) = delete;
+  FastPath& operator=(const FastPath&) = delete;
 
   // Count a burst of frames. Prefetches the IPv4 flow counters of the whole burst first.
   void countBurst(const uint8_t* const* frames, const uint32_t* lens, uint32_t n) noexcept;
@@ -102,6 +105,12 @@ class FastPath {
  private:
   void countSide(const ParsedPacket& p, bool uplink, uint32_t slot, uint8_t rg) noexcept;
   void add(Stat s, uint64_t v = 1) noexcept { local_.c[size_t(s)] += v; }
+
+  // Serving node (GTP-U outer source of uplink packets) last announced per subscriber slot, as a
+  // non-zero 32-bit digest; 0 = none yet. Worker-private, lazily backed like the slab.
+  void noteServingNode(const ParsedPacket& p, uint32_t slot, const IpAddress& key) noexcept;
+  uint32_t* serving_ = nullptr;
+  size_t serving_bytes_ = 0;
 
   const CountingPlan& plan_;
   CounterSlab& slab_;

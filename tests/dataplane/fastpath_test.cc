@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "tests/dataplane/packet_builder.h"
 #include "tests/fakes/frames.h"
 #include "tests/fakes/test_config.h"
 
@@ -265,6 +266,54 @@ TEST_F(FastPathTest, BurstGivesTheSameCountsAsSinglePackets) {
   }
   EXPECT_EQ(ul, expect_ul);
   EXPECT_EQ(dl, expect_dl);
+}
+
+// GTP-U uplink from serving node `sgw` carrying a subscriber packet (inner 10.0.0.4 -> 8.8.8.8).
+std::vector<uint8_t> gtpUplink(const std::string& sgw, size_t payload) {
+  pkt::Ipv4 inner;
+  inner.src = "10.0.0.4";
+  inner.dst = "8.8.8.8";
+  inner.protocol = 6;
+  pkt::Ipv4 outer;
+  outer.src = sgw;
+  outer.dst = "192.0.2.1";
+  outer.protocol = 17;
+  auto in = pkt::ipv4(inner, pkt::tcp(1000, 80, pkt::filler(payload)));
+  return pkt::ether(pkt::kIpv4Type,
+                    pkt::ipv4(outer, pkt::udp(2152, 2152, pkt::gtpu(pkt::Gtpu{}, in))));
+}
+
+TEST_F(FastPathTest, GtpUplinkAnnouncesEachNewServingNodeOnce) {
+  send(gtpUplink("192.0.2.10", 10));
+  send(gtpUplink("192.0.2.10", 10));
+  send(gtpUplink("192.0.2.11", 10));
+  send(ipv4Frame("8.8.8.8", "10.0.0.4", 6, 80, 1000, 10));  // downlink: no serving node
+  auto ev = drain();
+  std::vector<std::string> nodes;
+  for (const W2cEvent& e : ev) {
+    if (e.type == W2cType::kServingNode) {
+      EXPECT_EQ(formatIp(e.key), "10.0.0.4");
+      EXPECT_EQ(e.slot, plan_.slot4(parseIpAddress("10.0.0.4")->v4));
+      nodes.push_back(formatIp(e.serving_node));
+    }
+  }
+  EXPECT_EQ(nodes, (std::vector<std::string>{"192.0.2.10", "192.0.2.11"}));
+  EXPECT_EQ(flow4("10.0.0.4", 1).ul_octets, 3u * 50);  // inner IP length billed
+  EXPECT_EQ(stat(Stat::kGtpDecapsulated), 3u);
+}
+
+TEST_F(FastPathTest, ServingNodeIsAnnouncedAgainAfterRelease) {
+  send(gtpUplink("192.0.2.10", 10));
+  drain();
+  uint32_t slot = plan_.slot4(parseIpAddress("10.0.0.4")->v4);
+  c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.0.4")});
+  fp_->handleCommands(*c2w_);
+  drain();
+  send(gtpUplink("192.0.2.10", 10));
+  auto ev = drain();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].type, W2cType::kFlowLearned);
+  EXPECT_EQ(ev[1].type, W2cType::kServingNode);
 }
 
 }  // namespace
