@@ -1,0 +1,425 @@
+// Fast-path packet parser: plain bytes in, a ParsedPacket out (contract in parser.h).
+//
+// Billing rule (spec semantics.md §1): "Octets are the IP length of the subscriber's packet:
+// IPv4 Total Length, or IPv6 Payload Length + 40. For GTP-U (UDP port 2152, G-PDU, with or
+// without extension headers) it is the inner packet's IP length. Layer-2 headers, VLAN tags,
+// Ethernet padding and tunnel headers are never billed."
+//
+// Safety contract: every read is preceded by a bounds check against the bytes known to be in the
+// frame, so the parser is safe on arbitrary input (tests run it on random bytes under ASan).
+// All offsets are uint32_t and bounded by the frame length (a uint32_t) plus small constants
+// only after a check, so no arithmetic below can wrap.
+//
+// Output contract beyond parser.h:
+//   - `out` is reset first; on kIp every field describes the billed packet.
+//   - On kGtpNotGpdu the fields describe the OUTER UDP packet (tunneled = false) and `teid` is
+//     the TEID of the signalling message (0 for echo).
+//   - On every other status the fields are unspecified (partially filled): only the status
+//     decides what is counted.
+#include "dataplane/parser.h"
+
+namespace tally {
+namespace {
+
+constexpr uint16_t kEtherTypeIpv4 = 0x0800;
+constexpr uint16_t kEtherTypeIpv6 = 0x86DD;
+constexpr uint16_t kEtherTypeVlan = 0x8100;     // IEEE 802.1Q C-tag
+constexpr uint16_t kEtherTypeQinQ = 0x88A8;     // IEEE 802.1ad S-tag
+constexpr uint16_t kEtherTypeQinQOld = 0x9100;  // pre-standard S-tag
+constexpr uint32_t kEthHeaderLen = 14;
+constexpr uint32_t kVlanTagLen = 4;
+// A frame with more than this many VLAN tags is kNonIp: we do not look for an IP packet behind
+// a fifth tag (no real deployment stacks that deep; the frame is counted, never billed).
+constexpr int kMaxVlanTags = 4;
+
+constexpr uint32_t kIpv4MinHeaderLen = 20;
+constexpr uint32_t kIpv6HeaderLen = 40;
+constexpr uint16_t kIpv4MoreFragments = 0x2000;
+constexpr uint16_t kIpv4FragmentOffsetMask = 0x1FFF;
+constexpr int kMaxIpv6ExtHeaders = 8;
+
+constexpr uint8_t kProtoHopByHop = 0;
+constexpr uint8_t kProtoTcp = 6;
+constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoRouting = 43;
+constexpr uint8_t kProtoFragment = 44;
+constexpr uint8_t kProtoAh = 51;
+constexpr uint8_t kProtoDestOpts = 60;
+constexpr uint8_t kProtoSctp = 132;
+constexpr uint8_t kProtoUdpLite = 136;
+
+constexpr uint32_t kUdpHeaderLen = 8;
+constexpr uint16_t kGtpuPort = 2152;
+constexpr uint32_t kGtpHeaderLen = 8;    // flags, type, length, TEID
+constexpr uint32_t kGtpOptionalLen = 4;  // sequence number, N-PDU number, next ext type
+constexpr uint8_t kGtpVersion1 = 1;
+constexpr uint8_t kGtpFlagPt = 0x10;
+constexpr uint8_t kGtpFlagE = 0x04;
+constexpr uint8_t kGtpFlagsEsPn = 0x07;  // E | S | PN
+constexpr uint8_t kGtpMsgGpdu = 255;
+
+// Copying this constant compiles to a few vector stores; `= ParsedPacket{}` became `rep stos`,
+// which costs more than the whole IPv4 parse.
+constexpr ParsedPacket kEmptyPacket{};
+
+// Big-endian loads by byte shifts: no alignment requirement; compilers fuse them into one
+// load + bswap.
+inline uint16_t load16(const uint8_t* p) noexcept {
+  return static_cast<uint16_t>((uint32_t{p[0]} << 8) | p[1]);
+}
+inline uint32_t load32(const uint8_t* p) noexcept {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+inline uint64_t load64(const uint8_t* p) noexcept {
+  return (uint64_t{load32(p)} << 32) | load32(p + 4);
+}
+// Same layout as loadIp6() in shared/net.h (hi = bytes 0..7), inlined for the fast path.
+inline Ip6 loadIp6Inline(const uint8_t* p) noexcept { return Ip6{load64(p), load64(p + 8)}; }
+
+inline bool isVlanTpid(uint16_t type) noexcept {
+  return type == kEtherTypeVlan || type == kEtherTypeQinQ || type == kEtherTypeQinQOld;
+}
+
+// Ports are read only for protocols whose header starts with 16-bit source and destination
+// ports: TCP, UDP, SCTP, UDP-Lite.
+inline bool protocolHasPorts(uint8_t protocol) noexcept {
+  return protocol == kProtoTcp || protocol == kProtoUdp || protocol == kProtoSctp ||
+         protocol == kProtoUdpLite;
+}
+
+// Reads the two ports at `p + l4_off` when the 4 port bytes lie within the IP packet
+// (`ip_len` <= the bytes available, checked by the caller).
+inline void readPorts(const uint8_t* p, uint32_t l4_off, uint32_t ip_len,
+                      ParsedPacket& out) noexcept {
+  if (protocolHasPorts(out.protocol) && l4_off + 4 <= ip_len) {
+    out.has_ports = true;
+    out.src_port = load16(p + l4_off);
+    out.dst_port = load16(p + l4_off + 2);
+  }
+}
+
+// Parses the IPv4 packet at `p`; `avail` bytes of the frame remain from `p` on. Fills
+// family, protocol, addresses, ip_len, is_fragment, ports; `l4_off` = IHL * 4.
+//
+// kInner: the packet is the payload of a GTP-U G-PDU and `avail` is what the GTP-U length
+// leaves for it. Its header or length reaching beyond that is a tunnel framing error
+// (kGtpMalformed); intrinsic header errors (IHL < 5, total length < IHL * 4) keep the IP
+// statuses. The caller has checked the version nibble and that avail >= 1.
+template <bool kInner>
+inline ParseStatus parseIpv4(const uint8_t* p, uint32_t avail, ParsedPacket& out,
+                             uint32_t& l4_off) noexcept {
+  constexpr ParseStatus kHeaderBeyond =
+      kInner ? ParseStatus::kGtpMalformed : ParseStatus::kBadIpHeader;
+  constexpr ParseStatus kLengthBeyond =
+      kInner ? ParseStatus::kGtpMalformed : ParseStatus::kIpLengthExceedsFrame;
+  if (avail < 1) [[unlikely]] {
+    return kHeaderBeyond;
+  }
+  const uint8_t version_ihl = p[0];
+  if ((version_ihl >> 4) != 4) [[unlikely]] {
+    return ParseStatus::kBadIpVersion;
+  }
+  const uint32_t header_len = uint32_t{version_ihl & 0x0Fu} * 4;
+  if (header_len < kIpv4MinHeaderLen) [[unlikely]] {
+    return ParseStatus::kBadIpHeader;
+  }
+  if (header_len > avail) [[unlikely]] {
+    return kHeaderBeyond;
+  }
+  const uint32_t total_len = load16(p + 2);
+  if (total_len < header_len) [[unlikely]] {
+    return ParseStatus::kIpLengthExceedsFrame;
+  }
+  if (total_len > avail) [[unlikely]] {
+    return kLengthBeyond;
+  }
+  const uint16_t frag = load16(p + 6);
+  out.family = 4;
+  out.protocol = p[9];
+  out.ip_len = total_len;
+  out.src4 = load32(p + 12);
+  out.dst4 = load32(p + 16);
+  out.is_fragment = (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) != 0;
+  l4_off = header_len;
+  // Non-first fragments carry no L4 header: no ports (they match only port-less rules).
+  if ((frag & kIpv4FragmentOffsetMask) == 0) [[likely]] {
+    readPorts(p, header_len, total_len, out);
+  }
+  return ParseStatus::kIp;
+}
+
+// Parses the IPv6 packet at `p` (see parseIpv4 for `avail`, kInner, `l4_off`). Walks the
+// extension headers of parser.h; a chain that is truncated, reaches beyond the payload, is
+// longer than kMaxIpv6ExtHeaders, or ends in a non-first fragment / ESP / no-next-header ends
+// the walk with has_ports = false and protocol = the next-header value where it stopped. The
+// packet is still kIp: its IP header and length are valid, so its octets are billable.
+template <bool kInner>
+inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out,
+                             uint32_t& l4_off) noexcept {
+  constexpr ParseStatus kHeaderBeyond =
+      kInner ? ParseStatus::kGtpMalformed : ParseStatus::kBadIpHeader;
+  constexpr ParseStatus kLengthBeyond =
+      kInner ? ParseStatus::kGtpMalformed : ParseStatus::kIpLengthExceedsFrame;
+  if (avail < 1) [[unlikely]] {
+    return kHeaderBeyond;
+  }
+  if ((p[0] >> 4) != 6) [[unlikely]] {
+    return ParseStatus::kBadIpVersion;
+  }
+  if (avail < kIpv6HeaderLen) [[unlikely]] {
+    return kHeaderBeyond;
+  }
+  const uint32_t ip_len = load16(p + 4) + kIpv6HeaderLen;
+  if (ip_len > avail) [[unlikely]] {
+    return kLengthBeyond;
+  }
+  out.family = 6;
+  out.ip_len = ip_len;
+  out.src6 = loadIp6Inline(p + 8);
+  out.dst6 = loadIp6Inline(p + 24);
+
+  uint8_t next = p[6];
+  uint32_t off = kIpv6HeaderLen;
+  for (int ext = 0;; ++ext) {
+    uint32_t ext_len;
+    switch (next) {
+      case kProtoHopByHop:
+      case kProtoRouting:
+      case kProtoDestOpts:
+      case kProtoAh:
+        if (ext == kMaxIpv6ExtHeaders || off + 2 > ip_len) {
+          out.protocol = next;
+          return ParseStatus::kIp;
+        }
+        // RFC 8200: Hdr Ext Len in 8-octet units, not counting the first 8 octets.
+        // RFC 4302 (AH): Payload Len in 4-octet units, minus 2.
+        ext_len =
+            next == kProtoAh ? (uint32_t{p[off + 1]} + 2) * 4 : (uint32_t{p[off + 1]} + 1) * 8;
+        if (off + ext_len > ip_len) {
+          out.protocol = next;
+          return ParseStatus::kIp;
+        }
+        next = p[off];
+        off += ext_len;
+        break;
+      case kProtoFragment: {
+        // The packet is a fragment even if its fragment header is cut short.
+        out.is_fragment = true;
+        if (ext == kMaxIpv6ExtHeaders || off + 8 > ip_len) {
+          out.protocol = next;
+          return ParseStatus::kIp;
+        }
+        const uint16_t offset_flags = load16(p + off + 2);  // offset << 3 | res | M
+        next = p[off];
+        off += 8;
+        if ((offset_flags & 0xFFF8) != 0) {
+          // Non-first fragment: the upper-layer header is in the first fragment.
+          out.protocol = next;
+          return ParseStatus::kIp;
+        }
+        break;
+      }
+      default:
+        // Upper-layer protocol, ESP (50: ports encrypted) or no-next-header (59; neither is in
+        // the port set): the walk ends here.
+        out.protocol = next;
+        l4_off = off;
+        readPorts(p, off, ip_len, out);
+        return ParseStatus::kIp;
+    }
+  }
+}
+
+// Decapsulates the GTP-U packet whose outer IP packet (already parsed into `out`, kIp, UDP with
+// destination port 2152, ports present) starts at `ip`; its UDP header is at `ip + l4_off`.
+// TS 29.281 §5.1:
+// > Version field: This field is used to determine the version of the GTP-U protocol. The
+// > version number shall be set to '1'.
+// > Protocol Type (PT): This bit is used as a protocol discriminator between GTP (when PT is '1')
+// > and GTP' (when PT is '0').
+// > Length: This field indicates the length in octets of the payload, i.e. the rest of the
+// > packet following the mandatory part of the GTP header (that is the first 8 octets). The
+// > Sequence Number, the N-PDU Number or any Extension headers shall be considered to be part
+// > of the payload, i.e. included in the length count.
+// > If and only if one or more of these three flags are set, the fields Sequence Number, N-PDU
+// > and Extension Header shall be present.
+//
+// Out of line: keeps the plain IPv4/IPv6 path free of its register pressure.
+[[gnu::noinline]] ParseStatus parseGtpu(const uint8_t* ip, uint32_t l4_off,
+                                        ParsedPacket& out) noexcept {
+  // Bytes of the outer IP packet from the UDP header on (ip_len <= frame, checked).
+  const uint32_t udp_avail = out.ip_len - l4_off;
+  if (udp_avail < kUdpHeaderLen) {
+    return ParseStatus::kGtpMalformed;
+  }
+  const uint8_t* udp = ip + l4_off;
+  // The UDP datagram ends at the UDP length or at the end of the IP packet, whichever is first
+  // (a UDP length beyond the IP packet - an outer first fragment - leaves the GTP-U payload
+  // incomplete, and the inner packet then fails the checks below).
+  uint32_t udp_len = load16(udp + 4);
+  if (udp_len > udp_avail) {
+    udp_len = udp_avail;
+  }
+  if (udp_len < kUdpHeaderLen + kGtpHeaderLen) {
+    return ParseStatus::kGtpMalformed;
+  }
+  const uint8_t* gtp = udp + kUdpHeaderLen;
+  const uint32_t gtp_avail = udp_len - kUdpHeaderLen;
+  const uint8_t flags = gtp[0];
+  if ((flags >> 5) != kGtpVersion1 || (flags & kGtpFlagPt) == 0) {
+    return ParseStatus::kGtpMalformed;
+  }
+  const uint32_t teid = load32(gtp + 4);
+  out.teid = teid;
+  // Only the G-PDU (255) carries user data. Echo Request (1), Echo Response (2), Error
+  // Indication (26), Supported Extension Headers Notification (31) and End Marker (254) are
+  // path/tunnel signalling: never billed.
+  if (gtp[1] != kGtpMsgGpdu) {
+    return ParseStatus::kGtpNotGpdu;
+  }
+  const uint32_t gtp_end = kGtpHeaderLen + load16(gtp + 2);
+  if (gtp_end > gtp_avail) {
+    return ParseStatus::kGtpMalformed;
+  }
+  uint32_t off = kGtpHeaderLen;
+  if ((flags & kGtpFlagsEsPn) != 0) {
+    if (off + kGtpOptionalLen > gtp_end) {
+      return ParseStatus::kGtpMalformed;
+    }
+    off += kGtpOptionalLen;
+    // > Extension Header flag (E): This flag indicates the presence of a meaningful value of
+    // > the Next Extension Header field. When it is set to '0', the Next Extension Header field
+    // > either is not present or, if present, shall not be interpreted.
+    // TS 29.281 §5.2.1:
+    // > The length of the Extension header shall be defined in a variable length of 4 octets,
+    // > i.e. m+1 = n*4 octets, where n is a positive integer.
+    // Its first octet is that length in 4-octet units (0 cannot be: kGtpMalformed), its last
+    // octet the next extension header type, 0 meaning no more extension headers. Each header is
+    // >= 4 octets, so the walk ends within gtp_end / 4 steps. Unknown types are skipped by
+    // length (the comprehension-required bits do not matter for counting).
+    if ((flags & kGtpFlagE) != 0) {
+      uint8_t next_type = gtp[off - 1];
+      while (next_type != 0) {
+        if (off >= gtp_end) {
+          return ParseStatus::kGtpMalformed;
+        }
+        const uint32_t ext_len = uint32_t{gtp[off]} * 4;
+        if (ext_len == 0 || off + ext_len > gtp_end) {
+          return ParseStatus::kGtpMalformed;
+        }
+        next_type = gtp[off + ext_len - 1];
+        off += ext_len;
+      }
+    }
+  }
+  // The T-PDU (inner IP packet) is what remains of the GTP-U payload.
+  if (off >= gtp_end) {
+    return ParseStatus::kGtpMalformed;
+  }
+  const uint8_t* inner_ip = gtp + off;
+  const uint32_t inner_avail = gtp_end - off;
+  // From here on `out` describes the inner packet. (Parsing into a local ParsedPacket and copying
+  // it over cost more than the whole IPv4 parse: the copy's wide loads stall on the narrow
+  // stores just made.) GTP-U inside GTP-U is not decapsulated: inner UDP/2152 is plain UDP.
+  IpAddress outer_src;
+  outer_src.family = out.family;
+  if (out.family == 4) {
+    outer_src.v4 = out.src4;
+  } else {
+    outer_src.v6 = out.src6;
+  }
+  out = kEmptyPacket;
+  uint32_t inner_l4_off = 0;
+  ParseStatus status;
+  switch (inner_ip[0] >> 4) {
+    case 4:
+      status = parseIpv4<true>(inner_ip, inner_avail, out, inner_l4_off);
+      break;
+    case 6:
+      status = parseIpv6<true>(inner_ip, inner_avail, out, inner_l4_off);
+      break;
+    default:
+      return ParseStatus::kGtpMalformed;
+  }
+  if (status != ParseStatus::kIp) {
+    return status;
+  }
+  out.tunneled = true;
+  out.outer_src = outer_src;
+  out.teid = teid;
+  return ParseStatus::kIp;
+}
+
+}  // namespace
+
+ParseStatus parsePacket(const uint8_t* frame, uint32_t len, ParsedPacket& out) noexcept {
+  out = kEmptyPacket;
+  if (len < kEthHeaderLen) [[unlikely]] {
+    return ParseStatus::kL2Truncated;
+  }
+  uint16_t type = load16(frame + 12);
+  uint32_t off = kEthHeaderLen;
+  if (isVlanTpid(type)) [[unlikely]] {
+    // Each tag: TCI (2 octets), then the next ethertype / TPID (2 octets).
+    int tags = 0;
+    do {
+      if (tags == kMaxVlanTags) {
+        return ParseStatus::kNonIp;  // a fifth tag: see kMaxVlanTags
+      }
+      if (len - off < kVlanTagLen) {
+        return ParseStatus::kL2Truncated;
+      }
+      type = load16(frame + off + 2);
+      off += kVlanTagLen;
+      ++tags;
+    } while (isVlanTpid(type));
+  }
+
+  const uint8_t* ip = frame + off;
+  const uint32_t avail = len - off;
+  uint32_t l4_off = 0;
+  ParseStatus status;
+  if (type == kEtherTypeIpv4) [[likely]] {
+    status = parseIpv4<false>(ip, avail, out, l4_off);
+  } else if (type == kEtherTypeIpv6) {
+    status = parseIpv6<false>(ip, avail, out, l4_off);
+  } else {
+    return ParseStatus::kNonIp;
+  }
+  if (status != ParseStatus::kIp) [[unlikely]] {
+    return status;
+  }
+  // has_ports is false for outer non-first fragments (IPv4 offset != 0, IPv6 fragment header
+  // with offset != 0): those are never treated as GTP-U.
+  if (out.protocol == kProtoUdp && out.has_ports && out.dst_port == kGtpuPort) {
+    return parseGtpu(ip, l4_off, out);
+  }
+  return ParseStatus::kIp;
+}
+
+const char* parseStatusName(ParseStatus s) noexcept {
+  // The names of the matching counters in shared/stats.h (kStatNames).
+  switch (s) {
+    case ParseStatus::kIp:
+      return "ip";
+    case ParseStatus::kNonIp:
+      return "non_ip";
+    case ParseStatus::kL2Truncated:
+      return "l2_truncated";
+    case ParseStatus::kBadIpVersion:
+      return "bad_ip_version";
+    case ParseStatus::kBadIpHeader:
+      return "bad_ip_header";
+    case ParseStatus::kIpLengthExceedsFrame:
+      return "ip_length_exceeds_frame";
+    case ParseStatus::kGtpMalformed:
+      return "gtpu_malformed";
+    case ParseStatus::kGtpNotGpdu:
+      return "gtpu_not_gpdu";
+    case ParseStatus::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+}  // namespace tally
