@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  meson setup "$BUILD_DIR" --buildtype=release >/dev/null
+  meson setup "$BUILD_DIR" --buildtype=release
 fi
 ninja -C "$BUILD_DIR" "$@"

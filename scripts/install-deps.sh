@@ -8,6 +8,7 @@ PACKAGES=(
   libboost-dev libyaml-cpp-dev libssh2-1-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-scapy python3-yaml tshark
+  asn1c libabsl-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -10,7 +10,7 @@ TSAN_DIR=${TSAN_DIR:-build-tsan}
 bash scripts/build.sh || exit 1
 if [ ! -f "$TSAN_DIR/build.ninja" ]; then
   meson setup "$TSAN_DIR" -Db_sanitize=thread -Dtsan_only=true -Ddataplane=disabled \
-    -Dbenchmarks=disabled --buildtype=debugoptimized >/dev/null || exit 1
+    -Dbenchmarks=disabled --buildtype=debugoptimized || exit 1
 fi
 ninja -C "$TSAN_DIR" || exit 1
 

@@ -6,6 +6,7 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -33,8 +34,19 @@ constexpr size_t kMaxPortNameChars = 63;     // RTE_DEV_NAME_MAX_LEN - 1
 constexpr size_t kMaxValueEcho = 200;        // longer values are cut in error messages
 constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
 
-constexpr std::string_view kNotImplemented =
-    ": section recognised but not implemented in this release; ignored";
+constexpr size_t kMaxPathBytes = 4095;  // PATH_MAX - 1
+constexpr uint64_t kMinVolumeOctets = 100000;
+constexpr uint64_t kMaxVolumeOctets = 4000000000;
+constexpr size_t kMaxTariffTimes = 4;
+constexpr size_t kMaxRadiusServers = 8;
+
+// Sections, or parts of them, that are recognised and validated but not used in this release.
+constexpr std::string_view kRadiusNotImplemented =
+    "accounting.radius/start_fail/interim_fail: RADIUS accounting is not implemented in this "
+    "release; ignored";
+constexpr std::string_view kBillTransferNotImplemented =
+    "local_aaa_server: bill pool and transfer are not implemented in this release; only "
+    "local_bill.cfcard.path is used";
 
 // Thrown inside this file only.
 struct LoadFailure {
@@ -301,6 +313,12 @@ class Loader {
   bool boolean(const Field& f) const;
   uint8_t ccProfile(const Field& f) const;
   std::string digits(const Field& f, size_t min, size_t max) const;
+  // One of `names`, returned as written; else "must be one of: a, b".
+  std::string oneOf(const Field& f, std::initializer_list<std::string_view> names) const;
+  // A file or directory path: 1-4095 bytes, no NUL.
+  std::string filePath(const Field& f, const std::string& allowed) const;
+  // 1..max printable ASCII characters (0x20-0x7e).
+  std::string printable(const Field& f, size_t max) const;
 
   void loadNode(const Field& f, NodeConfig& out) const;
   void loadDataplane(const Field& f, DataplaneConfig& out) const;
@@ -311,6 +329,19 @@ class Loader {
   void loadRules(const Field& f, const std::string& item_path, ServicesConfig& out) const;
   ServiceRule loadRule(const Field& f) const;
   void loadControl(const Field& f, ControlConfig& out) const;
+  // The two return true when the section holds parts that are not implemented (warning).
+  bool loadAccounting(const Field& f, AccountingConfig& out) const;
+  void loadCcProfiles(const Field& f, AccountingConfig& out) const;
+  CcProfile loadCcProfile(const Field& f, const Fields& m, uint8_t index) const;
+  VolumeLimit loadVolume(const Field& f) const;
+  std::vector<TariffTime> loadTariff(const Field& f) const;
+  void loadCdr(const Field& f, CdrConfig& out) const;
+  void checkInterimFail(const Field& f) const;
+  void checkRadius(const Field& f) const;
+  bool loadLocalAaaServer(const Field& f, LocalBillConfig& out) const;
+  void checkBillServer(const Field& f) const;
+  bool loadLocalBill(const Field& f, LocalBillConfig& out) const;
+  void checkBackupTiming(const Fields& m) const;
 
   std::string file_;
   LineMap lines_;
@@ -448,6 +479,38 @@ std::string Loader::digits(const Field& f, size_t min, size_t max) const {
   return text;
 }
 
+std::string Loader::oneOf(const Field& f, std::initializer_list<std::string_view> names) const {
+  std::string allowed = "must be one of: " + joinNames(names);
+  std::string text = scalar(f, allowed);
+  for (std::string_view n : names) {
+    if (text == n) {
+      return text;
+    }
+  }
+  failValue(f, allowed);
+}
+
+std::string Loader::filePath(const Field& f, const std::string& allowed) const {
+  std::string path = scalar(f, allowed);
+  if (path.empty() || path.size() > kMaxPathBytes || path.find('\0') != std::string::npos) {
+    failValue(f, allowed);
+  }
+  return path;
+}
+
+std::string Loader::printable(const Field& f, size_t max) const {
+  std::string allowed = "must be 1-" + std::to_string(max) + " printable ASCII characters";
+  std::string text = scalar(f, allowed);
+  bool ok = !text.empty() && text.size() <= max;
+  for (char c : text) {
+    ok = ok && c >= 0x20 && c <= 0x7e;
+  }
+  if (!ok) {
+    failValue(f, allowed);
+  }
+  return text;
+}
+
 Config Loader::load(const YAML::Node& root) {
   Config config;
   config.source = file_;
@@ -456,15 +519,6 @@ Config Loader::load(const YAML::Node& root) {
   Field top{root, root_mark, "", root_mark};
   Fields sections = readMap(top, {"node", "dataplane", "subscribers", "services", "control",
                                   "accounting", "local_aaa_server"});
-  // Warnings in file order.
-  if (root.IsMap()) {
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      std::string name = it->first.Scalar();
-      if (name == "accounting" || name == "local_aaa_server") {
-        config.warnings.push_back(name + std::string(kNotImplemented));
-      }
-    }
-  }
   auto section = [&](std::string_view name) -> const Field& {
     auto it = sections.find(name);
     if (it == sections.end()) {
@@ -480,6 +534,23 @@ Config Loader::load(const YAML::Node& root) {
   }
   if (auto it = sections.find("control"); it != sections.end()) {
     loadControl(it->second, config.control);
+  }
+  bool accounting_warning = false;
+  bool local_aaa_warning = false;
+  if (auto it = sections.find("accounting"); it != sections.end()) {
+    accounting_warning = loadAccounting(it->second, config.accounting);
+  }
+  if (auto it = sections.find("local_aaa_server"); it != sections.end()) {
+    local_aaa_warning = loadLocalAaaServer(it->second, config.local_bill);
+  }
+  // Warnings in file order (only once the whole file is valid).
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    std::string name = it->first.Scalar();
+    if (name == "accounting" && accounting_warning) {
+      config.warnings.emplace_back(kRadiusNotImplemented);
+    } else if (name == "local_aaa_server" && local_aaa_warning) {
+      config.warnings.emplace_back(kBillTransferNotImplemented);
+    }
   }
   return config;
 }
@@ -966,6 +1037,408 @@ void Loader::loadControl(const Field& f, ControlConfig& out) const {
       failValue(it->second, "owner lacks read or write: " + kAllowed);
     }
     out.socket_mode = mode;
+  }
+}
+
+// ---- accounting ----
+
+bool Loader::loadAccounting(const Field& f, AccountingConfig& out) const {
+  Fields m = readMap(f, {"policy", "start_fail", "interim_fail", "radius", "cdr"});
+  if (auto it = m.find("policy"); it != m.end()) {
+    Fields policy = readMap(it->second, {"cc_profiles"});
+    if (auto p = policy.find("cc_profiles"); p != policy.end()) {
+      loadCcProfiles(p->second, out);
+    }
+  }
+  if (auto it = m.find("cdr"); it != m.end()) {
+    loadCdr(it->second, out.cdr);
+  }
+  // RADIUS accounting (semantics.md §4): validated, not used in this release.
+  bool radius = false;
+  if (auto it = m.find("start_fail"); it != m.end()) {
+    oneOf(it->second, {"offline", "online"});
+    radius = true;
+  }
+  if (auto it = m.find("interim_fail"); it != m.end()) {
+    checkInterimFail(it->second);
+    radius = true;
+  }
+  if (auto it = m.find("radius"); it != m.end()) {
+    checkRadius(it->second);
+    radius = true;
+  }
+  return radius;
+}
+
+void Loader::loadCcProfiles(const Field& f, AccountingConfig& out) const {
+  std::vector<Field> items = readList(f, "CC profiles (each a mapping with index: 1, 2, 4 or 8)");
+  std::map<uint8_t, size_t> seen;  // index -> position in items
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Field& item = items[i];
+    Fields m = readMap(item, {"index", "buckets", "interval", "interval_min_volume", "sdf_interval",
+                              "sdf_volume", "serving_nodes", "tariff", "volume"});
+    auto index = m.find("index");
+    if (index == m.end()) {
+      failMissing(item, "index");
+    }
+    uint8_t n = ccProfile(index->second);
+    if (auto prev = seen.find(n); prev != seen.end()) {
+      failValue(index->second, "duplicate profile index: already listed at " +
+                                   items[prev->second].path + " (line " +
+                                   std::to_string(lines_.line(items[prev->second].mark)) + ")");
+    }
+    seen.emplace(n, i);
+    CcProfile profile = loadCcProfile(item, m, n);
+    for (CcProfile& slot : out.cc_profiles) {
+      if (slot.index == n) {
+        slot = std::move(profile);
+      }
+    }
+  }
+}
+
+CcProfile Loader::loadCcProfile(const Field& f, const Fields& m, uint8_t index) const {
+  // Starts from the defaults: a key not given keeps its default (the seed's "no cc profile N
+  // key"), a profile with nothing but its index is the seed's "default cc profile N".
+  CcProfile p;
+  p.index = index;
+  p.line = lines_.line(f.mark);
+  if (auto it = m.find("buckets"); it != m.end()) {
+    p.buckets = uint32_t(integerIn(it->second, 1, 20));
+  }
+  if (auto it = m.find("interval"); it != m.end()) {
+    p.interval_s = uint32_t(integerIn(it->second, 60, 40000000));
+  }
+  if (auto it = m.find("interval_min_volume"); it != m.end()) {
+    p.interval_min_volume = integerIn(it->second, 0, kMaxVolumeOctets);
+    if (!p.interval_s) {
+      failValue(it->second, "only allowed together with " + childPath(f.path, "interval") +
+                                ": the minimum volume applies to the interval trigger");
+    }
+  }
+  if (auto it = m.find("sdf_interval"); it != m.end()) {
+    p.sdf_interval_s = uint32_t(integerIn(it->second, 60, 40000000));
+  }
+  if (auto it = m.find("sdf_volume"); it != m.end()) {
+    p.sdf_volume = loadVolume(it->second);
+  }
+  if (auto it = m.find("serving_nodes"); it != m.end()) {
+    p.serving_nodes = uint32_t(integerIn(it->second, 1, 15));
+  }
+  if (auto it = m.find("tariff"); it != m.end()) {
+    p.tariff = loadTariff(it->second);
+  }
+  if (auto it = m.find("volume"); it != m.end()) {
+    p.volume = loadVolume(it->second);
+  }
+  return p;
+}
+
+VolumeLimit Loader::loadVolume(const Field& f) const {
+  Fields m = readMap(f, {"total", "uplink", "downlink"});
+  if (m.empty()) {
+    failValue(f,
+              "no limit: give {total: N} or {uplink: N, downlink: N} (one or both), or omit "
+              "the key to disable it");
+  }
+  VolumeLimit v;
+  auto octets = [&](std::string_view key, std::optional<uint64_t>& out) {
+    if (auto it = m.find(key); it != m.end()) {
+      out = integerIn(it->second, kMinVolumeOctets, kMaxVolumeOctets);
+    }
+  };
+  octets("total", v.total);
+  octets("uplink", v.uplink);
+  octets("downlink", v.downlink);
+  if (v.total && (v.uplink || v.downlink)) {
+    std::string others;
+    for (std::string_view key : {"uplink", "downlink"}) {
+      if (m.count(key) != 0) {
+        others += (others.empty() ? "" : " and ") + childPath(f.path, key);
+      }
+    }
+    failValue(m.find("total")->second,
+              "exclusive with " + others + ": give either total, or uplink and/or downlink");
+  }
+  return v;
+}
+
+std::vector<TariffTime> Loader::loadTariff(const Field& f) const {
+  static const std::string kAllowed =
+      "must be \"hh:mm\" with two digits each, 00:00-23:59 (e.g. \"07:00\")";
+  std::vector<Field> items = readList(f, "times of day (\"hh:mm\", at most 4)");
+  std::vector<TariffTime> out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Field& item = items[i];
+    if (i == kMaxTariffTimes) {
+      failValue(item, "too many tariff times: allowed at most " + std::to_string(kMaxTariffTimes));
+    }
+    std::string text = scalar(item, kAllowed);
+    if (text.size() != 5 || text[2] != ':' || !isDigits(std::string_view(text).substr(0, 2)) ||
+        !isDigits(std::string_view(text).substr(3, 2))) {
+      failValue(item, "not a time of day: " + kAllowed);
+    }
+    TariffTime t;
+    int hour = (text[0] - '0') * 10 + (text[1] - '0');
+    int minute = (text[3] - '0') * 10 + (text[4] - '0');
+    if (hour > 23 || minute > 59) {
+      failValue(item, "out of range: " + kAllowed);
+    }
+    t.hour = uint8_t(hour);
+    t.minute = uint8_t(minute);
+    for (size_t j = 0; j < out.size(); ++j) {
+      if (out[j] == t) {
+        failValue(item, "duplicate tariff time: same as " + items[j].path + " (line " +
+                            std::to_string(lines_.line(items[j].mark)) + ", column " +
+                            std::to_string(lines_.column(items[j].mark)) + ")");
+      }
+    }
+    out.push_back(t);
+  }
+  std::sort(out.begin(), out.end(), [](const TariffTime& a, const TariffTime& b) {
+    return a.hour != b.hour ? a.hour < b.hour : a.minute < b.minute;
+  });
+  return out;
+}
+
+void Loader::loadCdr(const Field& f, CdrConfig& out) const {
+  Fields m = readMap(f, {"format", "file_max_records", "file_max_age", "file_max_bytes", "apn"});
+  if (auto it = m.find("format"); it != m.end()) {
+    out.format = oneOf(it->second, {"3gpp", "csv"}) == "csv" ? CdrFormat::kCsv : CdrFormat::k3gpp;
+  }
+  if (auto it = m.find("file_max_records"); it != m.end()) {
+    out.file_max_records = uint32_t(integerIn(it->second, 1, 65535));
+  }
+  if (auto it = m.find("file_max_age"); it != m.end()) {
+    out.file_max_age_s = uint32_t(integerIn(it->second, 1, 86400));
+  }
+  if (auto it = m.find("file_max_bytes"); it != m.end()) {
+    out.file_max_bytes = uint32_t(integerIn(it->second, 4096, 104857600));
+  }
+  if (auto it = m.find("apn"); it != m.end()) {
+    static const std::string kAllowed =
+        "must be 1-63 characters of A-Z a-z 0-9 . -, labels separated by single dots (e.g. "
+        "internet or apn.example)";
+    std::string apn = scalar(it->second, kAllowed);
+    bool ok = !apn.empty() && apn.size() <= 63 && apn.front() != '.' && apn.back() != '.' &&
+              apn.find("..") == std::string::npos;
+    for (char c : apn) {
+      ok = ok && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '-');
+    }
+    if (!ok) {
+      failValue(it->second, kAllowed);
+    }
+    out.apn = apn;
+  }
+}
+
+void Loader::checkInterimFail(const Field& f) const {
+  Fields m = readMap(f, {"max_times", "action"});
+  if (auto it = m.find("max_times"); it != m.end()) {
+    integerIn(it->second, 1, 255);
+  }
+  if (auto it = m.find("action"); it != m.end()) {
+    oneOf(it->second, {"online", "offline"});
+  }
+}
+
+void Loader::checkRadius(const Field& f) const {
+  Fields m = readMap(f, {"servers", "timeout_ms", "retries", "interim_interval"});
+  auto servers = m.find("servers");
+  if (servers == m.end()) {
+    failMissing(f, "servers");
+  }
+  std::string servers_allowed = "allowed 1-" + std::to_string(kMaxRadiusServers) + " servers";
+  std::vector<Field> items =
+      readList(servers->second, "servers ({address, port, secret_file}): " + servers_allowed);
+  if (items.empty()) {
+    failValue(servers->second, "no servers: " + servers_allowed);
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Field& item = items[i];
+    if (i == kMaxRadiusServers) {
+      fail(item.mark, item.path, "", "too many servers: " + servers_allowed);
+    }
+    Fields s = readMap(item, {"address", "port", "secret_file"});
+    auto address = s.find("address");
+    if (address == s.end()) {
+      failMissing(item, "address");
+    }
+    static const std::string kAddressAllowed = "not an IPv4/IPv6 address (e.g. 192.0.2.10)";
+    if (!parseIpAddress(scalar(address->second, kAddressAllowed))) {
+      failValue(address->second, kAddressAllowed);
+    }
+    if (auto it = s.find("port"); it != s.end()) {
+      integerIn(it->second, 1, 65535);
+    }
+    auto secret = s.find("secret_file");
+    if (secret == s.end()) {
+      failMissing(item, "secret_file");
+    }
+    filePath(secret->second, "must be a file path of 1-4095 bytes (the file holds the secret)");
+  }
+  if (auto it = m.find("timeout_ms"); it != m.end()) {
+    integerIn(it->second, 100, 60000);
+  }
+  if (auto it = m.find("retries"); it != m.end()) {
+    integerIn(it->second, 0, 10);
+  }
+  if (auto it = m.find("interim_interval"); it != m.end()) {
+    static const std::string kAllowed = "allowed 0 (no interim updates) or 60-86400 seconds";
+    uint64_t v = integer(it->second, kAllowed);
+    if (v > 86400 || (v > 0 && v < 60)) {
+      failValue(it->second, "out of range: " + kAllowed);
+    }
+  }
+}
+
+// ---- local_aaa_server ----
+
+bool Loader::loadLocalAaaServer(const Field& f, LocalBillConfig& out) const {
+  Fields m = readMap(f, {"local_bill_pool", "bill_server", "local_bill"});
+  bool not_implemented = false;
+  if (auto it = m.find("local_bill_pool"); it != m.end()) {
+    Fields pool = readMap(it->second, {"enable", "capacity"});
+    if (auto e = pool.find("enable"); e != pool.end()) {
+      boolean(e->second);
+    }
+    if (auto c = pool.find("capacity"); c != pool.end()) {
+      integerIn(c->second, 1, 1048576);
+    }
+    not_implemented = true;
+  }
+  if (auto it = m.find("bill_server"); it != m.end()) {
+    checkBillServer(it->second);
+    not_implemented = true;
+  }
+  if (auto it = m.find("local_bill"); it != m.end()) {
+    not_implemented = loadLocalBill(it->second, out) || not_implemented;
+  }
+  return not_implemented;
+}
+
+void Loader::checkBillServer(const Field& f) const {
+  Fields m = readMap(f, {"address", "port", "filename", "user_name", "password", "known_hosts"});
+  auto address = m.find("address");
+  if (address == m.end()) {
+    failMissing(f, "address");
+  }
+  static const std::string kAddressAllowed = "not an IPv4/IPv6 address (e.g. 192.0.2.20)";
+  if (!parseIpAddress(scalar(address->second, kAddressAllowed))) {
+    failValue(address->second, kAddressAllowed);
+  }
+  if (auto it = m.find("port"); it != m.end()) {
+    integerIn(it->second, 1, 65535);
+  }
+  if (auto it = m.find("filename"); it != m.end()) {
+    static const std::string kAllowed = "must be 1-30 printable ASCII characters without '/'";
+    std::string name = scalar(it->second, kAllowed);
+    bool ok = !name.empty() && name.size() <= 30;
+    for (char c : name) {
+      ok = ok && c >= 0x20 && c <= 0x7e && c != '/';
+    }
+    if (!ok) {
+      failValue(it->second, kAllowed);
+    }
+  }
+  if (auto it = m.find("user_name"); it != m.end()) {
+    printable(it->second, 64);
+  }
+  if (auto it = m.find("password"); it != m.end()) {
+    const Field& pw = it->second;
+    if (pw.node.IsScalar()) {
+      // Never echoed: it may be the password itself.
+      fail(pw.mark, pw.path, "", "plaintext passwords are not accepted: use {cipher: ...}");
+    }
+    Fields c = readMap(pw, {"cipher"});
+    auto cipher = c.find("cipher");
+    if (cipher == c.end()) {
+      failMissing(pw, "cipher");
+    }
+    printable(cipher->second, 1024);
+  }
+  if (auto it = m.find("known_hosts"); it != m.end()) {
+    filePath(it->second, "must be a file path of 1-4095 bytes (an OpenSSH known_hosts file)");
+  }
+}
+
+bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
+  Fields m = readMap(f, {"cache", "cfcard"});
+  bool not_implemented = false;
+  if (auto it = m.find("cache"); it != m.end()) {
+    Fields cache = readMap(it->second, {"backup_mode", "backup_interval", "alarm_threshold"});
+    if (auto b = cache.find("backup_mode"); b != cache.end()) {
+      oneOf(b->second, {"cfcard", "none", "tftp", "sftp"});
+    }
+    checkBackupTiming(cache);
+    not_implemented = true;
+  }
+  if (auto it = m.find("cfcard"); it != m.end()) {
+    Fields cf = readMap(it->second,
+                        {"path", "capacity", "backup_mode", "backup_interval", "alarm_threshold"});
+    if (auto p = cf.find("path"); p != cf.end()) {
+      static const std::string kAllowed =
+          "must be a directory path of 1-4095 bytes, without NUL and without '..' components "
+          "(e.g. /var/spool/tally)";
+      std::string path = filePath(p->second, kAllowed);
+      for (std::string_view rest = path;;) {
+        size_t slash = rest.find('/');
+        if (rest.substr(0, slash) == "..") {
+          failValue(p->second, "'..' component not allowed: " + kAllowed);
+        }
+        if (slash == std::string_view::npos) {
+          break;
+        }
+        rest.remove_prefix(slash + 1);
+      }
+      out.cfcard_path = path;
+    }
+    if (auto c = cf.find("capacity"); c != cf.end()) {
+      static const std::string kAllowed =
+          "allowed 1MiB-16TiB: bytes, or a number followed by KiB, MiB, GiB or TiB (e.g. 1GiB)";
+      std::string text = scalar(c->second, kAllowed);
+      size_t digits_end = 0;
+      while (digits_end < text.size() && text[digits_end] >= '0' && text[digits_end] <= '9') {
+        ++digits_end;
+      }
+      static const std::pair<std::string_view, unsigned> kUnits[] = {
+          {"", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+      std::string_view unit = std::string_view(text).substr(digits_end);
+      std::optional<unsigned> shift;
+      for (const auto& [name, bits] : kUnits) {
+        if (unit == name) {
+          shift = bits;
+        }
+      }
+      uint64_t n = 0;
+      IntParse parsed = parseUnsigned(std::string_view(text).substr(0, digits_end), &n);
+      if (!shift || parsed == IntParse::kNotInteger) {
+        failValue(c->second, "not a size: " + kAllowed);
+      }
+      constexpr uint64_t kMin = uint64_t{1} << 20;
+      constexpr uint64_t kMax = uint64_t{16} << 40;
+      if (parsed == IntParse::kOutOfRange || n > (kMax >> *shift) || (n << *shift) < kMin) {
+        failValue(c->second, "out of range: " + kAllowed);
+      }
+    }
+    if (auto b = cf.find("backup_mode"); b != cf.end()) {
+      oneOf(b->second, {"tftp", "sftp"});
+    }
+    checkBackupTiming(cf);
+    for (const auto& [key, field] : cf) {
+      not_implemented = not_implemented || key != "path";
+    }
+  }
+  return not_implemented;
+}
+
+void Loader::checkBackupTiming(const Fields& m) const {
+  if (auto it = m.find("backup_interval"); it != m.end()) {
+    integerIn(it->second, 1, 65535);
+  }
+  if (auto it = m.find("alarm_threshold"); it != m.end()) {
+    integerIn(it->second, 50, 100);
   }
 }
 

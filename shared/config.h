@@ -78,6 +78,72 @@ struct ControlConfig {
   uint32_t socket_mode = 0660;                   // "socket_mode: 0660"; no world bits allowed
 };
 
+// accounting.policy.cc_profiles[]: charging-characteristics thresholds (semantics.md §2).
+struct VolumeLimit {
+  // Either total, or uplink and/or downlink (first reached triggers). Octets, 100000..4e9.
+  std::optional<uint64_t> total;
+  std::optional<uint64_t> uplink;
+  std::optional<uint64_t> downlink;
+  bool enabled() const { return total || uplink || downlink; }
+};
+
+struct TariffTime {
+  uint8_t hour = 0;    // 0..23
+  uint8_t minute = 0;  // 0..59
+  bool operator==(const TariffTime&) const = default;
+};
+
+struct CcProfile {
+  uint8_t index = 8;                        // 1 hot, 2 flat, 4 prepaid, 8 normal
+  uint32_t buckets = 4;                     // 1..20 closed containers per CDR
+  std::optional<uint32_t> interval_s;       // 60..40000000
+  uint64_t interval_min_volume = 0;         // octets; only with interval
+  std::optional<uint32_t> sdf_interval_s;   // 60..40000000
+  VolumeLimit sdf_volume;                   // per service container (rating group)
+  uint32_t serving_nodes = 4;               // 1..15
+  std::vector<TariffTime> tariff;           // at most 4, distinct, sorted
+  VolumeLimit volume;                       // per CDR since it opened
+  int line = 0;                             // where it was declared
+};
+
+enum class CdrFormat : uint8_t { k3gpp, kCsv };
+
+struct CdrConfig {
+  CdrFormat format = CdrFormat::k3gpp;
+  uint32_t file_max_records = 1000;     // 1..65535: close the file after this many CDRs
+  uint32_t file_max_age_s = 300;        // 1..86400: close a file open this long
+  uint32_t file_max_bytes = 1048576;    // 4096..104857600
+  std::string apn = "internet";         // accessPointNameNI, 1..63 chars
+};
+
+inline std::vector<CcProfile> defaultCcProfiles() {
+  std::vector<CcProfile> v(4);
+  v[0].index = 1;
+  v[1].index = 2;
+  v[2].index = 4;
+  v[3].index = 8;
+  return v;
+}
+
+struct AccountingConfig {
+  // Always holds all four profiles in the order 1, 2, 4, 8: those not listed in the file have
+  // the defaults (the seed's "default cc profile N").
+  std::vector<CcProfile> cc_profiles = defaultCcProfiles();
+  CdrConfig cdr;
+  const CcProfile& profile(uint8_t index) const {
+    for (const CcProfile& p : cc_profiles) {
+      if (p.index == index) {
+        return p;
+      }
+    }
+    return cc_profiles.back();
+  }
+};
+
+struct LocalBillConfig {
+  std::string cfcard_path = "/var/spool/tally";  // CDR files (CF card directory)
+};
+
 constexpr unsigned kMaxPorts = 16;
 constexpr unsigned kMaxWorkers = 64;
 
@@ -88,6 +154,8 @@ struct Config {
   SubscribersConfig subscribers;
   ServicesConfig services;
   ControlConfig control;
+  AccountingConfig accounting;
+  LocalBillConfig local_bill;
   // Non-fatal notes, e.g. sections recognised but not implemented in this release.
   std::vector<std::string> warnings;
 };

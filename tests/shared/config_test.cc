@@ -169,9 +169,9 @@ std::vector<std::string> splitLines(std::string_view text) {
   return lines;
 }
 
-// kBase with its lines from..to (1-based, inclusive) replaced by `text` (zero or more lines).
-std::string editBase(int from, int to, std::string_view text) {
-  std::vector<std::string> lines = splitLines(kBase);
+// `base` with its lines from..to (1-based, inclusive) replaced by `text` (zero or more lines).
+std::string editText(std::string_view base, int from, int to, std::string_view text) {
+  std::vector<std::string> lines = splitLines(base);
   std::string out;
   for (int i = 1; i <= int(lines.size()); ++i) {
     if (i == from) {
@@ -185,6 +185,11 @@ std::string editBase(int from, int to, std::string_view text) {
     }
   }
   return out;
+}
+
+// kBase with its lines from..to replaced by `text`.
+std::string editBase(int from, int to, std::string_view text) {
+  return editText(kBase, from, to, text);
 }
 
 // `text` with the one occurrence of `from` replaced by `to`.
@@ -300,9 +305,7 @@ struct BadCase {
 
 class BadValueTest : public testing::TestWithParam<BadCase> {};
 
-TEST_P(BadValueTest, NamesFileLineColumnKeyValueAndAllowed) {
-  const BadCase& c = GetParam();
-  std::string text = editBase(c.from, c.to, c.text);
+void checkBadCase(const BadCase& c, const std::string& text) {
   ConfigError e = loadBad(text);
   EXPECT_EQ(e.file, kBaseName);
   EXPECT_EQ(e.line, c.line);
@@ -318,6 +321,11 @@ TEST_P(BadValueTest, NamesFileLineColumnKeyValueAndAllowed) {
   }
   // The full line an operator sees, for the test log.
   std::cout << "    " << e.format() << "\n";
+}
+
+TEST_P(BadValueTest, NamesFileLineColumnKeyValueAndAllowed) {
+  const BadCase& c = GetParam();
+  checkBadCase(c, editBase(c.from, c.to, c.text));
 }
 
 const BadCase kBadCases[] = {
@@ -823,6 +831,739 @@ TEST(ConfigTimezoneTest, IanaNameUnderZoneinfo) {
   EXPECT_EQ(e.value, "Europe");
 }
 
+// ---- accounting and local_aaa_server ----
+
+// Appended to kBase (which ends at line 38): every key of the two sections, with values other
+// than the defaults. The table below replaces numbered lines of kBase + kAccounting.
+// clang-format off
+constexpr std::string_view kAccounting =
+    "accounting:\n"                                                                    // 39
+    "  policy:\n"                                                                      // 40
+    "    cc_profiles:\n"                                                               // 41
+    "      - index: 8\n"                                                               // 42
+    "        buckets: 5\n"                                                             // 43
+    "        interval: 3600\n"                                                         // 44
+    "        interval_min_volume: 1000000\n"                                           // 45
+    "        sdf_interval: 600\n"                                                      // 46
+    "        sdf_volume: {uplink: 1000000, downlink: 2000000}\n"                       // 47
+    "        serving_nodes: 6\n"                                                       // 48
+    "        tariff: [\"19:30\", \"07:00\", \"00:00\"]\n"                              // 49
+    "        volume: {total: 500000000}\n"                                             // 50
+    "      - index: 1\n"                                                               // 51
+    "        volume: {uplink: 100000, downlink: 4000000000}\n"                         // 52
+    "        sdf_volume: {total: 500000}\n"                                            // 53
+    "      - index: 2\n"                                                               // 54
+    "  start_fail: online\n"                                                           // 55
+    "  interim_fail: {max_times: 3, action: offline}\n"                                // 56
+    "  radius:\n"                                                                      // 57
+    "    servers:\n"                                                                   // 58
+    "      - {address: 127.0.0.1, port: 1813, secret_file: /etc/tally/radius.secret}\n" // 59
+    "      - {address: \"2001:db8::2\", secret_file: radius.secret}\n"                 // 60
+    "    timeout_ms: 3000\n"                                                           // 61
+    "    retries: 3\n"                                                                 // 62
+    "    interim_interval: 600\n"                                                      // 63
+    "  cdr:\n"                                                                         // 64
+    "    format: csv\n"                                                                // 65
+    "    file_max_records: 500\n"                                                      // 66
+    "    file_max_age: 60\n"                                                           // 67
+    "    file_max_bytes: 65536\n"                                                      // 68
+    "    apn: apn.example-1\n"                                                         // 69
+    "local_aaa_server:\n"                                                              // 70
+    "  local_bill_pool:\n"                                                             // 71
+    "    enable: true\n"                                                               // 72
+    "    capacity: 49152\n"                                                            // 73
+    "  bill_server:\n"                                                                 // 74
+    "    address: 192.0.2.20\n"                                                        // 75
+    "    port: 22\n"                                                                   // 76
+    "    filename: gw01bills\n"                                                        // 77
+    "    user_name: biller\n"                                                          // 78
+    "    password: {cipher: \"3q2+7w==\"}\n"                                           // 79
+    "    known_hosts: /etc/tally/known_hosts\n"                                        // 80
+    "  local_bill:\n"                                                                  // 81
+    "    cache:\n"                                                                     // 82
+    "      backup_mode: none\n"                                                        // 83
+    "      backup_interval: 60\n"                                                      // 84
+    "      alarm_threshold: 80\n"                                                      // 85
+    "    cfcard:\n"                                                                    // 86
+    "      path: /srv/tally/cdr\n"                                                     // 87
+    "      capacity: 512MiB\n"                                                         // 88
+    "      backup_mode: tftp\n"                                                        // 89
+    "      backup_interval: 120\n"                                                     // 90
+    "      alarm_threshold: 90\n";                                                     // 91
+// clang-format on
+
+const std::string kRadiusWarning =
+    "accounting.radius/start_fail/interim_fail: RADIUS accounting is not implemented in this "
+    "release; ignored";
+const std::string kBillWarning =
+    "local_aaa_server: bill pool and transfer are not implemented in this release; only "
+    "local_bill.cfcard.path is used";
+
+std::string fullBase() { return std::string(kBase) + std::string(kAccounting); }
+
+// kBase + kAccounting with its lines from..to replaced by `text`.
+std::string editFull(int from, int to, std::string_view text) {
+  return editText(fullBase(), from, to, text);
+}
+
+// A profile with nothing set but its index: the seed's "default cc profile N".
+void expectDefaultProfile(const CcProfile& p, uint8_t index) {
+  EXPECT_EQ(p.index, index);
+  EXPECT_EQ(p.buckets, 4u);
+  EXPECT_FALSE(p.interval_s);
+  EXPECT_EQ(p.interval_min_volume, 0u);
+  EXPECT_FALSE(p.sdf_interval_s);
+  EXPECT_FALSE(p.sdf_volume.enabled());
+  EXPECT_EQ(p.serving_nodes, 4u);
+  EXPECT_TRUE(p.tariff.empty());
+  EXPECT_FALSE(p.volume.enabled());
+}
+
+TEST(AccountingBaseTest, EditFullReplacesLines) {
+  std::vector<std::string> lines = splitLines(fullBase());
+  ASSERT_EQ(lines.size(), 91u);
+  EXPECT_EQ(lines[38], "accounting:");
+  EXPECT_EQ(lines[90], "      alarm_threshold: 90");
+  EXPECT_EQ(splitLines(editFull(87, 87, "      path: x"))[86], "      path: x");
+}
+
+TEST(AccountingBaseTest, LoadsWithEveryValue) {
+  Config c = loadOk(fullBase(), kBaseName);
+  const AccountingConfig& a = c.accounting;
+  ASSERT_EQ(a.cc_profiles.size(), 4u);
+  EXPECT_EQ(a.cc_profiles[0].index, 1);
+  EXPECT_EQ(a.cc_profiles[1].index, 2);
+  EXPECT_EQ(a.cc_profiles[2].index, 4);
+  EXPECT_EQ(a.cc_profiles[3].index, 8);
+
+  const CcProfile& normal = a.profile(8);
+  EXPECT_EQ(normal.index, 8);
+  EXPECT_EQ(normal.line, 42);
+  EXPECT_EQ(normal.buckets, 5u);
+  EXPECT_EQ(normal.interval_s, 3600u);
+  EXPECT_EQ(normal.interval_min_volume, 1000000u);
+  EXPECT_EQ(normal.sdf_interval_s, 600u);
+  EXPECT_FALSE(normal.sdf_volume.total);
+  EXPECT_EQ(normal.sdf_volume.uplink, 1000000u);
+  EXPECT_EQ(normal.sdf_volume.downlink, 2000000u);
+  EXPECT_EQ(normal.serving_nodes, 6u);
+  // Stored sorted.
+  EXPECT_EQ(normal.tariff, (std::vector<TariffTime>{{0, 0}, {7, 0}, {19, 30}}));
+  EXPECT_EQ(normal.volume.total, 500000000u);
+  EXPECT_FALSE(normal.volume.uplink);
+  EXPECT_FALSE(normal.volume.downlink);
+
+  const CcProfile& hot = a.profile(1);
+  EXPECT_EQ(hot.line, 51);
+  EXPECT_FALSE(hot.volume.total);
+  EXPECT_EQ(hot.volume.uplink, 100000u);
+  EXPECT_EQ(hot.volume.downlink, 4000000000u);
+  EXPECT_EQ(hot.sdf_volume.total, 500000u);
+  EXPECT_FALSE(hot.interval_s);
+  EXPECT_EQ(hot.buckets, 4u);
+
+  // Listed with nothing but its index: the defaults.
+  expectDefaultProfile(a.profile(2), 2);
+  EXPECT_EQ(a.profile(2).line, 54);
+  // Not listed: the defaults.
+  expectDefaultProfile(a.profile(4), 4);
+  EXPECT_EQ(a.profile(4).line, 0);
+
+  EXPECT_EQ(a.cdr.format, CdrFormat::kCsv);
+  EXPECT_EQ(a.cdr.file_max_records, 500u);
+  EXPECT_EQ(a.cdr.file_max_age_s, 60u);
+  EXPECT_EQ(a.cdr.file_max_bytes, 65536u);
+  EXPECT_EQ(a.cdr.apn, "apn.example-1");
+  EXPECT_EQ(c.local_bill.cfcard_path, "/srv/tally/cdr");
+  // One warning per section, however many unimplemented keys it holds.
+  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning, kBillWarning}));
+}
+
+TEST(AccountingDefaultsTest, NoSectionsGiveTheDefaults) {
+  Config c = loadOk(kBase);
+  ASSERT_EQ(c.accounting.cc_profiles.size(), 4u);
+  const uint8_t indexes[] = {1, 2, 4, 8};
+  for (size_t i = 0; i < 4; ++i) {
+    expectDefaultProfile(c.accounting.cc_profiles[i], indexes[i]);
+    EXPECT_EQ(c.accounting.cc_profiles[i].line, 0);
+  }
+  EXPECT_EQ(c.accounting.cdr.format, CdrFormat::k3gpp);
+  EXPECT_EQ(c.accounting.cdr.file_max_records, 1000u);
+  EXPECT_EQ(c.accounting.cdr.file_max_age_s, 300u);
+  EXPECT_EQ(c.accounting.cdr.file_max_bytes, 1048576u);
+  EXPECT_EQ(c.accounting.cdr.apn, "internet");
+  EXPECT_EQ(c.local_bill.cfcard_path, "/var/spool/tally");
+  EXPECT_TRUE(c.warnings.empty());
+}
+
+TEST(AccountingDefaultsTest, EmptySectionsGiveTheDefaultsWithoutWarnings) {
+  for (const char* text :
+       {"accounting:\nlocal_aaa_server:\n", "accounting: {policy: {cc_profiles: []}}\n",
+        "accounting: {policy: {cc_profiles: [{index: 4}, {index: 1}]}, cdr: {}}\n",
+        "local_aaa_server: {local_bill: {cfcard: {}}}\n"}) {
+    Config c = loadOk(std::string(kBase) + text);
+    ASSERT_EQ(c.accounting.cc_profiles.size(), 4u) << text;
+    const uint8_t indexes[] = {1, 2, 4, 8};
+    for (size_t i = 0; i < 4; ++i) {
+      expectDefaultProfile(c.accounting.cc_profiles[i], indexes[i]);
+    }
+    EXPECT_EQ(c.accounting.cdr.apn, "internet");
+    EXPECT_EQ(c.local_bill.cfcard_path, "/var/spool/tally");
+    EXPECT_TRUE(c.warnings.empty()) << text;
+  }
+}
+
+TEST(AccountingDefaultsTest, ListedProfileKeepsDefaultsForKeysNotGiven) {
+  Config c = loadOk(std::string(kBase) +
+                    "accounting:\n  policy:\n    cc_profiles:\n      - {index: 4, buckets: 7}\n");
+  const CcProfile& p = c.accounting.profile(4);
+  EXPECT_EQ(p.buckets, 7u);
+  EXPECT_EQ(p.line, 42);
+  EXPECT_EQ(p.serving_nodes, 4u);
+  EXPECT_FALSE(p.interval_s);
+  EXPECT_FALSE(p.volume.enabled());
+  expectDefaultProfile(c.accounting.profile(8), 8);
+}
+
+TEST(AccountingWarningsTest, OnlyCfcardPathAndPolicyDoNotWarn) {
+  Config c = loadOk(editFull(55, 63, "") /* no start_fail, interim_fail, radius */);
+  EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning}));
+  c = loadOk(std::string(kBase) +
+             "local_aaa_server:\n  local_bill:\n    cfcard:\n"
+             "      path: /data/cdr\n");
+  EXPECT_EQ(c.local_bill.cfcard_path, "/data/cdr");
+  EXPECT_TRUE(c.warnings.empty());
+}
+
+TEST(AccountingWarningsTest, EachUnimplementedPartWarnsOnce) {
+  const char* parts[] = {
+      "accounting: {start_fail: offline}\n",
+      "accounting: {interim_fail: {max_times: 1}}\n",
+      "accounting: {radius: {servers: [{address: 192.0.2.9, secret_file: s}]}}\n",
+  };
+  for (const char* part : parts) {
+    Config c = loadOk(std::string(kBase) + part);
+    EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning})) << part;
+  }
+  const char* bill_parts[] = {
+      "local_aaa_server: {local_bill_pool: {enable: false}}\n",
+      "local_aaa_server: {bill_server: {address: 192.0.2.20}}\n",
+      "local_aaa_server: {local_bill: {cache: {}}}\n",
+      "local_aaa_server: {local_bill: {cfcard: {path: /x, alarm_threshold: 50}}}\n",
+  };
+  for (const char* part : bill_parts) {
+    Config c = loadOk(std::string(kBase) + part);
+    EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning})) << part;
+  }
+}
+
+TEST(AccountingWarningsTest, WarningsInFileOrder) {
+  Config c = loadOk(std::string(kBase) +
+                    "local_aaa_server: {local_bill_pool: {enable: true}}\n"
+                    "accounting:\n  start_fail: online\n");
+  EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning, kRadiusWarning}));
+}
+
+class AccountingBadValueTest : public testing::TestWithParam<BadCase> {};
+
+TEST_P(AccountingBadValueTest, NamesFileLineColumnKeyValueAndAllowed) {
+  const BadCase& c = GetParam();
+  checkBadCase(c, editFull(c.from, c.to, c.text));
+}
+
+#define P0 "accounting.policy.cc_profiles[0]"
+#define P1 "accounting.policy.cc_profiles[1]"
+#define P2 "accounting.policy.cc_profiles[2]"
+#define VOLUME_RANGE "out of range: allowed 100000-4000000000"
+#define HHMM "must be \"hh:mm\" with two digits each, 00:00-23:59 (e.g. \"07:00\")"
+#define PROFILE_KEYS                                                                         \
+  "index, buckets, interval, interval_min_volume, sdf_interval, sdf_volume, serving_nodes, " \
+  "tariff, volume"
+
+const BadCase kAccountingBadCases[] = {
+    // accounting, policy
+    {"AccountingNotMapping", 39, 69, "accounting: [cdr]", 39, 13, "accounting", "",
+     "must be a mapping with keys: policy, start_fail, interim_fail, radius, cdr"},
+    {"AccountingUnknownKey", 55, 55, "  acct_fail: online", 55, 3, "accounting.acct_fail", "",
+     "unknown key: allowed keys are policy, start_fail, interim_fail, radius, cdr"},
+    {"PolicyUnknownKey", 40, 40, "  policy:\n    default_profile: 8", 41, 5,
+     "accounting.policy.default_profile", "", "unknown key: allowed keys are cc_profiles"},
+    {"ProfilesNotList", 41, 54, "    cc_profiles: {index: 8}", 41, 18,
+     "accounting.policy.cc_profiles", "",
+     "must be a list of CC profiles (each a mapping with index: 1, 2, 4 or 8)"},
+    {"ProfileNotMapping", 54, 54, "      - 2", 54, 9, P2, "2",
+     "must be a mapping with keys: " PROFILE_KEYS},
+    {"ProfileUnknownKey", 43, 43, "        bucket: 5", 43, 9, P0 ".bucket", "",
+     "unknown key: allowed keys are " PROFILE_KEYS},
+    {"ProfileDuplicateKey", 44, 44, "        buckets: 6", 44, 9, P0 ".buckets", "",
+     "duplicate key: already set at line 43"},
+    // index
+    {"IndexMissing", 42, 43, "      - buckets: 5", 42, 9, P0 ".index", "", "missing required key"},
+    {"IndexNullItem", 54, 54, "      - ~", 54, 9, P2 ".index", "", "missing required key"},
+    {"IndexThree", 42, 42, "      - index: 3", 42, 16, P0 ".index", "3",
+     "must be one of: 1, 2, 4, 8"},
+    {"IndexZero", 42, 42, "      - index: 0", 42, 16, P0 ".index", "0",
+     "must be one of: 1, 2, 4, 8"},
+    {"IndexText", 42, 42, "      - index: hot", 42, 16, P0 ".index", "hot",
+     "must be one of: 1, 2, 4, 8"},
+    {"IndexDuplicate", 54, 54, "      - index: 8", 54, 16, P2 ".index", "8",
+     "duplicate profile index: already listed at " P0 " (line 42)"},
+    // buckets, interval, interval_min_volume, sdf_interval, serving_nodes
+    {"BucketsZero", 43, 43, "        buckets: 0", 43, 18, P0 ".buckets", "0",
+     "out of range: allowed 1-20"},
+    {"BucketsTooMany", 43, 43, "        buckets: 21", 43, 18, P0 ".buckets", "21",
+     "out of range: allowed 1-20"},
+    {"BucketsText", 43, 43, "        buckets: four", 43, 18, P0 ".buckets", "four",
+     "not an integer: allowed 1-20"},
+    {"IntervalTooShort", 44, 44, "        interval: 59", 44, 19, P0 ".interval", "59",
+     "out of range: allowed 60-40000000"},
+    {"IntervalTooLong", 44, 44, "        interval: 40000001", 44, 19, P0 ".interval", "40000001",
+     "out of range: allowed 60-40000000"},
+    {"IntervalEmpty", 44, 44, "        interval:", 44, 9, P0 ".interval", "",
+     "missing value: allowed 60-40000000"},
+    {"IntervalMinVolumeTooBig", 45, 45, "        interval_min_volume: 4000000001", 45, 30,
+     P0 ".interval_min_volume", "4000000001", "out of range: allowed 0-4000000000"},
+    {"IntervalMinVolumeNegative", 45, 45, "        interval_min_volume: -1", 45, 30,
+     P0 ".interval_min_volume", "-1", "out of range: allowed 0-4000000000"},
+    {"IntervalMinVolumeWithoutInterval", 44, 44, "", 44, 30, P0 ".interval_min_volume", "1000000",
+     "only allowed together with " P0 ".interval"},
+    {"IntervalMinVolumeZeroWithoutInterval", 44, 45, "        interval_min_volume: 0", 44, 30,
+     P0 ".interval_min_volume", "0", "only allowed together with " P0 ".interval"},
+    {"SdfIntervalTooShort", 46, 46, "        sdf_interval: 59", 46, 23, P0 ".sdf_interval", "59",
+     "out of range: allowed 60-40000000"},
+    {"SdfIntervalTooLong", 46, 46, "        sdf_interval: 40000001", 46, 23, P0 ".sdf_interval",
+     "40000001", "out of range: allowed 60-40000000"},
+    {"ServingNodesZero", 48, 48, "        serving_nodes: 0", 48, 24, P0 ".serving_nodes", "0",
+     "out of range: allowed 1-15"},
+    {"ServingNodesTooMany", 48, 48, "        serving_nodes: 16", 48, 24, P0 ".serving_nodes", "16",
+     "out of range: allowed 1-15"},
+    // sdf_volume, volume
+    {"SdfVolumeUplinkTooSmall", 47, 47, "        sdf_volume: {uplink: 99999, downlink: 2000000}",
+     47, 30, P0 ".sdf_volume.uplink", "99999", VOLUME_RANGE},
+    {"SdfVolumeDownlinkTooBig", 47, 47,
+     "        sdf_volume: {uplink: 1000000, downlink: 4000000001}", 47, 49,
+     P0 ".sdf_volume.downlink", "4000000001", VOLUME_RANGE},
+    {"SdfVolumeTotalTooSmall", 53, 53, "        sdf_volume: {total: 0}", 53, 29,
+     P1 ".sdf_volume.total", "0", VOLUME_RANGE},
+    {"SdfVolumeTotalAndUplink", 47, 47, "        sdf_volume: {total: 500000, uplink: 1000000}", 47,
+     29, P0 ".sdf_volume.total", "500000",
+     "exclusive with " P0 ".sdf_volume.uplink: give either total, or uplink and/or downlink"},
+    {"SdfVolumeEmpty", 47, 47, "        sdf_volume: {}", 47, 21, P0 ".sdf_volume", "",
+     "no limit: give {total: N} or {uplink: N, downlink: N} (one or both), or omit the key"},
+    {"SdfVolumeNull", 47, 47, "        sdf_volume:", 47, 9, P0 ".sdf_volume", "", "no limit"},
+    {"SdfVolumeUnknownKey", 47, 47, "        sdf_volume: {both: 1000000}", 47, 22,
+     P0 ".sdf_volume.both", "", "unknown key: allowed keys are total, uplink, downlink"},
+    {"VolumeTotalTooBig", 50, 50, "        volume: {total: 4000000001}", 50, 25, P0 ".volume.total",
+     "4000000001", VOLUME_RANGE},
+    {"VolumeUplinkTooSmall", 52, 52, "        volume: {uplink: 99999}", 52, 26, P1 ".volume.uplink",
+     "99999", VOLUME_RANGE},
+    {"VolumeDownlinkTooBig", 52, 52, "        volume: {downlink: 4000000001}", 52, 28,
+     P1 ".volume.downlink", "4000000001", VOLUME_RANGE},
+    {"VolumeTotalWithBoth", 52, 52,
+     "        volume: {uplink: 100000, downlink: 4000000000, total: 100000}", 52, 63,
+     P1 ".volume.total", "100000",
+     "exclusive with " P1 ".volume.uplink and " P1
+     ".volume.downlink: give either total, or uplink and/or downlink"},
+    {"VolumeTotalWithDownlink", 50, 50,
+     "        volume:\n          total: 500000000\n"
+     "          downlink: 100000",
+     51, 18, P0 ".volume.total", "500000000", "exclusive with " P0 ".volume.downlink"},
+    {"VolumeScalar", 50, 50, "        volume: 500000000", 50, 17, P0 ".volume", "500000000",
+     "must be a mapping with keys: total, uplink, downlink"},
+    {"VolumeDuplicateKey", 52, 52, "        volume: {uplink: 100000, uplink: 200000}", 52, 34,
+     P1 ".volume.uplink", "", "duplicate key: already set at line 52"},
+    // tariff
+    {"TariffHour24", 49, 49, "        tariff: [\"24:00\"]", 49, 18, P0 ".tariff[0]", "24:00",
+     "out of range: " HHMM},
+    {"TariffMinute60", 49, 49, "        tariff: [\"07:60\"]", 49, 18, P0 ".tariff[0]", "07:60",
+     "out of range: " HHMM},
+    {"TariffSingleDigitHour", 49, 49, "        tariff: [\"7:00\"]", 49, 18, P0 ".tariff[0]", "7:00",
+     "not a time of day: " HHMM},
+    {"TariffNoColon", 49, 49, "        tariff: [\"0700\"]", 49, 18, P0 ".tariff[0]", "0700",
+     "not a time of day: " HHMM},
+    {"TariffInteger", 49, 49, "        tariff: [700]", 49, 18, P0 ".tariff[0]", "700",
+     "not a time of day"},
+    {"TariffSeconds", 49, 49, "        tariff: [\"07:00:00\"]", 49, 18, P0 ".tariff[0]", "07:00:00",
+     "not a time of day"},
+    {"TariffSpaces", 49, 49, "        tariff: [\" 7:00\"]", 49, 18, P0 ".tariff[0]", " 7:00",
+     "not a time of day"},
+    {"TariffSecondNegative", 49, 49, "        tariff: [\"07:00\", \"-1:00\"]", 49, 27,
+     P0 ".tariff[1]", "-1:00", "not a time of day"},
+    {"TariffUnquoted", 49, 49, "        tariff: [07:00, 25:00]", 49, 25, P0 ".tariff[1]", "25:00",
+     "out of range"},
+    {"TariffDuplicate", 49, 49, "        tariff: [\"07:00\", \"19:30\", \"07:00\"]", 49, 36,
+     P0 ".tariff[2]", "07:00",
+     "duplicate tariff time: same as " P0 ".tariff[0] (line 49, column 18)"},
+    {"TariffDuplicateBlock", 49, 49,
+     "        tariff:\n          - \"19:30\"\n          - \"19:30\"", 51, 13, P0 ".tariff[1]",
+     "19:30", "duplicate tariff time: same as " P0 ".tariff[0] (line 50, column 13)"},
+    {"TariffFive", 49, 49,
+     "        tariff: [\"00:00\", \"06:00\", \"12:00\", \"18:00\", \"23:59\"]", 49, 54,
+     P0 ".tariff[4]", "23:59", "too many tariff times: allowed at most 4"},
+    {"TariffNotList", 49, 49, "        tariff: \"07:00\"", 49, 17, P0 ".tariff", "07:00",
+     "must be a list of times of day (\"hh:mm\", at most 4)"},
+    {"TariffItemList", 49, 49, "        tariff: [[\"07:00\"]]", 49, 18, P0 ".tariff[0]", "",
+     "must be a single value, not a list: " HHMM},
+    // start_fail, interim_fail
+    {"StartFailBad", 55, 55, "  start_fail: reject", 55, 15, "accounting.start_fail", "reject",
+     "must be one of: offline, online"},
+    {"StartFailEmpty", 55, 55, "  start_fail:", 55, 3, "accounting.start_fail", "",
+     "missing value: must be one of: offline, online"},
+    {"InterimFailMaxTimesZero", 56, 56, "  interim_fail: {max_times: 0, action: offline}", 56, 29,
+     "accounting.interim_fail.max_times", "0", "out of range: allowed 1-255"},
+    {"InterimFailMaxTimesTooMany", 56, 56, "  interim_fail: {max_times: 256}", 56, 29,
+     "accounting.interim_fail.max_times", "256", "out of range: allowed 1-255"},
+    {"InterimFailAction", 56, 56, "  interim_fail: {max_times: 3, action: drop}", 56, 40,
+     "accounting.interim_fail.action", "drop", "must be one of: online, offline"},
+    {"InterimFailUnknownKey", 56, 56, "  interim_fail: {times: 3}", 56, 18,
+     "accounting.interim_fail.times", "", "unknown key: allowed keys are max_times, action"},
+    {"InterimFailScalar", 56, 56, "  interim_fail: 3", 56, 17, "accounting.interim_fail", "3",
+     "must be a mapping with keys: max_times, action"},
+    // radius
+    {"RadiusUnknownKey", 63, 63, "    interval: 600", 63, 5, "accounting.radius.interval", "",
+     "unknown key: allowed keys are servers, timeout_ms, retries, interim_interval"},
+    {"RadiusServersMissing", 58, 60, "", 58, 5, "accounting.radius.servers", "",
+     "missing required key"},
+    {"RadiusEmpty", 57, 63, "  radius:", 57, 3, "accounting.radius.servers", "",
+     "missing required key"},
+    {"RadiusServersEmpty", 58, 60, "    servers: []", 58, 14, "accounting.radius.servers", "",
+     "no servers: allowed 1-8 servers"},
+    {"RadiusServersNotList", 58, 60, "    servers: 127.0.0.1", 58, 14, "accounting.radius.servers",
+     "127.0.0.1", "must be a list of servers ({address, port, secret_file}): allowed 1-8 servers"},
+    {"RadiusServersTooMany", 59, 60,
+     "      - {address: 192.0.2.1, secret_file: s}\n      - {address: 192.0.2.2, secret_file: s}\n"
+     "      - {address: 192.0.2.3, secret_file: s}\n      - {address: 192.0.2.4, secret_file: s}\n"
+     "      - {address: 192.0.2.5, secret_file: s}\n      - {address: 192.0.2.6, secret_file: s}\n"
+     "      - {address: 192.0.2.7, secret_file: s}\n      - {address: 192.0.2.8, secret_file: s}\n"
+     "      - {address: 192.0.2.9, secret_file: s}",
+     67, 9, "accounting.radius.servers[8]", "", "too many servers: allowed 1-8 servers"},
+    {"RadiusServerAddressBad", 59, 59,
+     "      - {address: 127.0.0.300, port: 1813, secret_file: /etc/tally/radius.secret}", 59, 19,
+     "accounting.radius.servers[0].address", "127.0.0.300", "not an IPv4/IPv6 address"},
+    {"RadiusServerAddressMissing", 60, 60, "      - {secret_file: radius.secret}", 60, 9,
+     "accounting.radius.servers[1].address", "", "missing required key"},
+    {"RadiusServerPortZero", 59, 59, "      - {address: 127.0.0.1, port: 0, secret_file: s}", 59,
+     36, "accounting.radius.servers[0].port", "0", "out of range: allowed 1-65535"},
+    {"RadiusServerPortTooBig", 59, 59, "      - {address: 127.0.0.1, port: 65536, secret_file: s}",
+     59, 36, "accounting.radius.servers[0].port", "65536", "out of range: allowed 1-65535"},
+    {"RadiusSecretMissing", 60, 60, "      - {address: \"2001:db8::2\"}", 60, 9,
+     "accounting.radius.servers[1].secret_file", "", "missing required key"},
+    {"RadiusSecretEmpty", 60, 60, "      - {address: \"2001:db8::2\", secret_file: \"\"}", 60, 47,
+     "accounting.radius.servers[1].secret_file", "",
+     "must be a file path of 1-4095 bytes (the file holds the secret)"},
+    {"RadiusSecretInline", 60, 60, "      - {address: \"2001:db8::2\", secret: s3cret}", 60, 34,
+     "accounting.radius.servers[1].secret", "",
+     "unknown key: allowed keys are address, port, secret_file"},
+    {"RadiusTimeoutTooShort", 61, 61, "    timeout_ms: 99", 61, 17, "accounting.radius.timeout_ms",
+     "99", "out of range: allowed 100-60000"},
+    {"RadiusTimeoutTooLong", 61, 61, "    timeout_ms: 60001", 61, 17,
+     "accounting.radius.timeout_ms", "60001", "out of range: allowed 100-60000"},
+    {"RadiusRetriesTooMany", 62, 62, "    retries: 11", 62, 14, "accounting.radius.retries", "11",
+     "out of range: allowed 0-10"},
+    {"RadiusInterimTooShort", 63, 63, "    interim_interval: 59", 63, 23,
+     "accounting.radius.interim_interval", "59",
+     "out of range: allowed 0 (no interim updates) or 60-86400 seconds"},
+    {"RadiusInterimTooLong", 63, 63, "    interim_interval: 86401", 63, 23,
+     "accounting.radius.interim_interval", "86401", "out of range: allowed 0 (no interim updates)"},
+    // cdr
+    {"CdrUnknownKey", 69, 69, "    node_id: gw", 69, 5, "accounting.cdr.node_id", "",
+     "unknown key: allowed keys are format, file_max_records, file_max_age, file_max_bytes, apn"},
+    {"CdrFormatBad", 65, 65, "    format: asn1", 65, 13, "accounting.cdr.format", "asn1",
+     "must be one of: 3gpp, csv"},
+    {"CdrFormatUpperCase", 65, 65, "    format: CSV", 65, 13, "accounting.cdr.format", "CSV",
+     "must be one of: 3gpp, csv"},
+    {"CdrMaxRecordsZero", 66, 66, "    file_max_records: 0", 66, 23,
+     "accounting.cdr.file_max_records", "0", "out of range: allowed 1-65535"},
+    {"CdrMaxRecordsTooMany", 66, 66, "    file_max_records: 65536", 66, 23,
+     "accounting.cdr.file_max_records", "65536", "out of range: allowed 1-65535"},
+    {"CdrMaxAgeZero", 67, 67, "    file_max_age: 0", 67, 19, "accounting.cdr.file_max_age", "0",
+     "out of range: allowed 1-86400"},
+    {"CdrMaxAgeTooLong", 67, 67, "    file_max_age: 86401", 67, 19, "accounting.cdr.file_max_age",
+     "86401", "out of range: allowed 1-86400"},
+    {"CdrMaxBytesTooSmall", 68, 68, "    file_max_bytes: 4095", 68, 21,
+     "accounting.cdr.file_max_bytes", "4095", "out of range: allowed 4096-104857600"},
+    {"CdrMaxBytesTooBig", 68, 68, "    file_max_bytes: 104857601", 68, 21,
+     "accounting.cdr.file_max_bytes", "104857601", "out of range: allowed 4096-104857600"},
+    {"CdrMaxBytesWithUnit", 68, 68, "    file_max_bytes: 1MiB", 68, 21,
+     "accounting.cdr.file_max_bytes", "1MiB", "not an integer: allowed 4096-104857600"},
+    {"ApnEmpty", 69, 69, "    apn: \"\"", 69, 10, "accounting.cdr.apn", "",
+     "must be 1-63 characters of A-Z a-z 0-9 . -, labels separated by single dots"},
+    {"ApnTooLong", 69, 69,
+     "    apn: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 69, 10,
+     "accounting.cdr.apn", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     "must be 1-63 characters"},
+    {"ApnUnderscore", 69, 69, "    apn: my_apn", 69, 10, "accounting.cdr.apn", "my_apn",
+     "must be 1-63 characters"},
+    {"ApnSpace", 69, 69, "    apn: \"my apn\"", 69, 10, "accounting.cdr.apn", "my apn",
+     "must be 1-63 characters"},
+    {"ApnEmptyLabel", 69, 69, "    apn: apn..example", 69, 10, "accounting.cdr.apn", "apn..example",
+     "labels separated by single dots"},
+    {"ApnLeadingDot", 69, 69, "    apn: .internet", 69, 10, "accounting.cdr.apn", ".internet",
+     "labels separated by single dots"},
+    {"ApnTrailingDot", 69, 69, "    apn: internet.", 69, 10, "accounting.cdr.apn", "internet.",
+     "labels separated by single dots"},
+    // local_aaa_server
+    {"LocalAaaUnknownKey", 71, 71, "  bill_pool:", 71, 3, "local_aaa_server.bill_pool", "",
+     "unknown key: allowed keys are local_bill_pool, bill_server, local_bill"},
+    {"LocalAaaScalar", 70, 91, "local_aaa_server: on", 70, 19, "local_aaa_server", "on",
+     "must be a mapping with keys: local_bill_pool, bill_server, local_bill"},
+    {"PoolEnableYes", 72, 72, "    enable: yes", 72, 13, "local_aaa_server.local_bill_pool.enable",
+     "yes", "must be true or false"},
+    {"PoolCapacityZero", 73, 73, "    capacity: 0", 73, 15,
+     "local_aaa_server.local_bill_pool.capacity", "0", "out of range: allowed 1-1048576"},
+    {"PoolCapacityTooBig", 73, 73, "    capacity: 1048577", 73, 15,
+     "local_aaa_server.local_bill_pool.capacity", "1048577", "out of range: allowed 1-1048576"},
+    {"PoolUnknownKey", 73, 73, "    size: 100", 73, 5, "local_aaa_server.local_bill_pool.size", "",
+     "unknown key: allowed keys are enable, capacity"},
+    {"BillServerUnknownKey", 80, 80, "    protocol: sftp", 80, 5,
+     "local_aaa_server.bill_server.protocol", "",
+     "unknown key: allowed keys are address, port, filename, user_name, password, known_hosts"},
+    {"BillServerAddressBad", 75, 75, "    address: bills.example", 75, 14,
+     "local_aaa_server.bill_server.address", "bills.example", "not an IPv4/IPv6 address"},
+    {"BillServerAddressMissing", 75, 75, "", 75, 5, "local_aaa_server.bill_server.address", "",
+     "missing required key"},
+    {"BillServerPortZero", 76, 76, "    port: 0", 76, 11, "local_aaa_server.bill_server.port", "0",
+     "out of range: allowed 1-65535"},
+    {"BillServerPortTooBig", 76, 76, "    port: 65536", 76, 11, "local_aaa_server.bill_server.port",
+     "65536", "out of range: allowed 1-65535"},
+    {"FilenameSlash", 77, 77, "    filename: gw/01", 77, 15,
+     "local_aaa_server.bill_server.filename", "gw/01",
+     "must be 1-30 printable ASCII characters without '/'"},
+    {"FilenameTooLong", 77, 77, "    filename: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 77, 15,
+     "local_aaa_server.bill_server.filename", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     "must be 1-30 printable ASCII characters without '/'"},
+    {"FilenameEmpty", 77, 77, "    filename: \"\"", 77, 15, "local_aaa_server.bill_server.filename",
+     "", "must be 1-30 printable ASCII characters without '/'"},
+    {"BillUserNameTooLong", 78, 78,
+     "    user_name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 78, 16,
+     "local_aaa_server.bill_server.user_name",
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     "must be 1-64 printable ASCII characters"},
+    {"BillUserNameEmpty", 78, 78, "    user_name: \"\"", 78, 16,
+     "local_aaa_server.bill_server.user_name", "", "must be 1-64 printable ASCII characters"},
+    // The password is never echoed.
+    {"PasswordPlaintext", 79, 79, "    password: secret", 79, 15,
+     "local_aaa_server.bill_server.password", "",
+     "plaintext passwords are not accepted: use {cipher: ...}"},
+    {"PasswordPlaintextQuoted", 79, 79, "    password: \"s3cret pass\"", 79, 15,
+     "local_aaa_server.bill_server.password", "",
+     "plaintext passwords are not accepted: use {cipher: ...}"},
+    {"PasswordPlaintextNumber", 79, 79, "    password: 123456", 79, 15,
+     "local_aaa_server.bill_server.password", "",
+     "plaintext passwords are not accepted: use {cipher: ...}"},
+    {"PasswordPlainKey", 79, 79, "    password: {plain: secret}", 79, 16,
+     "local_aaa_server.bill_server.password.plain", "", "unknown key: allowed keys are cipher"},
+    {"PasswordNoCipher", 79, 79, "    password: {}", 79, 15,
+     "local_aaa_server.bill_server.password.cipher", "", "missing required key"},
+    {"PasswordCipherEmpty", 79, 79, "    password: {cipher: \"\"}", 79, 24,
+     "local_aaa_server.bill_server.password.cipher", "",
+     "must be 1-1024 printable ASCII characters"},
+    {"PasswordList", 79, 79, "    password: [a]", 79, 15, "local_aaa_server.bill_server.password",
+     "", "must be a mapping with keys: cipher"},
+    {"KnownHostsEmpty", 80, 80, "    known_hosts: \"\"", 80, 18,
+     "local_aaa_server.bill_server.known_hosts", "", "must be a file path of 1-4095 bytes"},
+    {"LocalBillUnknownKey", 82, 82, "    flash:", 82, 5, "local_aaa_server.local_bill.flash", "",
+     "unknown key: allowed keys are cache, cfcard"},
+    {"CacheBackupMode", 83, 83, "      backup_mode: ftp", 83, 20,
+     "local_aaa_server.local_bill.cache.backup_mode", "ftp",
+     "must be one of: cfcard, none, tftp, sftp"},
+    {"CacheBackupIntervalZero", 84, 84, "      backup_interval: 0", 84, 24,
+     "local_aaa_server.local_bill.cache.backup_interval", "0", "out of range: allowed 1-65535"},
+    {"CacheBackupIntervalTooLong", 84, 84, "      backup_interval: 65536", 84, 24,
+     "local_aaa_server.local_bill.cache.backup_interval", "65536", "out of range: allowed 1-65535"},
+    {"CacheAlarmTooLow", 85, 85, "      alarm_threshold: 49", 85, 24,
+     "local_aaa_server.local_bill.cache.alarm_threshold", "49", "out of range: allowed 50-100"},
+    {"CacheAlarmTooHigh", 85, 85, "      alarm_threshold: 101", 85, 24,
+     "local_aaa_server.local_bill.cache.alarm_threshold", "101", "out of range: allowed 50-100"},
+    {"CacheAlarmPercentSign", 85, 85, "      alarm_threshold: 75%", 85, 24,
+     "local_aaa_server.local_bill.cache.alarm_threshold", "75%", "not an integer: allowed 50-100"},
+    {"CacheUnknownKey", 85, 85, "      path: /x", 85, 7, "local_aaa_server.local_bill.cache.path",
+     "", "unknown key: allowed keys are backup_mode, backup_interval, alarm_threshold"},
+    {"CfcardUnknownKey", 91, 91, "      threshold: 90", 91, 7,
+     "local_aaa_server.local_bill.cfcard.threshold", "",
+     "unknown key: allowed keys are path, capacity, backup_mode, backup_interval, "
+     "alarm_threshold"},
+    {"CfcardPathDotDot", 87, 87, "      path: /srv/../etc", 87, 13,
+     "local_aaa_server.local_bill.cfcard.path", "/srv/../etc",
+     "'..' component not allowed: must be a directory path of 1-4095 bytes, without NUL and "
+     "without '..' components (e.g. /var/spool/tally)"},
+    {"CfcardPathDotDotFirst", 87, 87, "      path: ../spool", 87, 13,
+     "local_aaa_server.local_bill.cfcard.path", "../spool", "'..' component not allowed"},
+    {"CfcardPathDotDotLast", 87, 87, "      path: /srv/tally/..", 87, 13,
+     "local_aaa_server.local_bill.cfcard.path", "/srv/tally/..", "'..' component not allowed"},
+    {"CfcardPathDotDotOnly", 87, 87, "      path: \"..\"", 87, 13,
+     "local_aaa_server.local_bill.cfcard.path", "..", "'..' component not allowed"},
+    {"CfcardPathDotDotSlash", 87, 87, "      path: /srv//../", 87, 13,
+     "local_aaa_server.local_bill.cfcard.path", "/srv//../", "'..' component not allowed"},
+    {"CfcardPathEmpty", 87, 87, "      path: \"\"", 87, 13,
+     "local_aaa_server.local_bill.cfcard.path", "", "must be a directory path of 1-4095 bytes"},
+    {"CfcardPathNull", 87, 87, "      path:", 87, 7, "local_aaa_server.local_bill.cfcard.path", "",
+     "missing value: must be a directory path"},
+    {"CfcardPathList", 87, 87, "      path: [/a, /b]", 87, 13,
+     "local_aaa_server.local_bill.cfcard.path", "",
+     "must be a single value, not a list: must be a directory path"},
+    {"CfcardCapacityDecimalUnit", 88, 88, "      capacity: 1GB", 88, 17,
+     "local_aaa_server.local_bill.cfcard.capacity", "1GB",
+     "not a size: allowed 1MiB-16TiB: bytes, or a number followed by KiB, MiB, GiB or TiB (e.g. "
+     "1GiB)"},
+    {"CfcardCapacitySpace", 88, 88, "      capacity: 1 GiB", 88, 17,
+     "local_aaa_server.local_bill.cfcard.capacity", "1 GiB", "not a size"},
+    {"CfcardCapacityFraction", 88, 88, "      capacity: 1.5GiB", 88, 17,
+     "local_aaa_server.local_bill.cfcard.capacity", "1.5GiB", "not a size"},
+    {"CfcardCapacityUnitOnly", 88, 88, "      capacity: GiB", 88, 17,
+     "local_aaa_server.local_bill.cfcard.capacity", "GiB", "not a size"},
+    {"CfcardCapacityTooSmall", 88, 88, "      capacity: 1023KiB", 88, 17,
+     "local_aaa_server.local_bill.cfcard.capacity", "1023KiB", "out of range: allowed 1MiB-16TiB"},
+    {"CfcardCapacityTooSmallBytes", 88, 88, "      capacity: 1048575", 88, 17,
+     "local_aaa_server.local_bill.cfcard.capacity", "1048575", "out of range: allowed 1MiB-16TiB"},
+    {"CfcardCapacityTooBig", 88, 88, "      capacity: 17TiB", 88, 17,
+     "local_aaa_server.local_bill.cfcard.capacity", "17TiB", "out of range: allowed 1MiB-16TiB"},
+    {"CfcardCapacityOverflow", 88, 88, "      capacity: 99999999999999999999999TiB", 88, 17,
+     "local_aaa_server.local_bill.cfcard.capacity", "99999999999999999999999TiB",
+     "out of range: allowed 1MiB-16TiB"},
+    {"CfcardBackupMode", 89, 89, "      backup_mode: cfcard", 89, 20,
+     "local_aaa_server.local_bill.cfcard.backup_mode", "cfcard", "must be one of: tftp, sftp"},
+    {"CfcardBackupIntervalZero", 90, 90, "      backup_interval: 0", 90, 24,
+     "local_aaa_server.local_bill.cfcard.backup_interval", "0", "out of range: allowed 1-65535"},
+    {"CfcardAlarmTooHigh", 91, 91, "      alarm_threshold: 101", 91, 24,
+     "local_aaa_server.local_bill.cfcard.alarm_threshold", "101", "out of range: allowed 50-100"},
+};
+
+#undef P0
+#undef P1
+#undef P2
+#undef VOLUME_RANGE
+#undef HHMM
+#undef PROFILE_KEYS
+
+INSTANTIATE_TEST_SUITE_P(Table, AccountingBadValueTest, testing::ValuesIn(kAccountingBadCases),
+                         [](const testing::TestParamInfo<BadCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(AccountingPathTest, CfcardPathWithNulIsEscaped) {
+  ConfigError e = loadBad(editFull(87, 87, "      path: \"/srv/\\0tally\""));
+  EXPECT_EQ(e.line, 87);
+  EXPECT_EQ(e.column, 13);
+  EXPECT_EQ(e.key, "local_aaa_server.local_bill.cfcard.path");
+  EXPECT_EQ(e.value, std::string("/srv/\0tally", 11));
+  EXPECT_EQ(e.format(),
+            "base.yaml:87:13: local_aaa_server.local_bill.cfcard.path: value '/srv/\\x00tally' "
+            "must be a directory path of 1-4095 bytes, without NUL and without '..' components "
+            "(e.g. /var/spool/tally)");
+}
+
+class AccountingGoodValueTest : public testing::TestWithParam<GoodCase> {};
+
+TEST_P(AccountingGoodValueTest, Loads) {
+  const GoodCase& c = GetParam();
+  ConfigResult r = parseConfigText(editFull(c.from, c.to, c.text), kBaseName);
+  ASSERT_FALSE(r.error) << r.error->format();
+  ASSERT_TRUE(r.config);
+  c.check(*r.config);
+}
+
+const GoodCase kAccountingGoodCases[] = {
+    {"LowerBounds", 43, 48,
+     "        buckets: 1\n        interval: 60\n        interval_min_volume: 0\n"
+     "        sdf_interval: 60\n        sdf_volume: {uplink: 100000}\n        serving_nodes: 1",
+     [](const Config& c) {
+       const CcProfile& p = c.accounting.profile(8);
+       EXPECT_EQ(p.buckets, 1u);
+       EXPECT_EQ(p.interval_s, 60u);
+       EXPECT_EQ(p.interval_min_volume, 0u);
+       EXPECT_EQ(p.sdf_interval_s, 60u);
+       EXPECT_EQ(p.sdf_volume.uplink, 100000u);
+       EXPECT_FALSE(p.sdf_volume.downlink);
+       EXPECT_FALSE(p.sdf_volume.total);
+       EXPECT_EQ(p.serving_nodes, 1u);
+     }},
+    {"UpperBounds", 43, 48,
+     "        buckets: 20\n        interval: 40000000\n        interval_min_volume: 4000000000\n"
+     "        sdf_interval: 40000000\n        sdf_volume: {downlink: 4000000000}\n"
+     "        serving_nodes: 15",
+     [](const Config& c) {
+       const CcProfile& p = c.accounting.profile(8);
+       EXPECT_EQ(p.buckets, 20u);
+       EXPECT_EQ(p.interval_s, 40000000u);
+       EXPECT_EQ(p.interval_min_volume, 4000000000u);
+       EXPECT_EQ(p.sdf_interval_s, 40000000u);
+       EXPECT_EQ(p.sdf_volume.downlink, 4000000000u);
+       EXPECT_FALSE(p.sdf_volume.uplink);
+       EXPECT_EQ(p.serving_nodes, 15u);
+     }},
+    {"VolumeTotalBounds", 50, 53,
+     "        volume: {total: 100000}\n      - index: 1\n        volume: {total: 4000000000}",
+     [](const Config& c) {
+       EXPECT_EQ(c.accounting.profile(8).volume.total, 100000u);
+       EXPECT_EQ(c.accounting.profile(1).volume.total, 4000000000u);
+       EXPECT_FALSE(c.accounting.profile(1).sdf_volume.enabled());
+     }},
+    {"FourTariffsSorted", 49, 49, "        tariff: [\"23:59\", \"12:30\", \"00:00\", \"12:29\"]",
+     [](const Config& c) {
+       EXPECT_EQ(c.accounting.profile(8).tariff,
+                 (std::vector<TariffTime>{{0, 0}, {12, 29}, {12, 30}, {23, 59}}));
+     }},
+    {"TariffBlockListUnquoted", 49, 49, "        tariff:\n          - 07:00\n          - 19:30",
+     [](const Config& c) {
+       EXPECT_EQ(c.accounting.profile(8).tariff, (std::vector<TariffTime>{{7, 0}, {19, 30}}));
+     }},
+    {"TariffEmptyList", 49, 49, "        tariff: []",
+     [](const Config& c) { EXPECT_TRUE(c.accounting.profile(8).tariff.empty()); }},
+    {"ProfilesInAnyOrder", 54, 54, "      - {index: 4, serving_nodes: 2}\n      - index: 2",
+     [](const Config& c) {
+       ASSERT_EQ(c.accounting.cc_profiles.size(), 4u);
+       EXPECT_EQ(c.accounting.cc_profiles[2].index, 4);
+       EXPECT_EQ(c.accounting.cc_profiles[2].serving_nodes, 2u);
+       EXPECT_EQ(c.accounting.cc_profiles[2].line, 54);
+       EXPECT_EQ(c.accounting.cc_profiles[1].line, 55);
+     }},
+    {"CdrBounds", 65, 69,
+     "    format: 3gpp\n    file_max_records: 65535\n    file_max_age: 86400\n"
+     "    file_max_bytes: 104857600\n    apn: "
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     [](const Config& c) {
+       EXPECT_EQ(c.accounting.cdr.format, CdrFormat::k3gpp);
+       EXPECT_EQ(c.accounting.cdr.file_max_records, 65535u);
+       EXPECT_EQ(c.accounting.cdr.file_max_age_s, 86400u);
+       EXPECT_EQ(c.accounting.cdr.file_max_bytes, 104857600u);
+       EXPECT_EQ(c.accounting.cdr.apn.size(), 63u);
+     }},
+    {"CdrLowerBounds", 66, 69,
+     "    file_max_records: 1\n    file_max_age: 1\n    file_max_bytes: 4096\n    apn: A",
+     [](const Config& c) {
+       EXPECT_EQ(c.accounting.cdr.file_max_records, 1u);
+       EXPECT_EQ(c.accounting.cdr.file_max_age_s, 1u);
+       EXPECT_EQ(c.accounting.cdr.file_max_bytes, 4096u);
+       EXPECT_EQ(c.accounting.cdr.apn, "A");
+     }},
+    {"RadiusMinimal", 57, 63,
+     "  radius:\n    servers: [{address: 192.0.2.9, secret_file: s}]\n"
+     "    retries: 0\n    interim_interval: 0",
+     [](const Config& c) {
+       EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning, kBillWarning}));
+     }},
+    {"CfcardPathRelative", 87, 87, "      path: spool/cdr",
+     [](const Config& c) { EXPECT_EQ(c.local_bill.cfcard_path, "spool/cdr"); }},
+    {"CfcardPathTrailingSlash", 87, 87, "      path: /var/spool/tally/",
+     [](const Config& c) { EXPECT_EQ(c.local_bill.cfcard_path, "/var/spool/tally/"); }},
+    {"CfcardPathDotsInNames", 87, 87, "      path: /srv/..tally/a..b/.../.",
+     [](const Config& c) { EXPECT_EQ(c.local_bill.cfcard_path, "/srv/..tally/a..b/.../."); }},
+    {"CfcardCapacityBounds", 88, 88, "      capacity: 1MiB",
+     [](const Config& c) { EXPECT_EQ(c.local_bill.cfcard_path, "/srv/tally/cdr"); }},
+    {"CfcardCapacityUpper", 88, 88, "      capacity: 16TiB", [](const Config&) {}},
+    {"CfcardCapacityBytes", 88, 88, "      capacity: 1048576", [](const Config&) {}},
+    {"CfcardCapacityKiB", 88, 88, "      capacity: 17179869184KiB", [](const Config&) {}},
+    {"TransferBounds", 84, 85, "      backup_interval: 65535\n      alarm_threshold: 100",
+     [](const Config&) {}},
+    {"PoolMinimal", 71, 73, "  local_bill_pool:", [](const Config&) {}},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, AccountingGoodValueTest, testing::ValuesIn(kAccountingGoodCases),
+                         [](const testing::TestParamInfo<GoodCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
 // ---- Sections and documents ----
 
 TEST(ConfigDefaultsTest, OmittedKeysTakeDocumentedDefaults) {
@@ -913,15 +1654,19 @@ TEST(ConfigDocumentTest, OneDocumentOnly) {
   EXPECT_EQ(e.message, "more than one YAML document: a configuration file holds exactly one");
 }
 
-TEST(ConfigDocumentTest, NotImplementedSectionsWarnInFileOrder) {
-  Config c = loadOk(std::string(kBase) +
-                    "local_aaa_server: {anything: [goes, {here: 1}]}\n"
-                    "accounting:\n  whatever: true\n");
-  ASSERT_EQ(c.warnings.size(), 2u);
-  EXPECT_EQ(c.warnings[0],
-            "local_aaa_server: section recognised but not implemented in this release; ignored");
-  EXPECT_EQ(c.warnings[1],
-            "accounting: section recognised but not implemented in this release; ignored");
+TEST(ConfigDocumentTest, AccountingSectionsAreCheckedNowAndUnknownKeysRejected) {
+  // Before this release both sections were accepted unchecked; now their content is validated.
+  ConfigError e = loadBad(std::string(kBase) + "local_aaa_server: {anything: [goes, {here: 1}]}\n");
+  EXPECT_EQ(e.line, 39);
+  EXPECT_EQ(e.column, 20);
+  EXPECT_EQ(e.key, "local_aaa_server.anything");
+  EXPECT_EQ(e.message, "unknown key: allowed keys are local_bill_pool, bill_server, local_bill");
+  e = loadBad(std::string(kBase) + "accounting:\n  whatever: true\n");
+  EXPECT_EQ(e.line, 40);
+  EXPECT_EQ(e.column, 3);
+  EXPECT_EQ(e.key, "accounting.whatever");
+  EXPECT_EQ(e.message,
+            "unknown key: allowed keys are policy, start_fail, interim_fail, radius, cdr");
 }
 
 // ---- YAML syntax errors ----
@@ -1084,14 +1829,11 @@ TEST(ConfigErrorFormatTest, Shapes) {
 
 // ---- The agreed example ----
 
+// Everything but dataplane.eal, which the shipped copy extends (see ShippedExampleTest).
 void expectAgreedExampleValues(const Config& c) {
   EXPECT_EQ(c.node.id, "gw-01");
   EXPECT_EQ(formatIp(c.node.address), "192.0.2.1");
   EXPECT_EQ(c.node.timezone, "UTC");
-  EXPECT_EQ(c.dataplane.eal,
-            (std::vector<std::string>{"--no-huge", "-m", "512", "--no-pci", "-l", "0-1",
-                                      "--vdev=net_pcap0,rx_pcap=tests/data/demo.pcap",
-                                      "--vdev=net_null0"}));
   ASSERT_EQ(c.dataplane.ports.size(), 2u);
   EXPECT_EQ(c.dataplane.ports[0].name, "net_pcap0");
   EXPECT_EQ(c.dataplane.ports[0].role, PortRole::kAccess);
@@ -1126,16 +1868,57 @@ void expectAgreedExampleValues(const Config& c) {
   EXPECT_EQ(c.services.default_rating_group, 1u);
   EXPECT_EQ(c.control.socket, "/run/tally/tally.sock");
   EXPECT_EQ(c.control.socket_mode, 0660u);
-  EXPECT_EQ(c.warnings,
-            (std::vector<std::string>{
-                "accounting: section recognised but not implemented in this release; ignored",
-                "local_aaa_server: section recognised but not implemented in this release; "
-                "ignored"}));
+  // accounting.policy.cc_profiles
+  const AccountingConfig& a = c.accounting;
+  ASSERT_EQ(a.cc_profiles.size(), 4u);
+  const CcProfile& normal = a.profile(8);
+  EXPECT_EQ(normal.index, 8);
+  EXPECT_EQ(normal.volume.total, 500000000u);
+  EXPECT_FALSE(normal.volume.uplink);
+  EXPECT_FALSE(normal.volume.downlink);
+  EXPECT_EQ(normal.interval_s, 3600u);
+  EXPECT_EQ(normal.interval_min_volume, 0u);
+  EXPECT_EQ(normal.buckets, 4u);
+  EXPECT_EQ(normal.serving_nodes, 4u);
+  EXPECT_EQ(normal.tariff, (std::vector<TariffTime>{{7, 0}, {19, 30}}));
+  EXPECT_FALSE(normal.sdf_interval_s);
+  EXPECT_FALSE(normal.sdf_volume.enabled());
+  const CcProfile& hot = a.profile(1);
+  EXPECT_EQ(hot.index, 1);
+  EXPECT_EQ(hot.volume.total, 500000u);
+  EXPECT_FALSE(hot.volume.uplink);
+  EXPECT_FALSE(hot.volume.downlink);
+  EXPECT_FALSE(hot.sdf_volume.total);
+  EXPECT_EQ(hot.sdf_volume.uplink, 1000000u);
+  EXPECT_EQ(hot.sdf_volume.downlink, 2000000u);
+  EXPECT_EQ(hot.sdf_interval_s, 600u);
+  EXPECT_FALSE(hot.interval_s);
+  EXPECT_EQ(hot.buckets, 4u);
+  EXPECT_EQ(hot.serving_nodes, 4u);
+  EXPECT_TRUE(hot.tariff.empty());
+  expectDefaultProfile(a.profile(2), 2);
+  expectDefaultProfile(a.profile(4), 4);
+  EXPECT_EQ(a.profile(2).line, 0);
+  EXPECT_EQ(a.profile(4).line, 0);
+  // accounting.cdr: format given, the rest default
+  EXPECT_EQ(a.cdr.format, CdrFormat::k3gpp);
+  EXPECT_EQ(a.cdr.file_max_records, 1000u);
+  EXPECT_EQ(a.cdr.file_max_age_s, 300u);
+  EXPECT_EQ(a.cdr.file_max_bytes, 1048576u);
+  EXPECT_EQ(a.cdr.apn, "internet");
+  EXPECT_EQ(c.local_bill.cfcard_path, "/var/spool/tally");
+  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning, kBillWarning}));
 }
 
 TEST(AgreedExampleTest, LoadsVerbatim) {
   Config c = loadOk(kAgreedExample, "config.example.yaml");
   expectAgreedExampleValues(c);
+  EXPECT_EQ(c.dataplane.eal,
+            (std::vector<std::string>{"--no-huge", "-m", "512", "--no-pci", "-l", "0-1",
+                                      "--vdev=net_pcap0,rx_pcap=tests/data/demo.pcap",
+                                      "--vdev=net_null0"}));
+  EXPECT_EQ(c.accounting.profile(8).line, 47);
+  EXPECT_EQ(c.accounting.profile(1).line, 53);
   ASSERT_EQ(c.subscribers.statics.size(), 1u);
   EXPECT_EQ(c.subscribers.statics[0].line, 31);
 }
@@ -1188,7 +1971,21 @@ INSTANTIATE_TEST_SUITE_P(
         ExampleFormCase{"LaterSection", "  socket: /run/tally/tally.sock", "  socket: \"\"", 92, 11,
                         "control.socket", "", "must be a file path"},
         ExampleFormCase{"EarlierSection", "  workers: 1 ", "  workers: 0 ", 20, 12,
-                        "dataplane.workers", "0", "out of range: allowed 1-64"}),
+                        "dataplane.workers", "0", "out of range: allowed 1-64"},
+        ExampleFormCase{"Tariff", "tariff: [\"07:00\", \"19:30\"]", "tariff: [\"07:00\", \"7:00\"]",
+                        52, 27, "accounting.policy.cc_profiles[0].tariff[1]", "7:00",
+                        "not a time of day"},
+        ExampleFormCase{"SdfVolume", "sdf_volume: {uplink: 1000000,",
+                        "sdf_volume: {total: 1, uplink: 1000000,", 55, 29,
+                        "accounting.policy.cc_profiles[1].sdf_volume.total", "1",
+                        "out of range: allowed 100000-4000000000"},
+        ExampleFormCase{"PlaintextPassword",
+                        "password: {cipher: \"<output of tallyctl encrypt-password>\"}",
+                        "password: hunter2", 77, 15, "local_aaa_server.bill_server.password", "",
+                        "plaintext passwords are not accepted: use {cipher: ...}"},
+        ExampleFormCase{"CfcardPath", "path: /var/spool/tally", "path: /var/spool/../tally", 85, 13,
+                        "local_aaa_server.local_bill.cfcard.path", "/var/spool/../tally",
+                        "'..' component not allowed"}),
     [](const testing::TestParamInfo<ExampleFormCase>& info) {
       return std::string(info.param.name);
     });
@@ -1221,6 +2018,11 @@ TEST(ShippedExampleTest, LoadsWithTheAgreedValues) {
   ASSERT_FALSE(r.error) << r.error->format();
   ASSERT_TRUE(r.config);
   expectAgreedExampleValues(*r.config);
+  // The shipped copy adds no-rx=1 to net_null0 (without it net_null "receives" garbage).
+  EXPECT_EQ(r.config->dataplane.eal,
+            (std::vector<std::string>{"--no-huge", "-m", "512", "--no-pci", "-l", "0-1",
+                                      "--vdev=net_pcap0,rx_pcap=tests/data/demo.pcap",
+                                      "--vdev=net_null0,no-rx=1"}));
   EXPECT_EQ(r.config->dataplane.burst_size, 32u);
 }
 
