@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/cdr_decode.h"
 #include "controlplane/commands.h"
 #include "controlplane/ctl_client.h"
 #include "shared/config.h"
@@ -58,6 +59,30 @@ int main(int argc, char** argv) {
   if (words.empty()) {
     usage(stderr);
     return 2;
+  }
+  if (words[0] == "decode") {
+    // Local: reads CDR files, needs no daemon. One JSON object per record and line.
+    if (words.size() < 2) {
+      std::fprintf(stderr, "tallyctl: usage: tallyctl decode FILE...\n");
+      return 2;
+    }
+    int rc = 0;
+    for (size_t i = 1; i < words.size(); ++i) {
+      auto records = tally::cdr::decodeCdrFileToJson(words[i]);
+      if (!records.ok()) {
+        std::fprintf(stderr, "tallyctl: %s\n", records.error().message.c_str());
+        rc = 1;
+        continue;
+      }
+      for (const auto& r : records.value()) {
+        std::string line = tally::cdr::toJsonLine(r);
+        if (line.empty() || line.back() != '\n') {
+          line += '\n';
+        }
+        std::fputs(line.c_str(), stdout);
+      }
+    }
+    return rc;
   }
   if (socket_path.empty() && !config_path.empty()) {
     tally::ConfigResult r = tally::loadConfigFile(config_path);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <new>
 
+#include "controlplane/biller.h"
 #include "controlplane/commands.h"
 #include "controlplane/control_server.h"
 #include "controlplane/log.h"
@@ -303,10 +304,17 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
   }
   SteadyClock clock;
   Poller poller(config, plan, channels, clock);
+  auto biller = Biller::open(config, clock);
+  if (!biller.ok()) {
+    return fail("billing: " + biller.error().message);
+  }
+  poller.setObserver(biller->get());
 
   auto server = ControlServer::open(
       config.control.socket, config.control.socket_mode,
-      [&poller](const std::vector<std::string>& words) { return handleCommand(words, poller); });
+      [&poller, &biller](const std::vector<std::string>& words) {
+        return handleCommand(words, poller, biller->get());
+      });
   if (!server.ok()) {
     return fail(server.error().message);
   }
@@ -371,6 +379,7 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
   stop.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();
   bool conserved = poller.finalHarvest();
+  (*biller)->shutdown();
   server->reset();
   // Close the ports first: every mbuf must then be back in the pool (none leaked).
   for (PortSetup& p : ports) {
@@ -393,6 +402,14 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
   }
   if (opt.summary) {
     std::fputs(formatSummary(poller).c_str(), stdout);
+    std::fputs(formatBillingSummary(**biller).c_str(), stdout);
+  }
+  if ((*biller)->writer().pendingRecords() != 0 || (*biller)->writer().recordsDropped() != 0) {
+    logAlarm("CDR output: " + std::to_string((*biller)->writer().pendingRecords()) +
+             " record(s) could not be written, " +
+             std::to_string((*biller)->writer().recordsDropped()) + " dropped: " +
+             (*biller)->writer().lastError());
+    rc = 1;
   }
   if (opt.rate) {
     double secs = std::chrono::duration<double>(stopped_at - first_rx).count();

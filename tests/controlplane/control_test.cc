@@ -42,7 +42,7 @@ class ControlTest : public ::testing::Test {
   }
   void open(unsigned mode = 0660) {
     auto s = ControlServer::open(path_, mode, [this](const std::vector<std::string>& w) {
-      return handleCommand(w, *poller_);
+      return handleCommand(w, *poller_, nullptr);
     });
     ASSERT_TRUE(s.ok()) << s.error().message;
     server_ = std::move(s.value());

@@ -77,6 +77,7 @@ class Case:
         with open(DEMO_CONFIG) as f:
             cfg = yaml.safe_load(f)
         cfg["control"]["socket"] = "/tmp/tally-startup-%d-%s.sock" % (os.getpid(), name)
+        cfg["local_aaa_server"] = {"local_bill": {"cfcard": {"path": str(self.work / "cdr")}}}
         if mutate:
             mutate(cfg)
         path = self.work / ("%s.yaml" % name)
