@@ -1,0 +1,432 @@
+// Hot-path benchmark: FastPath::countBurst on one thread (= one worker lcore), no PMD, no DPDK.
+//
+// What it measures (docs/performance.md): ns per packet and Mpps of the counting engine for
+// packets that are already in cache, as after NIC DMA. A small set of burst buffers (32 frames)
+// is rewritten before every burst from a precomputed random sequence (read sequentially): the
+// subscriber address and the remote address / protocol / port that select the rating group.
+// Then countBurst + the per-burst statistics publish, exactly what the DPDK worker does per burst
+// minus rte_eth_rx_burst / rte_pktmbuf_free_bulk.
+//
+// Before timing, every subscriber's flows are sent once (the W2c queue is drained by a consumer
+// loop in the same thread as it fills), so the timed part is the steady state: no announcements.
+//
+// Scenarios (rules: udp/53 -> 10, remote 198.51.100.0/24 -> 20, tcp/443 -> 30, default 1):
+//   hotpath_ipv4   64-byte IPv4 UDP/TCP frames, 1 K / 100 K / 1 M subscribers of 10.0.0.0/8
+//   hotpath_ipv6   IPv6 frames, 100 K subscriber /64s of 2001:db8::/32 (information)
+//   hotpath_gtpu   IPv4 in GTP-U over IPv4, 1 M subscribers (information)
+//   harness_only   the per-burst rewrite alone (the harness's own cost, to subtract)
+#include <benchmark/benchmark.h>
+
+#include <arpa/inet.h>
+#include <sys/mman.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dataplane/fastpath.h"
+#include "shared/config.h"
+#include "shared/counters.h"
+#include "shared/events.h"
+#include "shared/stats.h"
+
+namespace {
+
+using namespace tally;
+
+constexpr uint32_t kBurst = 32;
+constexpr size_t kSeqLen = size_t{1} << 22;  // 4 M packets, read sequentially, then wrapped
+constexpr size_t kFrameBuf = 128;
+
+enum class Family { kV4, kV6, kGtpu };
+
+// Frame offsets.
+constexpr size_t kEth = 14;
+// IPv4 / UDP frame (60 bytes in memory, 64 on the wire with the FCS).
+constexpr size_t kV4Proto = kEth + 9, kV4Src = kEth + 12, kV4Dst = kEth + 16;
+constexpr size_t kV4Dport = kEth + 20 + 2;
+constexpr uint32_t kV4FrameLen = 60;
+// IPv6 / UDP frame (62 bytes + FCS).
+constexpr size_t kV6Next = kEth + 6, kV6Src = kEth + 8, kV6Dst = kEth + 24;
+constexpr size_t kV6Dport = kEth + 40 + 2;
+constexpr uint32_t kV6FrameLen = kEth + 40 + 20;  // 20 octets of L4: room for a TCP header
+// GTP-U: Ethernet + outer IPv4 (20) + UDP (8) + GTP-U (8) + inner IPv4 (20) + UDP (8) + 18.
+constexpr size_t kGtpInner = kEth + 20 + 8 + 8;
+constexpr uint32_t kGtpFrameLen = uint32_t(kGtpInner + 20 + 8 + 18);
+
+uint32_t ip4(const char* s) {
+  in_addr a{};
+  inet_pton(AF_INET, s, &a);
+  return ntohl(a.s_addr);
+}
+
+IpPrefix prefix(const char* s) {
+  auto p = parseIpPrefix(s);
+  if (!p) {
+    std::fprintf(stderr, "bad prefix %s\n", s);
+    std::abort();
+  }
+  return *p;
+}
+
+void put16(uint8_t* p, uint16_t v) {
+  p[0] = uint8_t(v >> 8);
+  p[1] = uint8_t(v);
+}
+void put32(uint8_t* p, uint32_t v) {
+  put16(p, uint16_t(v >> 16));
+  put16(p + 2, uint16_t(v));
+}
+
+// The service rules of the issue, built in code (no YAML).
+Config benchConfig(Family fam, uint32_t subscribers) {
+  Config c;
+  c.node.id = "bench";
+  c.node.address.family = 4;
+  c.node.address.v4 = ip4("192.0.2.1");
+  c.dataplane.workers = 1;
+  if (fam == Family::kV6) {
+    c.subscribers.pools.push_back(prefix("2001:db8::/32"));
+    c.subscribers.ipv6_prefix_length = 64;
+    uint32_t slots = 1024;
+    while (slots < subscribers + subscribers / 4) {
+      slots *= 2;
+    }
+    c.dataplane.max_sessions = slots;
+  } else {
+    c.subscribers.pools.push_back(prefix("10.0.0.0/8"));
+    c.dataplane.max_sessions = 1u << 24;
+  }
+  c.subscribers.idle_timeout_s = 0;
+  ServiceRule dns;
+  dns.rating_group = 10;
+  dns.match.protocol = 17;
+  dns.match.remote_port_min = 53;
+  dns.match.remote_port_max = 53;
+  ServiceRule net;
+  net.rating_group = 20;
+  net.match.remote_prefix = prefix("198.51.100.0/24");
+  ServiceRule https;
+  https.rating_group = 30;
+  https.match.protocol = 6;
+  https.match.remote_port_min = 443;
+  https.match.remote_port_max = 443;
+  c.services.rules = {dns, net, https};
+  c.services.default_rating_group = 1;
+  return c;
+}
+
+// What selects the rating group of a packet (uplink: the remote is the destination).
+struct Kind {
+  uint8_t proto;
+  uint32_t remote;  // IPv4 remote (host order); IPv6 frames use a fixed remote
+  uint16_t dport;
+};
+constexpr int kKinds = 4;
+const std::array<Kind, kKinds> kKindTable = {{
+    {17, 0xCB00710A /*203.0.113.10*/, 53},     // udp/53          -> 10
+    {17, 0xC6336407 /*198.51.100.7*/, 5001},   // 198.51.100.0/24 -> 20
+    {6, 0xCB00710A, 443},                      // tcp/443         -> 30
+    {17, 0xCB00710A, 5001},                    // anything else   -> 1
+}};
+
+struct Fixture {
+  Family family;
+  uint32_t subscribers;
+  bool dense;  // subscribers are the first hosts of the pool (a compact slab) instead of random
+  Config config;
+  CountingPlan plan;
+  std::unique_ptr<CounterSlab> slab;
+  std::unique_ptr<W2cQueue> w2c;
+  std::unique_ptr<WorkerStats> shared;
+  std::unique_ptr<FastPath> fp;
+  alignas(64) std::array<std::array<uint8_t, kFrameBuf>, kBurst> frames{};
+  std::array<const uint8_t*, kBurst> ptrs{};
+  std::array<uint32_t, kBurst> lens{};
+  // The random sequence: subscriber (IPv4 address in network order, or the low 32 bits of
+  // the /64's upper half) and kind, per packet.
+  std::vector<uint32_t> seq_sub;
+  std::vector<uint8_t> seq_kind;
+  size_t pos = 0;
+  uint64_t announced = 0;  // kFlowLearned events consumed so far
+  std::string error;       // set when the warm-up did not reach the expected state
+  std::vector<uint32_t> subs;
+
+  Fixture(Family f, uint32_t n, bool d)
+      : family(f), subscribers(n), dense(d), config(benchConfig(f, n)) {
+    plan = CountingPlan::fromConfig(config);
+    slab = std::make_unique<CounterSlab>(plan.geometry);
+    if (!slab->ok()) {
+      std::fprintf(stderr, "cannot map the counter slab\n");
+      std::abort();
+    }
+    if (const char* e = std::getenv("HOTPATH_SLAB_THP"); e != nullptr && e[0] == '1') {  // experiment: transparent huge pages
+      uintptr_t a = reinterpret_cast<uintptr_t>(slab->flows());
+      uintptr_t start = (a + (2u << 20) - 1) & ~uintptr_t((2u << 20) - 1);
+      size_t bytes = plan.geometry.flows() * sizeof(FlowCounters);
+      if (madvise(reinterpret_cast<void*>(start), a + bytes - start, MADV_HUGEPAGE) != 0) {
+        std::perror("madvise");
+      }
+    }
+    w2c = std::make_unique<W2cQueue>();
+    shared = std::make_unique<WorkerStats>();
+    fp = std::make_unique<FastPath>(plan, *slab, *w2c, *shared);
+    buildFrames();
+    chooseSubscribers();
+    buildSequence();
+    warmUp();
+  }
+
+  void buildFrames() {
+    for (uint32_t i = 0; i < kBurst; ++i) {
+      uint8_t* b = frames[i].data();
+      std::memset(b, 0, kFrameBuf);
+      const uint8_t macs[12] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
+      std::memcpy(b, macs, 12);
+      ptrs[i] = b;
+      if (family == Family::kV6) {
+        put16(b + 12, 0x86DD);
+        uint8_t* ip = b + kEth;
+        ip[0] = 0x60;
+        put16(ip + 4, 20);  // payload length
+        ip[6] = 17;
+        ip[7] = 64;
+        put32(ip + 8, 0x20010db8);
+        put32(ip + 20, 0x00000001);  // low half of the subscriber address: ::1
+        put32(ip + 24, 0x20014860);  // remote 2001:4860::8888
+        put32(ip + 36, 0x8888);
+        put16(ip + 40, 40000);
+        put16(ip + 42, 5001);
+        put16(ip + 44, 20);
+        ip[52] = 0x50;  // TCP data offset when the kind makes it a TCP frame
+        lens[i] = kV6FrameLen;
+        continue;
+      }
+      put16(b + 12, 0x0800);
+      uint8_t* ip = b + kEth;
+      if (family == Family::kGtpu) {
+        ip[0] = 0x45;
+        put16(ip + 2, 20 + 8 + 8 + 46);
+        ip[8] = 64;
+        ip[9] = 17;
+        put32(ip + 12, ip4("192.0.2.100"));  // eNodeB
+        put32(ip + 16, ip4("192.0.2.1"));    // this gateway
+        put16(ip + 20, 2152);
+        put16(ip + 22, 2152);
+        put16(ip + 24, 8 + 8 + 46);
+        uint8_t* gtp = ip + 28;
+        gtp[0] = 0x30;  // version 1, PT 1, no optional fields
+        gtp[1] = 0xFF;  // G-PDU
+        put16(gtp + 2, 46);
+        put32(gtp + 4, 0x1000 + i);
+        ip = b + kGtpInner;
+        lens[i] = kGtpFrameLen;
+      } else {
+        lens[i] = kV4FrameLen;
+      }
+      ip[0] = 0x45;
+      put16(ip + 2, 46);
+      ip[8] = 64;
+      ip[9] = 17;
+      put16(ip + 20, 40000);
+      put16(ip + 22, 5001);
+      put16(ip + 24, 26);
+      ip[32] = 0x50;  // TCP data offset (5 words) when the kind makes it a TCP frame
+    }
+  }
+
+  void chooseSubscribers() {
+    std::mt19937_64 rng(0x7a11 + subscribers);
+    // Distinct uniformly random hosts of the 24-bit space (10.0.0.0/8 or the /64 ids).
+    std::vector<uint64_t> used((1u << 24) / 64);
+    subs.reserve(subscribers);
+    if (dense) {
+      for (uint32_t h = 1; h <= subscribers; ++h) {
+        subs.push_back(h);
+      }
+      return;
+    }
+    while (subs.size() < subscribers) {
+      uint32_t h = uint32_t(rng() & 0xFFFFFF);
+      if (h == 0 || h == 0xFFFFFF || (used[h / 64] >> (h % 64) & 1)) {
+        continue;
+      }
+      used[h / 64] |= uint64_t{1} << (h % 64);
+      subs.push_back(h);
+    }
+  }
+
+  uint32_t subValue(uint32_t host) const {
+    // IPv4: 10.x.y.z in network order; IPv6: the 32 bits after 2001:db8:, network order.
+    return family == Family::kV6 ? htonl(host) : htonl(0x0A000000u | host);
+  }
+
+  void buildSequence() {
+    std::mt19937_64 rng(42 + subscribers);
+    std::uniform_int_distribution<uint32_t> pick(0, subscribers - 1);
+    seq_sub.resize(kSeqLen);
+    seq_kind.resize(kSeqLen);
+    for (size_t i = 0; i < kSeqLen; ++i) {
+      seq_sub[i] = subValue(subs[pick(rng)]);
+      seq_kind[i] = uint8_t(rng() % kKinds);
+    }
+  }
+
+  // Write packet `i` of the burst: subscriber and rating-group selectors.
+  inline void rewrite(uint32_t i, uint32_t sub_be, uint8_t kind) {
+    uint8_t* b = frames[i].data();
+    const Kind& k = kKindTable[kind];
+    if (family == Family::kV6) {
+      std::memcpy(b + kV6Src + 4, &sub_be, 4);
+      b[kV6Next] = k.proto;
+      uint16_t dp = htons(k.dport);
+      std::memcpy(b + kV6Dport, &dp, 2);
+      return;
+    }
+    uint8_t* ip = family == Family::kGtpu ? b + kGtpInner - kEth : b;
+    std::memcpy(ip + kV4Src, &sub_be, 4);
+    uint32_t remote = htonl(k.remote);
+    std::memcpy(ip + kV4Dst, &remote, 4);
+    ip[kV4Proto] = k.proto;
+    uint16_t dp = htons(k.dport);
+    std::memcpy(ip + kV4Dport, &dp, 2);
+  }
+
+  void fillFromSequence() {
+    const uint32_t* s = seq_sub.data() + pos;
+    const uint8_t* k = seq_kind.data() + pos;
+    for (uint32_t i = 0; i < kBurst; ++i) {
+      rewrite(i, s[i], k[i]);
+    }
+    pos = (pos + kBurst) & (kSeqLen - 1);
+  }
+
+  // What the DPDK worker does after countBurst (minus the mbuf handling).
+  inline void afterBurst(uint32_t n) {
+    WorkerStats& l = fp->local();
+    l.c[size_t(Stat::kRxPackets)] += n;
+    l.c[size_t(Stat::kRxOctets)] += uint64_t(n) * lens[0];
+    l.port[0].rx_packets += n;
+    l.port[0].tap_drops += n;
+    fp->publish();
+  }
+
+  // Consume the W2c queue as the poller would; returns the flow announcements seen.
+  uint64_t drain() {
+    uint64_t learned = 0;
+    w2c->consume_all([&learned](const W2cEvent& ev) {
+      learned += ev.type == W2cType::kFlowLearned ? 1 : 0;
+    });
+    announced += learned;
+    return learned;
+  }
+
+  // Send every subscriber's flows once (every kind), draining the queue as it fills.
+  void warmUp() {
+    uint32_t n = 0;
+    for (uint32_t s : subs) {
+      for (uint8_t k = 0; k < kKinds; ++k) {
+        rewrite(n, subValue(s), k);
+        if (++n == kBurst) {
+          fp->countBurst(ptrs.data(), lens.data(), n);
+          afterBurst(n);
+          drain();
+          n = 0;
+        }
+      }
+    }
+    if (n != 0) {
+      fp->countBurst(ptrs.data(), lens.data(), n);
+      afterBurst(n);
+      drain();
+    }
+    const auto& c = fp->local().c;
+    uint64_t lost = c[size_t(Stat::kLearnQueueFullPackets)] + c[size_t(Stat::kV6TableFullPackets)];
+    uint64_t counted = c[size_t(Stat::kCountedPackets)];
+    uint64_t expect_flows = uint64_t(subscribers) * (family == Family::kV6 ? 3 : 4);
+    if (lost != 0 || counted != uint64_t(subscribers) * kKinds || announced != expect_flows) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "warm-up mismatch: counted %llu (want %llu), unattributed %llu, "
+                    "flows announced %llu (want %llu)",
+                    (unsigned long long)counted, (unsigned long long)subscribers * kKinds,
+                    (unsigned long long)lost, (unsigned long long)announced,
+                    (unsigned long long)expect_flows);
+      error = buf;
+    }
+  }
+};
+
+std::unique_ptr<Fixture> g_fixture;
+
+Fixture& fixtureFor(Family f, uint32_t subscribers, bool dense = false) {
+  if (!g_fixture || g_fixture->family != f || g_fixture->subscribers != subscribers ||
+      g_fixture->dense != dense) {
+    g_fixture.reset();  // free the previous slab first
+    g_fixture = std::make_unique<Fixture>(f, subscribers, dense);
+  }
+  return *g_fixture;
+}
+
+void setRates(benchmark::State& state, uint64_t packets) {
+  state.SetItemsProcessed(int64_t(packets));
+  state.counters["Mpps"] = benchmark::Counter(double(packets) / 1e6, benchmark::Counter::kIsRate);
+  state.counters["ns_per_pkt"] = benchmark::Counter(
+      double(packets) / 1e9, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void runHotPath(benchmark::State& state, Family family, bool dense = false) {
+  Fixture& fx = fixtureFor(family, uint32_t(state.range(0)), dense);
+  if (!fx.error.empty()) {
+    state.SkipWithError(fx.error.c_str());
+    return;
+  }
+  uint64_t counted_before = fx.fp->local().c[size_t(Stat::kCountedPackets)];
+  for (auto _ : state) {
+    fx.fillFromSequence();
+    fx.fp->countBurst(fx.ptrs.data(), fx.lens.data(), kBurst);
+    fx.afterBurst(kBurst);
+  }
+  uint64_t packets = uint64_t(state.iterations()) * kBurst;
+  uint64_t counted = fx.fp->local().c[size_t(Stat::kCountedPackets)] - counted_before;
+  // Steady state: every packet counted in a known flow, nothing announced.
+  uint64_t learned = fx.drain();
+  if (counted != packets || learned != 0) {
+    state.SkipWithError("not steady state: packets were not counted or flows were announced");
+  }
+  setRates(state, packets);
+  state.counters["subscribers"] = double(fx.subscribers);
+}
+
+void hotpath_ipv4(benchmark::State& state) { runHotPath(state, Family::kV4); }
+void hotpath_ipv6(benchmark::State& state) { runHotPath(state, Family::kV6); }
+void hotpath_gtpu(benchmark::State& state) { runHotPath(state, Family::kGtpu); }
+// The same packets, but the subscribers are 10.0.0.1 .. 10.0.0.0 + N (packed at the start of
+// the pool): the slab lines touched span N x 128 bytes instead of the whole 2 GiB of the /8.
+void hotpath_ipv4_packed(benchmark::State& state) { runHotPath(state, Family::kV4, true); }
+
+// The harness alone: the per-burst rewrite from the sequence (what the NIC's DMA would do).
+void harness_only(benchmark::State& state) {
+  Fixture& fx = fixtureFor(Family::kV4, uint32_t(state.range(0)));
+  for (auto _ : state) {
+    fx.fillFromSequence();
+    benchmark::DoNotOptimize(fx.frames.data());
+    benchmark::ClobberMemory();
+  }
+  setRates(state, uint64_t(state.iterations()) * kBurst);
+}
+
+}  // namespace
+
+BENCHMARK(hotpath_ipv4)->ArgName("subscribers")->Arg(1000)->Arg(8192)->Arg(100000)->Arg(1000000);
+BENCHMARK(harness_only)->ArgName("subscribers")->Arg(1000000);
+BENCHMARK(hotpath_ipv6)->ArgName("subscribers")->Arg(100000);
+BENCHMARK(hotpath_gtpu)->ArgName("subscribers")->Arg(1000000);
+BENCHMARK(hotpath_ipv4_packed)->ArgName("subscribers")->Arg(1000000);
+
+BENCHMARK_MAIN();

@@ -1,0 +1,268 @@
+// Control-plane poll benchmark: time of one Poller::poll() with 1 M tracked flows per worker
+// (1 and 2 workers), every flow known to the poller, with
+//   poll_unchanged    no counter changed since the last poll,
+//   poll_10pct_changed 10 % of the flows (a fresh random choice per poll) changed.
+// Config: idle_timeout 0 (never), max_sessions 2^24, 4 rating groups.
+//
+// Each flow is a distinct subscriber of 10.0.0.0/8 (uniformly random) with one rating group
+// (random of 4): one tracked flow = one random cache line of the slab, the worst case for the
+// scan (a subscriber with several rating groups keeps them on adjacent lines). The flows are
+// announced exactly as a worker does (W2cEvent kFlowLearned, counters already non-zero) in
+// batches of <= 60000, poll() draining the queues between batches.
+//
+// The "worker" writes here run on the poller's thread (between polls, untimed), so the lines
+// a poll reads after a change may still be in this core's cache: with 100 K random lines
+// (6.4 MB) against a 2 MiB L2 most are not. See docs/performance.md.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "controlplane/poller.h"
+#include "dataplane/fastpath.h"
+#include "shared/clock.h"
+#include "shared/config.h"
+#include "shared/counters.h"
+#include "shared/events.h"
+#include "shared/stats.h"
+
+namespace {
+
+using namespace tally;
+
+// 1 M by default; POLLER_BENCH_FLOWS overrides it (for profiling under valgrind).
+const uint32_t kFlowsPerWorker = [] {
+  const char* e = std::getenv("POLLER_BENCH_FLOWS");
+  return e != nullptr && std::atoi(e) > 0 ? uint32_t(std::atoi(e)) : 1000000u;
+}();
+constexpr uint32_t kAnnounceBatch = 60000;  // < the W2c queue's 65536
+constexpr uint32_t kOctets = 46;
+
+IpPrefix prefix(const char* s) {
+  auto p = parseIpPrefix(s);
+  if (!p) {
+    std::abort();
+  }
+  return *p;
+}
+
+Config pollerConfig(uint32_t workers) {
+  Config c;
+  c.node.id = "bench";
+  c.node.address = *parseIpAddress("192.0.2.1");
+  c.dataplane.workers = workers;
+  c.dataplane.max_sessions = 1u << 24;
+  c.dataplane.poll_interval_ms = 100;
+  PortConfig port;
+  port.name = "net_null0";
+  c.dataplane.ports.push_back(port);
+  c.subscribers.pools.push_back(prefix("10.0.0.0/8"));
+  c.subscribers.idle_timeout_s = 0;
+  ServiceRule dns;
+  dns.rating_group = 10;
+  dns.match.protocol = 17;
+  dns.match.remote_port_min = 53;
+  dns.match.remote_port_max = 53;
+  ServiceRule net;
+  net.rating_group = 20;
+  net.match.remote_prefix = prefix("198.51.100.0/24");
+  ServiceRule https;
+  https.rating_group = 30;
+  https.match.protocol = 6;
+  https.match.remote_port_min = 443;
+  https.match.remote_port_max = 443;
+  c.services.rules = {dns, net, https};
+  c.services.default_rating_group = 1;
+  return c;
+}
+
+struct FlowRef {
+  uint32_t slot;
+  uint8_t rg;
+};
+
+struct WorkerSide {
+  std::unique_ptr<CounterSlab> slab;
+  std::unique_ptr<W2cQueue> w2c;
+  std::unique_ptr<C2wQueue> c2w;
+  std::unique_ptr<WorkerStats> stats;
+  std::vector<FlowRef> flows;
+  std::vector<uint32_t> perm;
+  uint64_t counted_packets = 0;
+  uint64_t counted_octets = 0;
+
+  void bump(const FlowRef& f) {
+    FlowCounters& c = slab->flow(f.slot, f.rg);
+    bumpCounter(c.ul_octets, kOctets);
+    bumpCounter(c.ul_packets, 1);
+    ++counted_packets;
+    counted_octets += kOctets;
+  }
+  void publish() {
+    storeCounter(stats->c[size_t(Stat::kCountedPackets)], counted_packets);
+    storeCounter(stats->c[size_t(Stat::kCountedOctets)], counted_octets);
+    std::atomic_ref<uint64_t>(stats->bursts).fetch_add(1, std::memory_order_release);
+  }
+};
+
+struct Fixture {
+  uint32_t n_workers;
+  Config config;
+  CountingPlan plan;
+  SteadyClock clock;
+  std::vector<WorkerSide> workers;
+  std::unique_ptr<Poller> poller;
+  std::mt19937_64 rng{7};
+
+  explicit Fixture(uint32_t n) : n_workers(n), config(pollerConfig(n)) {
+    plan = CountingPlan::fromConfig(config);
+    workers.resize(n);
+    std::vector<WorkerChannel> channels;
+    for (WorkerSide& w : workers) {
+      w.slab = std::make_unique<CounterSlab>(plan.geometry);
+      if (!w.slab->ok()) {
+        std::fprintf(stderr, "cannot map a counter slab\n");
+        std::abort();
+      }
+      w.w2c = std::make_unique<W2cQueue>();
+      w.c2w = std::make_unique<C2wQueue>();
+      w.stats = std::make_unique<WorkerStats>();
+      channels.push_back(WorkerChannel{w.slab.get(), w.stats.get(), w.w2c.get(), w.c2w.get()});
+    }
+    poller = std::make_unique<Poller>(config, plan, channels, clock);
+    announce();
+  }
+
+  // Distinct random subscribers across all workers (RSS gives a subscriber to one worker),
+  // one flow each, announced in batches with a poll between batches.
+  void announce() {
+    std::vector<uint64_t> used((1u << 24) / 64);
+    for (WorkerSide& w : workers) {
+      w.flows.reserve(kFlowsPerWorker);
+      while (w.flows.size() < kFlowsPerWorker) {
+        uint32_t h = uint32_t(rng() & 0xFFFFFF);
+        if (h == 0 || h == 0xFFFFFF || (used[h / 64] >> (h % 64) & 1)) {
+          continue;
+        }
+        used[h / 64] |= uint64_t{1} << (h % 64);
+        w.flows.push_back(FlowRef{plan.slot4(0x0A000000u | h), uint8_t(rng() % 4)});
+      }
+    }
+    for (uint32_t start = 0; start < kFlowsPerWorker; start += kAnnounceBatch) {
+      uint32_t end = std::min(kFlowsPerWorker, start + kAnnounceBatch);
+      for (WorkerSide& w : workers) {
+        for (uint32_t i = start; i < end; ++i) {
+          const FlowRef& f = w.flows[i];
+          W2cEvent ev;
+          ev.type = W2cType::kFlowLearned;
+          ev.rg_index = f.rg;
+          ev.slot = f.slot;
+          ev.key.family = 4;
+          ev.key.v4 = plan.addressOfSlot4(f.slot);
+          if (!w.w2c->push(ev)) {
+            std::fprintf(stderr, "W2c queue full during announcement\n");
+            std::abort();
+          }
+          w.bump(f);  // the worker counts the packet after announcing it
+        }
+        w.publish();
+      }
+      poller->poll();
+    }
+    poller->poll();
+    const Statistics& s = poller->statistics();
+    if (s.tracked_flows != uint64_t(kFlowsPerWorker) * n_workers ||
+        s.sessions_created != uint64_t(kFlowsPerWorker) * n_workers ||
+        s.conservation_violations != 0) {
+      std::fprintf(stderr, "set-up mismatch: tracked %llu flows, %llu sessions created, "
+                   "%llu conservation violations\n",
+                   (unsigned long long)s.tracked_flows, (unsigned long long)s.sessions_created,
+                   (unsigned long long)s.conservation_violations);
+      std::abort();
+    }
+  }
+
+  // 10 % of each worker's flows (a fresh random choice of distinct flows: partial
+  // Fisher-Yates over a persistent permutation) get one more packet.
+  void changeTenPercent() {
+    for (WorkerSide& w : workers) {
+      if (w.perm.empty()) {
+        w.perm.resize(w.flows.size());
+        for (uint32_t i = 0; i < w.perm.size(); ++i) {
+          w.perm[i] = i;
+        }
+      }
+      const uint32_t n = uint32_t(w.perm.size());
+      for (uint32_t k = 0; k < n / 10; ++k) {
+        uint32_t j = k + uint32_t(rng() % (n - k));
+        std::swap(w.perm[k], w.perm[j]);
+        w.bump(w.flows[w.perm[k]]);
+      }
+      w.publish();
+    }
+  }
+};
+
+std::unique_ptr<Fixture> g_fixture;
+
+Fixture& fixtureFor(uint32_t workers) {
+  if (!g_fixture || g_fixture->n_workers != workers) {
+    g_fixture.reset();
+    g_fixture = std::make_unique<Fixture>(workers);
+  }
+  return *g_fixture;
+}
+
+void setCounters(benchmark::State& state, const Fixture& fx) {
+  double flows = double(kFlowsPerWorker) * fx.n_workers;
+  state.counters["flows"] = flows;
+  state.counters["ms_per_poll"] = benchmark::Counter(
+      1e-3, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_flow"] = benchmark::Counter(
+      flows / 1e9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  const Statistics& s = fx.poller->statistics();
+  if (s.conservation_violations != 0) {
+    state.SkipWithError("conservation violated");
+  }
+}
+
+void poll_unchanged(benchmark::State& state) {
+  Fixture& fx = fixtureFor(uint32_t(state.range(0)));
+  fx.poller->poll();  // nothing pending from a previous benchmark
+  for (auto _ : state) {
+    fx.poller->poll();
+  }
+  setCounters(state, fx);
+}
+
+void poll_10pct_changed(benchmark::State& state) {
+  Fixture& fx = fixtureFor(uint32_t(state.range(0)));
+  fx.poller->poll();
+  uint64_t before = fx.poller->statistics().attributed_packets;
+  for (auto _ : state) {
+    state.PauseTiming();
+    fx.changeTenPercent();
+    state.ResumeTiming();
+    fx.poller->poll();
+  }
+  uint64_t attributed = fx.poller->statistics().attributed_packets - before;
+  uint64_t want = uint64_t(state.iterations()) * (kFlowsPerWorker / 10) * fx.n_workers;
+  if (attributed != want) {
+    state.SkipWithError("the poll did not attribute every change");
+  }
+  setCounters(state, fx);
+}
+
+}  // namespace
+
+// Registration order = run order: both cases of one worker count share one set-up.
+BENCHMARK(poll_unchanged)->ArgName("workers")->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(poll_10pct_changed)->ArgName("workers")->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(poll_unchanged)->ArgName("workers")->Arg(2)->Unit(benchmark::kMillisecond);
+BENCHMARK(poll_10pct_changed)->ArgName("workers")->Arg(2)->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();

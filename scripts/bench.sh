@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# tally performance figures in one run (what they mean: docs/performance.md).
+#
+#   (a) hot path: FastPath::countBurst, one thread, packets in cache (bench/hotpath_bench)
+#   (b) control-plane poll: Poller::poll() with 1 M flows per worker (bench/poller_bench)
+#   (c) whole pipeline: build/tallyd vs dpdk-testpmd --forward-mode=rxonly on the same
+#       net_pcap trace and lcores (-l 0-1: one worker / forwarding lcore), interleaved
+#       A B A B A B, median of each, ratio tallyd/testpmd.
+#
+# Usage: scripts/bench.sh [--quick] [--only LIST] [--keep DIR]
+#   --quick      smoke run: shorter runs, fewer sizes, smaller trace, one round
+#   --only LIST  comma-separated subset of: hotpath,poller,pipeline
+#   --keep DIR   copy the raw outputs (benchmark JSON, tallyd/testpmd logs) to DIR
+# Environment: BUILD_DIR (default build), TESTPMD (default dpdk-testpmd),
+#   EAL_MEM_MB (default 6144: 1.2 M mbufs of 2.3 KB need more than 4 GB without hugepages).
+#
+# The machine is shared and noisy (2 vCPUs): compare figures of the same run (ratios).
+set -euo pipefail
+
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+
+QUICK=0
+SECTIONS="hotpath,poller,pipeline"
+KEEP=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --only) SECTIONS="${2:?--only needs a list}"; shift ;;
+    --keep) KEEP="${2:?--keep needs a directory}"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+want() { [[ ",$SECTIONS," == *",$1,"* ]]; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-build}"
+[[ "$BUILD_DIR" == /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
+PY=/usr/bin/python3
+TESTPMD="${TESTPMD:-dpdk-testpmd}"
+EAL_MEM_MB="${EAL_MEM_MB:-6144}"
+MBUFS=1200000
+
+WORK="$(mktemp -d /tmp/tally-bench.XXXXXX)"
+SOCK="/tmp/tally-bench-$$.sock"
+PIDS=()          # processes this script started (timeout wrappers): ended by PID at exit
+PREFIXES=()      # DPDK --file-prefix values used: their /var/run/dpdk dirs are removed
+
+cleanup() {
+  local rc=$?
+  local pid
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      sleep 1
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  if [[ -n "$KEEP" ]]; then
+    if mkdir -p "$KEEP"; then
+      cp -r "$WORK"/. "$KEEP"/ 2>/dev/null || true
+    fi
+    find "$KEEP" -name '*.pcap' -delete 2>/dev/null || true
+  fi
+  rm -rf "${WORK:?}"
+  rm -f "$SOCK"
+  local p
+  for p in "${PREFIXES[@]}"; do
+    [[ -n "$p" ]] || continue
+    rm -rf "/var/run/dpdk/${p:?}" 2>/dev/null || true
+  done
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "bench.sh: $*" >&2; }
+
+# Run a command in the background under `timeout`, remember its PID, wait for it.
+# run_limited SECONDS OUTFILE CMD...   -> the command's exit status
+run_limited() {
+  local limit="$1" out="$2"
+  shift 2
+  timeout -k 10 "$limit" "$@" </dev/null >"$out" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  local rc=0
+  wait "$pid" || rc=$?
+  return "$rc"
+}
+
+if [[ $QUICK -eq 1 ]]; then
+  HP_FILTER='^hotpath_ipv4/subscribers:(1000|1000000)$'
+  HP_REPS=1; HP_MIN=0.3
+  PL_FILTER='workers:1$'
+  PL_REPS=1; PL_MIN=0.3
+  ROUNDS=1; DURATION=2
+  BIG_PACKETS=200000; BIG_SUBS=200000
+  WARM_LIMIT=60
+else
+  HP_FILTER='.'
+  HP_REPS=3; HP_MIN=1
+  PL_FILTER='.'
+  PL_REPS=3; PL_MIN=1
+  ROUNDS=3; DURATION=5
+  BIG_PACKETS=1000000; BIG_SUBS=1000000
+  WARM_LIMIT=120
+fi
+START_LIMIT=120   # tallyd / testpmd start-up (1.2 M mbufs without hugepages take a while)
+SMALL_PACKETS=8192
+
+# ---------------------------------------------------------------------------------------------
+# Build what is needed.
+# ---------------------------------------------------------------------------------------------
+targets=()
+want hotpath && targets+=(bench/hotpath_bench)
+want poller && targets+=(bench/poller_bench)
+want pipeline && targets+=(tallyd tallyctl)
+if [[ ${#targets[@]} -gt 0 ]]; then
+  if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
+    log "configuring $BUILD_DIR"
+    meson setup "$BUILD_DIR" "$ROOT" -Dbenchmarks=enabled >"$WORK/meson.log" 2>&1 ||
+      { cat "$WORK/meson.log" >&2; exit 1; }
+  fi
+  if want hotpath || want poller; then
+    if ! ninja -C "$BUILD_DIR" -t targets all 2>/dev/null | grep -q '^bench/hotpath_bench:'; then
+      log "enabling the benchmarks option in $BUILD_DIR (needs libbenchmark-dev)"
+      meson configure "$BUILD_DIR" -Dbenchmarks=enabled >"$WORK/meson.log" 2>&1 ||
+        { cat "$WORK/meson.log" >&2; exit 1; }
+    fi
+  fi
+  log "building ${targets[*]} in $BUILD_DIR"
+  ninja -C "$BUILD_DIR" "${targets[@]}" >"$WORK/ninja.log" 2>&1 ||
+    { tail -40 "$WORK/ninja.log" >&2; exit 1; }
+fi
+
+echo "tally benchmarks — $(date -u +%Y-%m-%dT%H:%MZ) — $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')) — load $(cut -d' ' -f1-3 /proc/loadavg)"
+[[ $QUICK -eq 1 ]] && echo "(--quick: smoke run, figures are indicative only)"
+
+# ---------------------------------------------------------------------------------------------
+# (a) hot path
+# ---------------------------------------------------------------------------------------------
+if want hotpath; then
+  log "hot path benchmark (a few minutes)"
+  if ! run_limited 1800 "$WORK/hotpath.txt" "$BUILD_DIR/bench/hotpath_bench" \
+      --benchmark_filter="$HP_FILTER" --benchmark_repetitions="$HP_REPS" \
+      --benchmark_min_time="$HP_MIN" --benchmark_out="$WORK/hotpath.json" \
+      --benchmark_out_format=json; then
+    tail -20 "$WORK/hotpath.txt" >&2
+    echo "hot path benchmark FAILED"
+  else
+    if [[ $QUICK -eq 0 ]]; then
+      # Experiment (not the shipped code path): the same IPv4 cases with the counter slab on
+      # transparent huge pages (bench-only madvise, HOTPATH_SLAB_THP=1).
+      log "hot path with the slab on transparent huge pages (experiment)"
+      HOTPATH_SLAB_THP=1 run_limited 900 "$WORK/hotpath-thp.txt" \
+        "$BUILD_DIR/bench/hotpath_bench" \
+        --benchmark_filter='^hotpath_ipv4/subscribers:(8192|1000000)$' \
+        --benchmark_repetitions="$HP_REPS" --benchmark_min_time="$HP_MIN" \
+        --benchmark_out="$WORK/hotpath-thp.json" --benchmark_out_format=json ||
+        log "THP experiment failed (see hotpath-thp.txt)"
+    fi
+    "$PY" - "$HP_REPS" "$WORK/hotpath.json" "$WORK/hotpath-thp.json" <<'EOF'
+import json, os, statistics, sys
+reps = int(sys.argv[1])
+runs = {}
+for path, suffix in ((sys.argv[2], ""), (sys.argv[3], "+thp")):
+    if not os.path.exists(path):
+        continue
+    for b in json.load(open(path))["benchmarks"]:
+        if b.get("run_type", "iteration") != "iteration":
+            continue
+        key = b["run_name"] + suffix
+        if b.get("error_occurred"):
+            runs.setdefault(key, []).append(None)
+            continue
+        runs.setdefault(key, []).append((b["ns_per_pkt"], b["Mpps"]))
+label = {
+    "hotpath_ipv4": "IPv4 UDP/TCP 64 B, subscribers random in 10/8",
+    "harness_only": "(harness alone: per-burst rewrite)",
+    "hotpath_ipv6": "IPv6 /64s of 2001:db8::/32 (info)",
+    "hotpath_gtpu": "IPv4 in GTP-U over IPv4 (info)",
+    "hotpath_ipv4_packed": "IPv4, subscribers packed at pool start (info)",
+    "hotpath_ipv4+thp": "IPv4 random, slab on huge pages (experiment)",
+}
+print()
+print("(a) Hot path: FastPath::countBurst + publish, 1 thread, bursts of 32 in cache, "
+      "4 rating groups (median of %d)" % reps)
+print("  %-48s %11s %8s %8s  %s" % ("scenario", "subscribers", "ns/pkt", "Mpps", "target"))
+for name, vals in runs.items():
+    base, _, arg = name.partition("/")
+    if arg.endswith("+thp"):
+        base, arg = base + "+thp", arg[:-4]
+    subs = int(arg.split(":")[-1]) if arg else 0
+    good = [v for v in vals if v is not None]
+    if not good:
+        print("  %-48s %11s %8s %8s  %s" % (label.get(base, base), subs, "error", "", ""))
+        continue
+    ns = statistics.median(v[0] for v in good)
+    mpps = statistics.median(v[1] for v in good)
+    target = ""
+    if base == "hotpath_ipv4" and subs == 1000000:
+        target = ">= 25 Mpps (<= 40 ns): " + ("met" if mpps >= 25 else "MISSED (%.2fx)" % (mpps / 25))
+    subs_s = "%d K" % (subs // 1000) if subs < 1000000 else "%g M" % (subs / 1e6)
+    print("  %-48s %11s %8.1f %8.2f  %s" % (label.get(base, base), subs_s, ns, mpps, target))
+EOF
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# (b) control-plane poll
+# ---------------------------------------------------------------------------------------------
+if want poller; then
+  log "poller benchmark (a few minutes: sets up 1-2 M sessions)"
+  if ! run_limited 1800 "$WORK/poller.txt" "$BUILD_DIR/bench/poller_bench" \
+      --benchmark_filter="$PL_FILTER" --benchmark_repetitions="$PL_REPS" \
+      --benchmark_min_time="$PL_MIN" --benchmark_out="$WORK/poller.json" \
+      --benchmark_out_format=json; then
+    tail -20 "$WORK/poller.txt" >&2
+    echo "poller benchmark FAILED"
+  else
+    "$PY" - "$WORK/poller.json" "$PL_REPS" <<'EOF'
+import json, statistics, sys
+d = json.load(open(sys.argv[1]))
+reps = int(sys.argv[2])
+runs = {}
+for b in d["benchmarks"]:
+    if b.get("run_type", "iteration") != "iteration":
+        continue
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b.get("time_unit", "ns")]
+    if b.get("error_occurred"):
+        runs.setdefault(b["run_name"], []).append(None)
+        continue
+    runs.setdefault(b["run_name"], []).append(
+        (b["cpu_time"] * scale, b["real_time"] * scale, b["ns_per_flow"], b["flows"]))
+label = {"poll_unchanged": "no counter changed", "poll_10pct_changed": "10 % of flows changed"}
+print()
+print("(b) Control-plane poll: Poller::poll(), 1 M tracked flows per worker, one random "
+      "subscriber each (median of %d)" % reps)
+print("  %-24s %7s %8s %12s %13s %8s  %s" % ("case", "workers", "flows", "ms/poll cpu",
+                                            "ms/poll wall", "ns/flow", "target <= 10 ms"))
+for name, vals in runs.items():
+    base, _, arg = name.partition("/")
+    workers = arg.split(":")[-1]
+    good = [v for v in vals if v is not None]
+    if not good:
+        print("  %-24s %7s  error" % (label.get(base, base), workers))
+        continue
+    cpu = statistics.median(v[0] for v in good)
+    wall = statistics.median(v[1] for v in good)
+    nsf = statistics.median(v[2] for v in good)
+    flows = good[0][3]
+    verdict = "met" if cpu <= 10 else "MISSED (%.1fx)" % (cpu / 10)
+    print("  %-24s %7s %7.0fK %12.1f %13.1f %8.1f  %s"
+          % (label.get(base, base), workers, flows / 1000, cpu, wall, nsf, verdict))
+EOF
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# (c) whole pipeline: tallyd vs testpmd rxonly
+# ---------------------------------------------------------------------------------------------
+gen_trace() {  # gen_trace PACKETS SUBSCRIBERS OUT
+  local packets="$1" subs="$2" out="$3"
+  if [[ -f "$ROOT/scripts/gen_pcap.py" ]] && grep -q -- '--bench' "$ROOT/scripts/gen_pcap.py"; then
+    "$PY" "$ROOT/scripts/gen_pcap.py" --bench --packets "$packets" --subscribers "$subs" \
+      --out "$out" >/dev/null
+  else
+    # Fallback: 60-byte (64 on the wire) IPv4/UDP frames, uniform subscribers of 10.0.0.0/8.
+    "$PY" - "$packets" "$subs" "$out" <<'EOF'
+import random, struct, sys
+n, s, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rng = random.Random(1)
+subs = [0x0A000000 + h for h in rng.sample(range(1, (1 << 24) - 1), s)]
+eth = bytes.fromhex("020000000001020000000002") + b"\x08\x00"
+with open(out, "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    buf = bytearray()
+    for k in range(n):
+        hdr = struct.pack("!BBHHHBBHII", 0x45, 0, 46, k & 0xFFFF, 0, 64, 17, 0,
+                          subs[rng.randrange(s)], 0xCB00710A)
+        buf += struct.pack("<IIII", 1700000000, k % 1000000, 60, 60)
+        buf += eth + hdr + struct.pack("!HHHH", 1024 + (k & 0x7FFF), 5001, 26, 0) + bytes(18)
+        if len(buf) > (1 << 20):
+            f.write(buf); buf = bytearray()
+    f.write(buf)
+EOF
+  fi
+}
+
+RUN_SEQ=0
+RATE=""
+AVG=""
+now() { date +%s.%N; }
+rx_of() {  # rx_of SOCKET -> total rx_packets from `tallyctl display statistics --json`, or ""
+  "$BUILD_DIR/tallyctl" --socket "$1" --timeout 5000 display statistics --json 2>/dev/null |
+    "$PY" -c 'import json,sys; print(json.load(sys.stdin)["rx_packets"])' 2>/dev/null || true
+}
+
+# tallyd_run TRACE PACKETS -> sets RATE to the steady receive rate (pps) or "fail", and AVG to
+# tallyd's own --print-rate figure (first packet to stop: the learning phase included).
+# Steady state: once the whole trace went through twice (every subscriber's counter page
+# touched, every flow announced), rx_packets is read with tallyctl DURATION seconds apart.
+# (Not called in $(...): the PIDs and prefixes it records must reach this shell's cleanup.)
+tallyd_run() {
+  local trace="$1" packets="$2"
+  RUN_SEQ=$((RUN_SEQ + 1))
+  local prefix="tally-bench-$$-$RUN_SEQ"
+  PREFIXES+=("$prefix")
+  local cfg="$WORK/tallyd-$RUN_SEQ.yaml" out="$WORK/tallyd-$RUN_SEQ.log"
+  cat >"$cfg" <<YAML
+node: {id: bench, address: 192.0.2.1}
+dataplane:
+  eal: ["--no-huge", "-m", "$EAL_MEM_MB", "--no-pci", "-l", "0-1", "--file-prefix", "$prefix", "--vdev=net_pcap0,rx_pcap=$trace,infinite_rx=1"]
+  ports: [{name: net_pcap0, role: access}]
+  workers: 1
+  max_sessions: 2000000
+  mbufs: $MBUFS
+subscribers: {pools: [10.0.0.0/8], idle_timeout: 0}
+services: {rules: [{rating_group: 10, match: {protocol: udp, remote_port: 53}}, {rating_group: 20, match: {remote_prefix: 198.51.100.0/24}}, {rating_group: 30, match: {protocol: tcp, remote_port: 443}}], default_rating_group: 1}
+control: {socket: $SOCK}
+YAML
+  rm -f "$SOCK"
+  local max_run=$((START_LIMIT + WARM_LIMIT + DURATION + 10))
+  timeout -k 120 $((max_run + 120)) "$BUILD_DIR/tallyd" --config "$cfg" --run-for "$max_run" \
+    --print-rate --no-summary </dev/null >"$out" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  RATE=fail
+  AVG=fail
+  # Started: the control socket answers.
+  local deadline rx="" rx1="" t1="" rx2="" t2=""
+  deadline=$(( $(date +%s) + START_LIMIT ))
+  while kill -0 "$pid" 2>/dev/null && [[ $(date +%s) -lt $deadline ]]; do
+    if [[ -S "$SOCK" ]]; then
+      rx="$(rx_of "$SOCK")"
+      [[ -n "$rx" ]] && break
+    fi
+    sleep 0.5
+  done
+  if [[ -n "$rx" ]]; then
+    # Warm: the trace went through twice.
+    deadline=$(( $(date +%s) + WARM_LIMIT ))
+    while kill -0 "$pid" 2>/dev/null && [[ $(date +%s) -lt $deadline ]]; do
+      rx="$(rx_of "$SOCK")"
+      [[ -n "$rx" && "$rx" -ge $((2 * packets)) ]] && break
+      sleep 0.5
+    done
+    if [[ -z "$rx" || "$rx" -lt $((2 * packets)) ]]; then
+      log "tallyd run $RUN_SEQ: not warm after ${WARM_LIMIT} s (rx_packets ${rx:-?}): measuring anyway"
+    fi
+    t1="$(now)"; rx1="$(rx_of "$SOCK")"
+    sleep "$DURATION"
+    t2="$(now)"; rx2="$(rx_of "$SOCK")"
+  fi
+  kill -INT "$pid" 2>/dev/null || true   # graceful stop: tallyd prints its rate line
+  local rc=0
+  wait "$pid" || rc=$?
+  rm -rf "/var/run/dpdk/${prefix:?}"
+  AVG="$(sed -n 's/^rx_packets [0-9]* seconds [0-9.]* rate_pps \([0-9.]*\)$/\1/p' "$out" | tail -1)"
+  [[ -n "$AVG" ]] || AVG=fail
+  if [[ -n "$rx1" && -n "$rx2" ]]; then
+    RATE="$("$PY" -c "print(($rx2 - $rx1) / ($t2 - $t1))")"
+  else
+    log "tallyd run $RUN_SEQ failed (exit $rc):"
+    tail -5 "$out" >&2
+    if grep -q 'dataplane.mbufs' "$out"; then
+      log "tallyd does not accept dataplane.mbufs yet: the pipeline comparison needs it"
+    fi
+  fi
+}
+
+# testpmd_run TRACE -> sets RATE to the median Rx-pps of the steady seconds, or "fail"
+testpmd_run() {
+  local trace="$1"
+  RUN_SEQ=$((RUN_SEQ + 1))
+  local prefix="tp-$$-$RUN_SEQ"
+  PREFIXES+=("$prefix")
+  local out="$WORK/testpmd-$RUN_SEQ.log"
+  # With --stats-period testpmd prints "Rx-pps:" every second until SIGINT; the first report
+  # covers the start, so wait for DURATION + 1 reports, then interrupt it.
+  timeout -k 10 -s INT $((START_LIMIT + DURATION + 30)) "$TESTPMD" --no-huge -m "$EAL_MEM_MB" --no-pci \
+    -l 0-1 --file-prefix "$prefix" --vdev="net_pcap0,rx_pcap=$trace,infinite_rx=1" -- \
+    --forward-mode=rxonly --total-num-mbufs="$MBUFS" --stats-period 1 \
+    </dev/null >"$out" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  local n=0
+  while kill -0 "$pid" 2>/dev/null; do
+    n="$(grep -c 'Rx-pps:' "$out" 2>/dev/null || true)"
+    if [[ "$n" -ge $((DURATION + 1)) ]]; then
+      kill -INT "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.5
+  done
+  wait "$pid" 2>/dev/null || true
+  rm -rf "/var/run/dpdk/${prefix:?}"
+  local rate
+  rate="$("$PY" - "$out" <<'EOF'
+import re, statistics, sys
+pps = [int(m.group(1)) for m in re.finditer(r"Rx-pps:\s+(\d+)", open(sys.argv[1], errors="replace").read())]
+steady = pps[1:]  # the first report includes the start
+print(statistics.median(steady) if steady else "")
+EOF
+)"
+  if [[ -z "$rate" ]]; then
+    log "testpmd run $RUN_SEQ failed:"
+    tail -5 "$out" >&2
+    RATE=fail
+    return 0
+  fi
+  RATE="$rate"
+}
+
+if want pipeline; then
+  if ! command -v "$TESTPMD" >/dev/null; then
+    echo "(c) pipeline: SKIPPED ($TESTPMD not found; apt-get install dpdk)"
+  else
+    log "generating traces"
+    gen_trace "$BIG_PACKETS" "$BIG_SUBS" "$WORK/big.pcap"
+    gen_trace "$SMALL_PACKETS" "$SMALL_PACKETS" "$WORK/small.pcap"
+    declare -A TRACE_LABEL=(
+      [big]="64 B, $((BIG_PACKETS / 1000)) K pkts over $((BIG_SUBS / 1000)) K subscribers"
+      [small]="64 B, $((SMALL_PACKETS / 1024)) K-packet trace"
+    )
+    declare -A PACKETS=([big]="$BIG_PACKETS" [small]="$SMALL_PACKETS")
+    declare -A RESULTS=()
+    for t in big small; do
+      for r in $(seq "$ROUNDS"); do
+        log "pipeline $t round $r/$ROUNDS: tallyd"
+        tallyd_run "$WORK/$t.pcap" "${PACKETS[$t]}"
+        RESULTS[$t,tallyd]+="$RATE "
+        RESULTS[$t,avg]+="$AVG "
+        log "pipeline $t round $r/$ROUNDS: testpmd"
+        testpmd_run "$WORK/$t.pcap"
+        RESULTS[$t,testpmd]+="$RATE "
+      done
+    done
+    echo
+    echo "(c) Pipeline: rx only, net_pcap infinite_rx=1, -l 0-1 (1 worker / forwarding lcore)," \
+      "interleaved tallyd/testpmd x $ROUNDS, ${DURATION} s of steady state each, medians"
+    printf '  %-40s %12s %13s %15s  %s\n' "trace" "tallyd Mpps" "testpmd Mpps" "tallyd/testpmd" \
+      "target >= 0.85"
+    for t in big small; do
+      "$PY" - "${TRACE_LABEL[$t]}" "${RESULTS[$t,tallyd]}" "${RESULTS[$t,testpmd]}" \
+        "${RESULTS[$t,avg]}" <<'EOF'
+import statistics, sys
+label, a, b, avg = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split()
+num = lambda x: None if x == "fail" else float(x)
+def med(v):
+    good = [num(x) for x in v if num(x)]
+    return statistics.median(good) if good else None
+fmt = lambda x: "%.2f" % (x / 1e6) if x else "fail"
+ta, tb = med(a), med(b)
+if ta and tb:
+    ratio = ta / tb
+    verdict = "met" if ratio >= 0.85 else "MISSED"
+    print("  %-40s %12s %13s %15.2f  %s" % (label, fmt(ta), fmt(tb), ratio, verdict))
+else:
+    print("  %-40s %12s %13s %15s" % (label, fmt(ta), fmt(tb), "-"))
+pairs = ["%.2f" % (num(x) / num(y)) if num(x) and num(y) else "-" for x, y in zip(a, b)]
+print("  %-40s runs (Mpps): tallyd %s | testpmd %s | pair ratios %s"
+      % ("", " ".join(fmt(num(x)) for x in a), " ".join(fmt(num(x)) for x in b), " ".join(pairs)))
+print("  %-40s tallyd --print-rate (whole run, learning included): %s Mpps"
+      % ("", " ".join(fmt(num(x)) for x in avg)))
+EOF
+    done
+  fi
+fi
