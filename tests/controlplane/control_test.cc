@@ -116,6 +116,68 @@ TEST_F(ControlTest, BadCommandsAreRefusedWithAReason) {
   }
 }
 
+TEST_F(ControlTest, DisplayCcProfileShowsTheConfiguredThresholds) {
+  CcProfile& p8 = config_.accounting.cc_profiles[3];
+  p8.volume.total = 500000000;
+  p8.interval_s = 3600;
+  p8.tariff = {TariffTime{7, 0}, TariffTime{19, 30}};
+  poller_ = std::make_unique<Poller>(config_, plan_,
+                                     std::vector<WorkerChannel>{worker_->channel()}, clock_);
+  open();
+  auto r = call({"display", "cc-profile", "8"});
+  ASSERT_TRUE(r.ok() && r->ok) << r->error;
+  EXPECT_NE(r->text.find("8 (normal billing)"), std::string::npos) << r->text;
+  EXPECT_NE(r->text.find("total 500000000 octets"), std::string::npos);
+  EXPECT_NE(r->text.find("3600 s"), std::string::npos);
+  EXPECT_NE(r->text.find("07:00, 19:30"), std::string::npos);
+  r = call({"display", "cc-profile", "--json"});
+  ASSERT_TRUE(r.ok() && r->ok);
+  auto j = nlohmann::json::parse(r->text);
+  ASSERT_EQ(j.size(), 4u);
+  EXPECT_EQ(j[0]["index"], 1);
+  EXPECT_EQ(j[0]["interval"], nullptr);
+  EXPECT_EQ(j[3]["volume"]["total"], 500000000);
+  EXPECT_EQ(j[3]["tariff"][1], "19:30");
+}
+
+TEST_F(ControlTest, SessionEventsFromTheOperator) {
+  open();
+  auto r = call({"session", "handover", "10.0.0.1", "192.0.2.77"});
+  ASSERT_TRUE(r.ok() && r->ok) << r->error;
+  const Session* s = poller_->findSession(*parseIpAddress("10.0.0.1"));
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->serving_node.has_value());
+  EXPECT_EQ(formatIp(*s->serving_node), "192.0.2.77");
+  r = call({"session", "qos-change", "10.0.0.1", "7"});
+  ASSERT_TRUE(r.ok() && r->ok) << r->error;
+  EXPECT_EQ(s->qci, 7);
+}
+
+TEST_F(ControlTest, BadSessionAndProfileCommandsAreRefused) {
+  open();
+  struct Case {
+    std::vector<std::string> words;
+    std::string reason;
+  } cases[] = {
+      {{"display", "cc-profile", "3"}, "allowed 1, 2, 4 or 8"},
+      {{"display", "cc-profile", "1", "2"}, "at most one INDEX"},
+      {{"session", "qos-change", "10.0.0.1", "0"}, "allowed 1-255"},
+      {{"session", "qos-change", "10.0.0.1", "256"}, "allowed 1-255"},
+      {{"session", "qos-change", "10.0.0.1", "x"}, "allowed 1-255"},
+      {{"session", "handover", "10.0.0.1", "nowhere"}, "is not an IPv4 or IPv6 address"},
+      {{"session", "handover", "10.0.0.2", "192.0.2.7"}, "no billed session for 10.0.0.2"},
+      {{"session", "handover", "172.16.0.1", "192.0.2.7"}, "not in any subscribers.pools"},
+      {{"session", "handover", "10.0.0.1"}, "usage: session handover"},
+      {{"session", "logout", "10.0.0.1", "x"}, "usage: session handover"},
+  };
+  for (const Case& c : cases) {
+    auto r = call(c.words);
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->ok);
+    EXPECT_NE(r->error.find(c.reason), std::string::npos) << r->error;
+  }
+}
+
 TEST_F(ControlTest, MalformedRequestIsRefused) {
   EXPECT_FALSE(parseRequest("display session").ok());
   EXPECT_FALSE(parseRequest("[]").ok());
