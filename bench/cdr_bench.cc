@@ -6,7 +6,6 @@
 //   BM_WriteCdrFile10       TS 32.297 files of 10 records written with fsync + rename + dir fsync
 //                           (files/s); the directory is $TALLY_BENCH_DIR or /tmp.
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -135,8 +134,8 @@ BENCHMARK(BM_DecodeRecordToJson);
 
 void BM_WriteCdrFile10(benchmark::State& state) {
   const char* base = std::getenv("TALLY_BENCH_DIR");
-  std::string dir = std::string(base ? base : "/tmp") + "/tally-cdr-bench-" +
-                    std::to_string(::getpid());
+  std::string dir =
+      std::string(base ? base : "/tmp") + "/tally-cdr-bench-" + std::to_string(::getpid());
   Config config;
   config.node.id = "bench";
   config.node.address = *parseIpAddress("198.51.100.1");

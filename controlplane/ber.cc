@@ -164,8 +164,8 @@ void DerWriter::octetString(Tag t, std::span<const uint8_t> bytes) {
 }
 
 void DerWriter::octetString(Tag t, std::string_view text) {
-  octetString(t, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
-                                          text.size()));
+  octetString(t,
+              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 void DerWriter::namedBitString(Tag t, uint64_t bits) {

@@ -28,32 +28,57 @@ struct Named {
 };
 
 constexpr Named kRecordTypes[] = {
-    {18, "sgsnPDPRecord"}, {20, "sgsnMMRecord"}, {21, "sgsnSMORecord"}, {22, "sgsnSMTRecord"},
-    {76, "sgsnMBMSRecord"}, {77, "ggsnMBMSRecord"}, {84, "sGWRecord"}, {85, "pGWRecord"},
-    {86, "gwMBMSRecord"}, {92, "tDFRecord"}, {95, "iPERecord"}, {96, "ePDGRecord"},
+    {18, "sgsnPDPRecord"},  {20, "sgsnMMRecord"},   {21, "sgsnSMORecord"}, {22, "sgsnSMTRecord"},
+    {76, "sgsnMBMSRecord"}, {77, "ggsnMBMSRecord"}, {84, "sGWRecord"},     {85, "pGWRecord"},
+    {86, "gwMBMSRecord"},   {92, "tDFRecord"},      {95, "iPERecord"},     {96, "ePDGRecord"},
     {97, "tWAGRecord"},
 };
 
 // > CauseForRecClosing ::= INTEGER
 constexpr Named kCauses[] = {
-    {0, "normalRelease"}, {1, "partialRecord"}, {4, "abnormalRelease"},
-    {5, "cAMELInitCallRelease"}, {16, "volumeLimit"}, {17, "timeLimit"},
-    {18, "servingNodeChange"}, {19, "maxChangeCond"}, {20, "managementIntervention"},
-    {21, "intraSGSNIntersystemChange"}, {22, "rATChange"}, {23, "mSTimeZoneChange"},
-    {24, "sGSNPLMNIDChange"}, {25, "sGWChange"}, {26, "aPNAMBRChange"},
-    {27, "mOExceptionDataCounterReceipt"}, {52, "unauthorizedRequestingNetwork"},
-    {53, "unauthorizedLCSClient"}, {54, "positionMethodFailure"},
-    {58, "unknownOrUnreachableLCSClient"}, {59, "listofDownstreamNodeChange"},
+    {0, "normalRelease"},
+    {1, "partialRecord"},
+    {4, "abnormalRelease"},
+    {5, "cAMELInitCallRelease"},
+    {16, "volumeLimit"},
+    {17, "timeLimit"},
+    {18, "servingNodeChange"},
+    {19, "maxChangeCond"},
+    {20, "managementIntervention"},
+    {21, "intraSGSNIntersystemChange"},
+    {22, "rATChange"},
+    {23, "mSTimeZoneChange"},
+    {24, "sGSNPLMNIDChange"},
+    {25, "sGWChange"},
+    {26, "aPNAMBRChange"},
+    {27, "mOExceptionDataCounterReceipt"},
+    {52, "unauthorizedRequestingNetwork"},
+    {53, "unauthorizedLCSClient"},
+    {54, "positionMethodFailure"},
+    {58, "unknownOrUnreachableLCSClient"},
+    {59, "listofDownstreamNodeChange"},
 };
 
 // > ChangeCondition ::= ENUMERATED
 constexpr Named kChangeConditions[] = {
-    {0, "qoSChange"}, {1, "tariffTime"}, {2, "recordClosure"}, {6, "cGI-SAICHange"},
-    {7, "rAIChange"}, {8, "dT-Establishment"}, {9, "dT-Removal"}, {10, "eCGIChange"},
-    {11, "tAIChange"}, {12, "userLocationChange"}, {13, "userCSGInformationChange"},
-    {14, "presenceInPRAChange"}, {15, "removalOfAccess"}, {16, "unusabilityOfAccess"},
-    {17, "indirectChangeCondition"}, {18, "userPlaneToUEChange"},
-    {19, "servingPLMNRateControlChange"}, {20, "threeGPPPSDataOffStatusChange"},
+    {0, "qoSChange"},
+    {1, "tariffTime"},
+    {2, "recordClosure"},
+    {6, "cGI-SAICHange"},
+    {7, "rAIChange"},
+    {8, "dT-Establishment"},
+    {9, "dT-Removal"},
+    {10, "eCGIChange"},
+    {11, "tAIChange"},
+    {12, "userLocationChange"},
+    {13, "userCSGInformationChange"},
+    {14, "presenceInPRAChange"},
+    {15, "removalOfAccess"},
+    {16, "unusabilityOfAccess"},
+    {17, "indirectChangeCondition"},
+    {18, "userPlaneToUEChange"},
+    {19, "servingPLMNRateControlChange"},
+    {20, "threeGPPPSDataOffStatusChange"},
     {21, "aPNRateControlChange"},
 };
 
@@ -69,36 +94,69 @@ constexpr Named kApnSelectionModes[] = {
 
 constexpr Named kChChSelectionModes[] = {
     {0, "servingNodeSupplied"}, {1, "subscriptionSpecific"}, {2, "aPNSpecific"},
-    {3, "homeDefault"}, {4, "roamingDefault"}, {5, "visitingDefault"}, {6, "fixedDefault"},
+    {3, "homeDefault"},         {4, "roamingDefault"},       {5, "visitingDefault"},
+    {6, "fixedDefault"},
 };
 
 // > RATType: 1:1 copy of the TS 29.061 RAT type
 constexpr Named kRatTypes[] = {
-    {0, "reserved"}, {1, "UTRAN"}, {2, "GERAN"}, {3, "WLAN"}, {4, "GAN"},
-    {5, "HSPA Evolution"}, {6, "EUTRAN"}, {7, "Virtual"}, {8, "EUTRAN-NB-IoT"}, {9, "LTE-M"},
-    {10, "NR"}, {101, "IEEE 802.16e"}, {102, "3GPP2 eHRPD"}, {103, "3GPP2 HRPD"},
+    {0, "reserved"},      {1, "UTRAN"},          {2, "GERAN"},         {3, "WLAN"},
+    {4, "GAN"},           {5, "HSPA Evolution"}, {6, "EUTRAN"},        {7, "Virtual"},
+    {8, "EUTRAN-NB-IoT"}, {9, "LTE-M"},          {10, "NR"},           {101, "IEEE 802.16e"},
+    {102, "3GPP2 eHRPD"}, {103, "3GPP2 HRPD"},   {104, "3GPP2 1xRTT"}, {105, "3GPP2 UMB"},
 };
 
 constexpr const char* kServiceConditionBits[] = {
-    "qoSChange", "sGSNChange", "sGSNPLMNIDChange", "tariffTimeSwitch", "pDPContextRelease",
-    "rATChange", "serviceIdledOut", "reserved", "configurationChange", "serviceStop",
-    "dCCATimeThresholdReached", "dCCAVolumeThresholdReached",
-    "dCCAServiceSpecificUnitThresholdReached", "dCCATimeExhausted", "dCCAVolumeExhausted",
-    "dCCAValidityTimeout", "reserved1", "dCCAReauthorisationRequest",
-    "dCCAContinueOngoingSession", "dCCARetryAndTerminateOngoingSession",
-    "dCCATerminateOngoingSession", "cGI-SAIChange", "rAIChange",
-    "dCCAServiceSpecificUnitExhausted", "recordClosure", "timeLimit", "volumeLimit",
-    "serviceSpecificUnitLimit", "envelopeClosure", "eCGIChange", "tAIChange",
-    "userLocationChange", "userCSGInformationChange", "presenceInPRAChange",
-    "accessChangeOfSDF", "indirectServiceConditionChange", "servingPLMNRateControlChange",
+    "qoSChange",
+    "sGSNChange",
+    "sGSNPLMNIDChange",
+    "tariffTimeSwitch",
+    "pDPContextRelease",
+    "rATChange",
+    "serviceIdledOut",
+    "reserved",
+    "configurationChange",
+    "serviceStop",
+    "dCCATimeThresholdReached",
+    "dCCAVolumeThresholdReached",
+    "dCCAServiceSpecificUnitThresholdReached",
+    "dCCATimeExhausted",
+    "dCCAVolumeExhausted",
+    "dCCAValidityTimeout",
+    "reserved1",
+    "dCCAReauthorisationRequest",
+    "dCCAContinueOngoingSession",
+    "dCCARetryAndTerminateOngoingSession",
+    "dCCATerminateOngoingSession",
+    "cGI-SAIChange",
+    "rAIChange",
+    "dCCAServiceSpecificUnitExhausted",
+    "recordClosure",
+    "timeLimit",
+    "volumeLimit",
+    "serviceSpecificUnitLimit",
+    "envelopeClosure",
+    "eCGIChange",
+    "tAIChange",
+    "userLocationChange",
+    "userCSGInformationChange",
+    "presenceInPRAChange",
+    "accessChangeOfSDF",
+    "indirectServiceConditionChange",
+    "servingPLMNRateControlChange",
     "aPNRateControlChange",
 };
 constexpr int kServiceConditionBitCount =
     sizeof(kServiceConditionBits) / sizeof(kServiceConditionBits[0]);
 
 constexpr const char* kDiagnosticsChoices[] = {
-    "gsm0408Cause", "gsm0902MapErrorValue", "itu-tQ767Cause", "networkSpecificCause",
-    "manufacturerSpecificCause", "positionMethodFailureCause", "unauthorizedLCSClientCause",
+    "gsm0408Cause",
+    "gsm0902MapErrorValue",
+    "itu-tQ767Cause",
+    "networkSpecificCause",
+    "manufacturerSpecificCause",
+    "positionMethodFailureCause",
+    "unauthorizedLCSClientCause",
     "diameterResultCodeAndExperimentalResult",
 };
 
@@ -116,19 +174,19 @@ std::string named(const Named (&table)[N], int64_t v) {
 // Field tables
 
 enum class Kind : uint8_t {
-  kHex,          // OCTET STRING or anything not interpreted: hex of the contents
-  kText,         // IA5String
-  kUnsigned,     // INTEGER >= 0
-  kInteger,      // INTEGER
+  kHex,       // OCTET STRING or anything not interpreted: hex of the contents
+  kText,      // IA5String
+  kUnsigned,  // INTEGER >= 0
+  kInteger,   // INTEGER
   kBoolean,
   kNull,
   kRecordType,
   kCause,
-  kTbcd,         // IMSI, IMEI
+  kTbcd,  // IMSI, IMEI
   kMsisdn,
-  kGsnAddress,   // [n] GSNAddress (explicit CHOICE)
-  kGsnList,      // [n] SEQUENCE OF GSNAddress
-  kPdpAddress,   // [n] PDPAddress
+  kGsnAddress,  // [n] GSNAddress (explicit CHOICE)
+  kGsnList,     // [n] SEQUENCE OF GSNAddress
+  kPdpAddress,  // [n] PDPAddress
   kPdpType,
   kTimeStamp,
   kApnSelectionMode,
@@ -683,14 +741,13 @@ Json listToJson(const Tlv& t, const Field (&table)[N]) {
 
 Json valueToJson(const Tlv& t, Kind kind) {
   const Bytes v = t.value;
-  const bool wants_constructed =
-      kind == Kind::kGsnAddress || kind == Kind::kGsnList || kind == Kind::kPdpAddress ||
-      kind == Kind::kTrafficList || kind == Kind::kServiceList ||
-      kind == Kind::kServingNodeTypes || kind == Kind::kEpcQos || kind == Kind::kDiagnostics;
+  const bool wants_constructed = kind == Kind::kGsnAddress || kind == Kind::kGsnList ||
+                                 kind == Kind::kPdpAddress || kind == Kind::kTrafficList ||
+                                 kind == Kind::kServiceList || kind == Kind::kServingNodeTypes ||
+                                 kind == Kind::kEpcQos || kind == Kind::kDiagnostics;
   if (kind != Kind::kHex && t.tag.constructed != wants_constructed) {
-    return invalid(t.tag.constructed ? "unexpected constructed encoding"
-                                     : "unexpected primitive encoding",
-                   v);
+    return invalid(
+        t.tag.constructed ? "unexpected constructed encoding" : "unexpected primitive encoding", v);
   }
   switch (kind) {
     case Kind::kHex:
@@ -908,13 +965,13 @@ Result<uint64_t> unsignedField(const Tlv& t, uint64_t max) {
   return v.value();
 }
 
-#define TALLY_TRY_ASSIGN(lhs, expr, name)                    \
-  do {                                                       \
-    auto _r = (expr);                                        \
-    if (!_r) {                                               \
+#define TALLY_TRY_ASSIGN(lhs, expr, name)                          \
+  do {                                                             \
+    auto _r = (expr);                                              \
+    if (!_r) {                                                     \
       return Error{std::string(name) + ": " + _r.error().message}; \
-    }                                                        \
-    lhs = _r.value();                                        \
+    }                                                              \
+    lhs = _r.value();                                              \
   } while (0)
 
 Result<TrafficContainer> decodeTraffic(const Tlv& t) {
@@ -936,8 +993,7 @@ Result<TrafficContainer> decodeTraffic(const Tlv& t) {
         TALLY_TRY_ASSIGN(c.uplink_octets, unsignedField(f, UINT64_MAX), "dataVolumeGPRSUplink");
         break;
       case 4:
-        TALLY_TRY_ASSIGN(c.downlink_octets, unsignedField(f, UINT64_MAX),
-                         "dataVolumeGPRSDownlink");
+        TALLY_TRY_ASSIGN(c.downlink_octets, unsignedField(f, UINT64_MAX), "dataVolumeGPRSDownlink");
         break;
       case 5: {
         uint64_t v = 0;
@@ -1033,8 +1089,7 @@ Result<ServiceContainer> decodeService(const Tlv& t) {
         TALLY_TRY_ASSIGN(c.uplink_octets, unsignedField(f, UINT64_MAX), "datavolumeFBCUplink");
         break;
       case 13:
-        TALLY_TRY_ASSIGN(c.downlink_octets, unsignedField(f, UINT64_MAX),
-                         "datavolumeFBCDownlink");
+        TALLY_TRY_ASSIGN(c.downlink_octets, unsignedField(f, UINT64_MAX), "datavolumeFBCDownlink");
         break;
       case 14:
         TALLY_TRY_ASSIGN(c.time_of_report_ns, unixNs(f.value), "timeOfReport");
@@ -1100,9 +1155,9 @@ Result<int64_t> timeStampUnix(Bytes ts) {
     return s.error();
   }
   const Stamp& t = s.value();
-  int64_t local = daysFromCivil(t.year, static_cast<unsigned>(t.month),
-                                static_cast<unsigned>(t.day)) * 86400 +
-                  t.hour * 3600 + t.minute * 60 + t.second;
+  int64_t local =
+      daysFromCivil(t.year, static_cast<unsigned>(t.month), static_cast<unsigned>(t.day)) * 86400 +
+      t.hour * 3600 + t.minute * 60 + t.second;
   return local - int64_t{t.offset_min} * 60;
 }
 
@@ -1146,8 +1201,15 @@ Result<PgwRecord> decodePgwRecord(Bytes data) {
   p.charging_characteristics = 0;
   uint32_t seen = 0;  // mandatory fields found, one bit each
   enum : uint32_t {
-    kSeenType = 1, kSeenPgw = 2, kSeenCid = 4, kSeenNodes = 8, kSeenOpen = 16, kSeenDur = 32,
-    kSeenCause = 64, kSeenCc = 128, kSeenTypes = 256,
+    kSeenType = 1,
+    kSeenPgw = 2,
+    kSeenCid = 4,
+    kSeenNodes = 8,
+    kSeenOpen = 16,
+    kSeenDur = 32,
+    kSeenCause = 64,
+    kSeenCc = 128,
+    kSeenTypes = 256,
   };
   const Tlv& rt = rec.value();
   ber::BerReader r(rt.value, rt.offset + rt.header_length);
@@ -1202,8 +1264,8 @@ Result<PgwRecord> decodePgwRecord(Bytes data) {
         p.served_address = c.address;
         if (c.address.family == 6) {
           // > PDPAddressPrefixLength: the default value is 64 bits
-          p.served_prefix_length = static_cast<uint8_t>(c.prefix_length >= 0 ? c.prefix_length
-                                                                             : 64);
+          p.served_prefix_length =
+              static_cast<uint8_t>(c.prefix_length >= 0 ? c.prefix_length : 64);
         }
         break;
       }
@@ -1257,8 +1319,7 @@ Result<PgwRecord> decodePgwRecord(Bytes data) {
         break;
       case 23:
         if (f.value.size() != 2) {
-          return Error{"chargingCharacteristics of " + std::to_string(f.value.size()) +
-                       " octets"};
+          return Error{"chargingCharacteristics of " + std::to_string(f.value.size()) + " octets"};
         }
         p.charging_characteristics = static_cast<uint16_t>(f.value[0] << 8 | f.value[1]);
         seen |= kSeenCc;
@@ -1268,8 +1329,7 @@ Result<PgwRecord> decodePgwRecord(Bytes data) {
         p.ch_ch_selection_mode = static_cast<ChChSelectionMode>(v);
         break;
       case 27:
-        TALLY_TRY_ASSIGN(p.serving_node_plmn_id, plmnDigits(f.value),
-                         "servingNodePLMNIdentifier");
+        TALLY_TRY_ASSIGN(p.serving_node_plmn_id, plmnDigits(f.value), "servingNodePLMNIdentifier");
         break;
       case 30:
         TALLY_TRY_ASSIGN(v, unsignedField(f, 255), "rATType");
@@ -1330,10 +1390,11 @@ Result<PgwRecord> decodePgwRecord(Bytes data) {
     }
   }
   static constexpr std::pair<uint32_t, const char*> kMandatory[] = {
-      {kSeenType, "recordType"}, {kSeenPgw, "p-GWAddress"}, {kSeenCid, "chargingID"},
-      {kSeenNodes, "servingNodeAddress"}, {kSeenOpen, "recordOpeningTime"},
-      {kSeenDur, "duration"}, {kSeenCause, "causeForRecClosing"},
-      {kSeenCc, "chargingCharacteristics"}, {kSeenTypes, "servingNodeType"},
+      {kSeenType, "recordType"},          {kSeenPgw, "p-GWAddress"},
+      {kSeenCid, "chargingID"},           {kSeenNodes, "servingNodeAddress"},
+      {kSeenOpen, "recordOpeningTime"},   {kSeenDur, "duration"},
+      {kSeenCause, "causeForRecClosing"}, {kSeenCc, "chargingCharacteristics"},
+      {kSeenTypes, "servingNodeType"},
   };
   for (const auto& [bit, name] : kMandatory) {
     if ((seen & bit) == 0) {
@@ -1546,8 +1607,7 @@ Result<CdrFileContents> parseCdrFile(Bytes b, const std::string& name) {
   h.high_release = releaseFromId(high_id, high_ext);
   h.low_release = releaseFromId(low_id, low_ext);
   if (high_id == 7 && high_ext > 31) {
-    return fail("high release identifier extension " + std::to_string(high_ext) +
-                " out of range");
+    return fail("high release identifier extension " + std::to_string(high_ext) + " out of range");
   }
   if (low_id == 7 && low_ext > 31) {
     return fail("low release identifier extension " + std::to_string(low_ext) + " out of range");
@@ -1711,8 +1771,8 @@ Result<std::vector<nlohmann::ordered_json>> decodeCdrFileToJson(const std::strin
     j["fileSequenceNumber"] = f.header.file_sequence_number;
     j["recordIndex"] = i + 1;
     if (rec.data_record_format != kDataRecordFormatBer) {
-      j["error"] = "data record format " + std::to_string(rec.data_record_format) +
-                   " is not BER (1)";
+      j["error"] =
+          "data record format " + std::to_string(rec.data_record_format) + " is not BER (1)";
       j["hex"] = ber::toHex(rec.data);
       out.push_back(std::move(j));
       continue;

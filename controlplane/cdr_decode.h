@@ -4,11 +4,10 @@
 // records) with precise errors for corrupt or truncated files. Never throws, never reads
 // outside its input.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "controlplane/cdr.h"
 #include "controlplane/cdr_file.h"
@@ -38,9 +37,9 @@ Result<int64_t> timeStampUnix(std::span<const uint8_t> ts);
 Result<std::string> tbcdDigits(std::span<const uint8_t> v);
 
 struct CdrFileRecord {
-  size_t offset = 0;        // of its CDR header in the file
-  uint16_t length = 0;      // CDR length from its header
-  uint8_t release = 0;      // 99 (Rel-99 and earlier), 4..9, 10+ (from the extension octet)
+  size_t offset = 0;    // of its CDR header in the file
+  uint16_t length = 0;  // CDR length from its header
+  uint8_t release = 0;  // 99 (Rel-99 and earlier), 4..9, 10+ (from the extension octet)
   uint8_t version = 0;
   uint8_t data_record_format = 0;  // 1 BER, 2 unaligned PER, 3 aligned PER, 4 XER
   uint8_t ts_number = 0;           // 7 = TS 32.251

@@ -178,8 +178,8 @@ void encodePgwRecord(const PgwRecord& r, const TimeZone& tz, DerWriter& w) {
   if (!r.imsi.empty()) {
     w.octetString(ctx(3), encodeTbcd(r.imsi));  // servedIMSI [3] IMSI (TBCD)
   }
-  gsnAddress(w, 4, r.pgw_address);             // p-GWAddress [4] GSNAddress
-  w.unsignedInteger(ctx(5), r.charging_id);    // chargingID [5]
+  gsnAddress(w, 4, r.pgw_address);           // p-GWAddress [4] GSNAddress
+  w.unsignedInteger(ctx(5), r.charging_id);  // chargingID [5]
   {
     // > servingNodeAddress [6] SEQUENCE OF GSNAddress: the elements follow the [6] directly
     size_t m = w.begin(ctxCons(6));
@@ -217,16 +217,16 @@ void encodePgwRecord(const PgwRecord& r, const TimeZone& tz, DerWriter& w) {
     }
     w.end(m);
   }
-  timeStamp(w, 13, r.record_opening_time_ns, tz);               // recordOpeningTime [13]
-  w.unsignedInteger(ctx(14), r.duration_s);                     // duration [14]
-  w.integer(ctx(15), static_cast<int64_t>(r.cause));            // causeForRecClosing [15]
+  timeStamp(w, 13, r.record_opening_time_ns, tz);     // recordOpeningTime [13]
+  w.unsignedInteger(ctx(14), r.duration_s);           // duration [14]
+  w.integer(ctx(15), static_cast<int64_t>(r.cause));  // causeForRecClosing [15]
   if (r.record_sequence_number) {
-    w.unsignedInteger(ctx(17), *r.record_sequence_number);      // recordSequenceNumber [17]
+    w.unsignedInteger(ctx(17), *r.record_sequence_number);  // recordSequenceNumber [17]
   }
   if (!r.node_id.empty()) {
-    ia5(w, 18, r.node_id, kMaxNodeIdLength);                    // nodeID [18]
+    ia5(w, 18, r.node_id, kMaxNodeIdLength);  // nodeID [18]
   }
-  w.unsignedInteger(ctx(20), r.local_sequence_number);          // localSequenceNumber [20]
+  w.unsignedInteger(ctx(20), r.local_sequence_number);  // localSequenceNumber [20]
   if (r.apn_selection_mode) {
     w.enumerated(ctx(21), static_cast<int64_t>(*r.apn_selection_mode));
   }
@@ -271,8 +271,8 @@ void encodePgwRecord(const PgwRecord& r, const TimeZone& tz, DerWriter& w) {
     // > order; elements keep their universal ENUMERATED tag (BF 23 03 0A 01 02).
     size_t m = w.begin(ctxCons(35));
     for (size_t i = 0; i < r.serving_nodes.size(); ++i) {
-      ServingNodeType t = i < r.serving_node_types.size() ? r.serving_node_types[i]
-                                                          : ServingNodeType::kGtpSgw;
+      ServingNodeType t =
+          i < r.serving_node_types.size() ? r.serving_node_types[i] : ServingNodeType::kGtpSgw;
       w.enumerated(ber::universal(ber::kUEnumerated), static_cast<int64_t>(t));
     }
     w.end(m);

@@ -62,7 +62,8 @@ std::string csvQuote(const std::string& s) {
 }
 
 bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 void fsyncDir(const std::string& dir) {
@@ -133,6 +134,10 @@ HeaderTimestamp unpackHeaderTimestamp(uint32_t v) {
   return t;
 }
 
+uint8_t lostCdrIndicator(uint64_t lost) {
+  return lost <= 127 ? static_cast<uint8_t>(lost) : static_cast<uint8_t>(0x80 | 127);
+}
+
 bool releaseNeedsExtension(uint8_t release) { return release >= 10 && release != 99; }
 
 uint8_t releaseVersionOctet(uint8_t release, uint8_t version) {
@@ -179,18 +184,18 @@ uint32_t fileHeaderLength(const CdrFileHeader& h) {
 std::vector<uint8_t> encodeFileHeader(const CdrFileHeader& h) {
   std::vector<uint8_t> out;
   out.reserve(fileHeaderLength(h));
-  put32(out, h.file_length);                                      // octets 1-4
-  put32(out, h.header_length);                                    // 5-8
-  out.push_back(releaseVersionOctet(h.high_release, h.high_version));  // 9
-  out.push_back(releaseVersionOctet(h.low_release, h.low_version));    // 10
-  put32(out, packHeaderTimestamp(h.opening));                     // 11-14
-  put32(out, packHeaderTimestamp(h.last_append));                 // 15-18
-  put32(out, h.cdr_count);                                        // 19-22
-  put32(out, h.file_sequence_number);                             // 23-26
-  out.push_back(h.closure_reason);                                // 27
+  put32(out, h.file_length);                                            // octets 1-4
+  put32(out, h.header_length);                                          // 5-8
+  out.push_back(releaseVersionOctet(h.high_release, h.high_version));   // 9
+  out.push_back(releaseVersionOctet(h.low_release, h.low_version));     // 10
+  put32(out, packHeaderTimestamp(h.opening));                           // 11-14
+  put32(out, packHeaderTimestamp(h.last_append));                       // 15-18
+  put32(out, h.cdr_count);                                              // 19-22
+  put32(out, h.file_sequence_number);                                   // 23-26
+  out.push_back(h.closure_reason);                                      // 27
   out.insert(out.end(), h.node_address.begin(), h.node_address.end());  // 28-47
-  out.push_back(h.lost_cdr_indicator);                            // 48
-  put16(out, static_cast<uint16_t>(h.routeing_filter.size()));    // 49-50
+  out.push_back(h.lost_cdr_indicator);                                  // 48
+  put16(out, static_cast<uint16_t>(h.routeing_filter.size()));          // 49-50
   out.insert(out.end(), h.routeing_filter.begin(), h.routeing_filter.end());
   // > Length of private extension: free5gc and SigScale always write it (0 when empty)
   put16(out, static_cast<uint16_t>(h.private_extension.size()));
@@ -241,10 +246,14 @@ std::string csvRecordLine(const PgwRecord& r, const TimeZone& tz) {
   std::string nodes;
   std::string types;
   for (size_t i = 0; i < r.serving_nodes.size(); ++i) {
-    nodes += (i ? ";" : "") + formatIp(r.serving_nodes[i]);
+    if (i != 0) {
+      nodes += ';';
+      types += ';';
+    }
+    nodes += formatIp(r.serving_nodes[i]);
     ServingNodeType t =
         i < r.serving_node_types.size() ? r.serving_node_types[i] : ServingNodeType::kGtpSgw;
-    types += (i ? ";" : "") + std::to_string(static_cast<int>(t));
+    types += std::to_string(static_cast<int>(t));
   }
   c.push_back(nodes);
   c.push_back(types);
@@ -255,7 +264,8 @@ std::string csvRecordLine(const PgwRecord& r, const TimeZone& tz) {
   if (has_addr) {
     served = formatIp(r.served_address);
     if (r.served_address.family == 6 && r.served_prefix_length != 0) {
-      served += "/" + std::to_string(r.served_prefix_length);
+      served += '/';
+      served += std::to_string(r.served_prefix_length);
     }
   }
   c.push_back(served);
@@ -269,8 +279,7 @@ std::string csvRecordLine(const PgwRecord& r, const TimeZone& tz) {
   char cc[8];
   std::snprintf(cc, sizeof(cc), "%04x", r.charging_characteristics);
   c.push_back(cc);
-  c.push_back(r.apn_selection_mode ? std::to_string(static_cast<int>(*r.apn_selection_mode))
-                                   : "");
+  c.push_back(r.apn_selection_mode ? std::to_string(static_cast<int>(*r.apn_selection_mode)) : "");
   c.push_back(r.ch_ch_selection_mode ? std::to_string(static_cast<int>(*r.ch_ch_selection_mode))
                                      : "");
   c.push_back(r.serving_node_plmn_id);
@@ -299,8 +308,10 @@ std::string csvRecordLine(const PgwRecord& r, const TimeZone& tz) {
   std::string tv;
   for (size_t i = 0; i < r.traffic_volumes.size(); ++i) {
     const TrafficContainer& t = r.traffic_volumes[i];
-    tv += (i ? ";" : "") + std::to_string(t.uplink_octets) + "/" +
-          std::to_string(t.downlink_octets) + "/" +
+    if (i != 0) {
+      tv += ';';
+    }
+    tv += std::to_string(t.uplink_octets) + "/" + std::to_string(t.downlink_octets) + "/" +
           std::to_string(static_cast<int>(t.change_condition)) + "/" +
           timeText(t.change_time_ns, tz) + "/" + (t.qci ? std::to_string(t.qci) : "");
   }
@@ -314,11 +325,16 @@ std::string csvRecordLine(const PgwRecord& r, const TimeZone& tz) {
     std::string bits;
     for (int b = 0; b < 64; ++b) {
       if (s.service_condition_change & (uint64_t{1} << b)) {
-        bits += (bits.empty() ? "" : "+") + std::to_string(b);
+        if (!bits.empty()) {
+          bits += '+';
+        }
+        bits += std::to_string(b);
       }
     }
-    sd += (i ? ";" : "") + std::to_string(s.rating_group) + "/" +
-          std::to_string(s.local_sequence_number) + "/" +
+    if (i != 0) {
+      sd += ';';
+    }
+    sd += std::to_string(s.rating_group) + "/" + std::to_string(s.local_sequence_number) + "/" +
           (s.time_of_first_usage_ns ? timeText(s.time_of_first_usage_ns, tz) : "") + "/" +
           (s.time_of_last_usage_ns ? timeText(s.time_of_last_usage_ns, tz) : "") + "/" +
           std::to_string(s.time_usage_s) + "/" + bits + "/" +
@@ -359,8 +375,7 @@ CdrFileWriter::~CdrFileWriter() {
 }
 
 Result<std::unique_ptr<CdrFileWriter>> CdrFileWriter::open(const Config& config, TimeZonePtr tz,
-                                                           SequenceStore& seq,
-                                                           const Clock& clock) {
+                                                           SequenceStore& seq, const Clock& clock) {
   const std::string& dir = config.local_bill.cfcard_path;
   if (dir.empty()) {
     return Error{"local_bill.cfcard_path is empty"};
@@ -438,15 +453,18 @@ void CdrFileWriter::startFile(int64_t now_ns) {
   current_->sequence = seq_.nextFileSequence();
   current_->opened_ns = now_ns;
   current_->last_append_ns = now_ns;
-  current_->name = cdrFileName(node_id_, toUnixSeconds(now_ns), *tz_, current_->sequence,
-                               cdr_.format);
+  current_->name =
+      cdrFileName(node_id_, toUnixSeconds(now_ns), *tz_, current_->sequence, cdr_.format);
   current_->bytes = header_length_;
+  current_->lost_cdr_indicator = lostCdrIndicator(lost_unreported_);
+  lost_unreported_ = 0;
   current_->records.reserve(cdr_.file_max_records < 1024 ? cdr_.file_max_records : 1024);
 }
 
 void CdrFileWriter::emit(PgwRecord record, bool flush_now) {
   if (pending_.size() >= kMaxPendingFiles || pendingRecords() >= kMaxPendingRecords) {
     ++records_dropped_;
+    ++lost_unreported_;
     last_error_ = "record dropped: " + std::to_string(pendingRecords()) + " records in " +
                   std::to_string(pending_.size()) + " unwritten files";
     return;
@@ -464,9 +482,10 @@ void CdrFileWriter::emit(PgwRecord record, bool flush_now) {
     if (data.size() > 0xFFFF) {
       // > CDR length: 2 octets. Cannot happen with the containers tally writes.
       ++records_dropped_;
+      ++lost_unreported_;
       ++write_errors_;
-      last_error_ = "record dropped: encoded CDR of " + std::to_string(data.size()) +
-                    " octets exceeds 65535";
+      last_error_ =
+          "record dropped: encoded CDR of " + std::to_string(data.size()) + " octets exceeds 65535";
       return;
     }
     size = kCdrHeaderLength + data.size();
@@ -551,6 +570,7 @@ std::vector<uint8_t> CdrFileWriter::render(const OpenFile& f) const {
   h.file_sequence_number = f.sequence;
   h.closure_reason = f.closure_reason;
   h.node_address = nodeAddressField(node_address_);
+  h.lost_cdr_indicator = f.lost_cdr_indicator;
   out = encodeFileHeader(h);
   for (const auto& r : f.records) {
     auto ch = encodeCdrHeader(static_cast<uint16_t>(r.size()));

@@ -82,6 +82,10 @@ struct CdrFileHeader {
   bool operator==(const CdrFileHeader&) const = default;
 };
 
+// > Lost CDR indicator: 0 = none lost; otherwise the count, with a "more than" flag in the top
+// > bit: 1..127 exactly, 0xFF = more than 127.
+uint8_t lostCdrIndicator(uint64_t lost);
+
 // > IP address of the node that generated the file: 20 octets (cdr-format.md 9.1)
 std::array<uint8_t, 20> nodeAddressField(const IpAddress& a);
 // Length of the encoded header for these variable parts (fills nothing in).
@@ -150,6 +154,7 @@ class CdrFileWriter : public RecordSink {
     int64_t opened_ns = 0;
     int64_t last_append_ns = 0;
     uint8_t closure_reason = 0;
+    uint8_t lost_cdr_indicator = 0;             // records dropped before this file was opened
     std::vector<std::vector<uint8_t>> records;  // encoded CDRs, or CSV lines
     size_t bytes = 0;                           // file size so far (with the header)
     uint32_t count() const { return static_cast<uint32_t>(records.size()); }
@@ -179,6 +184,7 @@ class CdrFileWriter : public RecordSink {
   uint64_t records_written_ = 0;
   uint64_t write_errors_ = 0;
   uint64_t records_dropped_ = 0;
+  uint64_t lost_unreported_ = 0;  // dropped since the last file was opened
   uint32_t recovered_tmp_ = 0;
   uint32_t broken_tmp_ = 0;
   std::string last_error_;

@@ -92,7 +92,7 @@ void Poller::poll() {
     drainEvents(w);
   }
   for (uint16_t w = 0; w < workers_.size(); ++w) {
-    raced |= !scanFlows(w);
+    raced |= !scanFlows(w, false);
   }
   for (Worker& wk : workers_) {
     sendCommands(wk);
@@ -219,6 +219,7 @@ void Poller::onFlowReleased(uint16_t w, const W2cEvent& ev) {
   for (uint32_t pos : it->second.flow_pos) {
     TrackedFlow& f = wk.flows[pos];
     if (f.rg == ev.rg_index) {
+      // The baseline was last read before the release was requested, so final >= baseline.
       FlowCounters delta = ev.final - f.baseline;
       f.baseline = ev.final;
       attribute(f.session, f.rg, delta);
@@ -303,7 +304,7 @@ void Poller::removeFlow(Worker& wk, uint32_t pos) {
   wk.flows.pop_back();
 }
 
-bool Poller::scanFlows(uint16_t w) {
+bool Poller::scanFlows(uint16_t w, bool include_ending) {
   Worker& wk = workers_[w];
   const FlowCounters* base = wk.ch.slab->flows();
   const uint32_t n_rg = plan_.geometry.rating_groups;
@@ -316,13 +317,20 @@ bool Poller::scanFlows(uint16_t w) {
       __builtin_prefetch(&base[size_t(a.slot) * n_rg + a.rg]);
     }
     TrackedFlow& f = wk.flows[i];
+    if (f.session->ending && !include_ending) {
+      // A release is requested: the worker may zero the slot at any moment and count new
+      // packets into it, so a read cannot tell old from new. The flow is settled exactly by
+      // the final counts of kFlowReleased (final - baseline).
+      clean = false;
+      continue;
+    }
     FlowCounters cur = loadFlow(base[size_t(f.slot) * n_rg + f.rg]);
     if (cur == f.baseline) {
       continue;
     }
     if (cur.ul_packets < f.baseline.ul_packets || cur.dl_packets < f.baseline.dl_packets ||
         cur.ul_octets < f.baseline.ul_octets || cur.dl_octets < f.baseline.dl_octets) {
-      // The worker zeroed the slot for a release; the final counts arrive as kFlowReleased.
+      // Cannot happen for a flow that is not being released (counters only go up); be safe.
       clean = false;
       continue;
     }
@@ -338,7 +346,9 @@ bool Poller::scanFlows(uint16_t w) {
 }
 
 void Poller::attribute(Session* s, uint8_t rg, const FlowCounters& d) {
-  if (d.ul_packets == 0 && d.dl_packets == 0) {
+  // A reader can see a flow between its owner's octet store and its packet store, so a delta
+  // may carry octets without packets (the packet arrives with the next poll): still usage.
+  if (d == FlowCounters{}) {
     return;
   }
   s->usage[rg] += d;
@@ -482,8 +492,10 @@ bool Poller::finalHarvest() {
   for (uint16_t w = 0; w < workers_.size(); ++w) {
     drainEvents(w);
   }
+  // The workers are stopped: every counter is final, including those of releases they never
+  // answered.
   for (uint16_t w = 0; w < workers_.size(); ++w) {
-    scanFlows(w);
+    scanFlows(w, true);
   }
   std::vector<Session*> live;
   for (auto& [id, s] : sessions_) {

@@ -176,7 +176,9 @@ class Poller {
   void onSlotReleased(uint16_t w, const W2cEvent& ev);
   void onServingNodeEvent(uint16_t w, const W2cEvent& ev);
   void setServingNode(Session* s, const IpAddress& node);
-  bool scanFlows(uint16_t w);  // false when a release raced with the read
+  // false when a flow could not be read (a release is mid-flight). include_ending: also the
+  // flows of ending sessions (only when the workers are stopped).
+  bool scanFlows(uint16_t w, bool include_ending);
   void attribute(Session* s, uint8_t rg, const FlowCounters& delta);
   Session* sessionFor(const IpAddress& key);
   void removeFlow(Worker& wk, uint32_t pos);

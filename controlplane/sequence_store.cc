@@ -282,9 +282,9 @@ SequenceStore::~SequenceStore() {
 
 Result<bool> SequenceStore::store(const uint64_t ceilings[kCount]) {
   std::string text = render(ceilings);
-  return writeFileDurably(dirOf(path_), baseOf(path_),
-                          std::span<const uint8_t>(
-                              reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return writeFileDurably(
+      dirOf(path_), baseOf(path_),
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 Result<bool> SequenceStore::flush() {

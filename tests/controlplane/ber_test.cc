@@ -1,11 +1,11 @@
 // DER writer and BER reader (X.690).
+#include "controlplane/ber.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 #include <vector>
-
-#include "controlplane/ber.h"
 
 namespace tally::ber {
 namespace {
@@ -27,8 +27,8 @@ std::vector<uint8_t> fromHex(const std::string& hex) {
 TEST(BerTest, TagsIncludingHighTagNumberForm) {
   EXPECT_EQ(toHex(encodeTag(ctx(0))), "80");
   EXPECT_EQ(toHex(encodeTag(ctx(30))), "9e");
-  EXPECT_EQ(toHex(encodeTag(ctx(31))), "9f1f");  // > [31] -> 9F 1F
-  EXPECT_EQ(toHex(encodeTag(ctx(32))), "9f20");  // > [32] -> 9F 20
+  EXPECT_EQ(toHex(encodeTag(ctx(31))), "9f1f");      // > [31] -> 9F 1F
+  EXPECT_EQ(toHex(encodeTag(ctx(32))), "9f20");      // > [32] -> 9F 20
   EXPECT_EQ(toHex(encodeTag(ctxCons(34))), "bf22");  // > [34] constructed -> BF 22
   EXPECT_EQ(toHex(encodeTag(ctxCons(79))), "bf4f");  // > pGWRecord -> BF 4F
   EXPECT_EQ(toHex(encodeTag(ctxCons(78))), "bf4e");
@@ -59,10 +59,20 @@ TEST(BerTest, SignedIntegers) {
     const char* hex;
   };
   const Case cases[] = {
-      {0, "00"},         {1, "01"},           {127, "7f"},       {128, "0080"},
-      {255, "00ff"},     {256, "0100"},       {-1, "ff"},        {-128, "80"},
-      {-129, "ff7f"},    {-256, "ff00"},      {32767, "7fff"},   {32768, "008000"},
-      {INT64_MAX, "7fffffffffffffff"},        {INT64_MIN, "8000000000000000"},
+      {0, "00"},
+      {1, "01"},
+      {127, "7f"},
+      {128, "0080"},
+      {255, "00ff"},
+      {256, "0100"},
+      {-1, "ff"},
+      {-128, "80"},
+      {-129, "ff7f"},
+      {-256, "ff00"},
+      {32767, "7fff"},
+      {32768, "008000"},
+      {INT64_MAX, "7fffffffffffffff"},
+      {INT64_MIN, "8000000000000000"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(toHex(integerContents(c.v)), c.hex) << c.v;
@@ -84,7 +94,7 @@ TEST(BerTest, UnsignedIntegers) {
   EXPECT_FALSE(decodeUnsigned(fromHex("89abcdef")));  // negative
   EXPECT_FALSE(decodeUnsigned({}));
   EXPECT_FALSE(decodeUnsigned(fromHex("010000000000000000")));  // > 2^64-1
-  auto nonminimal = decodeUnsigned(fromHex("000001"));  // BER allows it
+  auto nonminimal = decodeUnsigned(fromHex("000001"));          // BER allows it
   ASSERT_TRUE(nonminimal);
   EXPECT_EQ(nonminimal.value(), 1u);
   EXPECT_FALSE(decodeInteger({}));
@@ -98,7 +108,10 @@ TEST(BerTest, SimpleTypes) {
   w.null(ctx(25));
   w.enumerated(universal(kUEnumerated), 2);
   w.octetString(ctx(7), std::string_view("internet"));
-  EXPECT_EQ(toHex(w.bytes()), "8b01ff8b01009900" "0a0102" "8708696e7465726e6574");
+  EXPECT_EQ(toHex(w.bytes()),
+            "8b01ff8b01009900"
+            "0a0102"
+            "8708696e7465726e6574");
   EXPECT_TRUE(decodeBoolean(fromHex("ff")).value());
   EXPECT_TRUE(decodeBoolean(fromHex("01")).value());  // BER: any non-zero
   EXPECT_FALSE(decodeBoolean(fromHex("00")).value());
@@ -119,10 +132,10 @@ TEST(BerTest, NamedBitStringsWithoutTrailingZeroBits) {
   w.namedBitString(ctx(8), uint64_t{1} << 63);
   EXPECT_EQ(toHex(w.bytes()), "8809000000000000000001");
   EXPECT_FALSE(decodeNamedBits({}));
-  EXPECT_FALSE(decodeNamedBits(fromHex("08ff")));  // 8 unused bits
-  EXPECT_FALSE(decodeNamedBits(fromHex("01")));    // unused bits without octets
+  EXPECT_FALSE(decodeNamedBits(fromHex("08ff")));                  // 8 unused bits
+  EXPECT_FALSE(decodeNamedBits(fromHex("01")));                    // unused bits without octets
   EXPECT_FALSE(decodeNamedBits(fromHex("00000000000000000080")));  // bit 64
-  auto ignored = decodeNamedBits(fromHex("07000000ff"));  // unused bits set: ignored (BER)
+  auto ignored = decodeNamedBits(fromHex("07000000ff"));           // unused bits set: ignored (BER)
   ASSERT_TRUE(ignored);
   EXPECT_EQ(ignored.value(), uint64_t{1} << 24);
 }

@@ -1,5 +1,7 @@
 // PGW-CDR encoder and decoder: the cdr-format.md section 8 worked example byte for byte, DER
 // details, decode(encode(x)) == x, and a decoder that survives garbage.
+#include "controlplane/cdr_encode.h"
+
 #include <gtest/gtest.h>
 
 #include <ctime>
@@ -10,7 +12,6 @@
 #include "controlplane/ber.h"
 #include "controlplane/cdr.h"
 #include "controlplane/cdr_decode.h"
-#include "controlplane/cdr_encode.h"
 
 namespace tally::cdr {
 namespace {
@@ -416,10 +417,10 @@ TEST(CdrEncodeTest, OptionalFieldsAndSetOrder) {
   ASSERT_TRUE(j);
   const auto& o = j.value();
   // Absent: IMSI, MSISDN, APN, served address, dynamic flag, lists, optional extras.
-  for (const char* k : {"servedIMSI", "servedMSISDN", "accessPointNameNI", "pdpPDNType",
-                        "servedPDPPDNAddress", "dynamicAddressFlag", "listOfTrafficVolumes",
-                        "listOfServiceData", "recordSequenceNumber", "nodeID", "startTime",
-                        "stopTime", "apnSelectionMode", "chChSelectionMode", "rATType"}) {
+  for (const char* k :
+       {"servedIMSI", "servedMSISDN", "accessPointNameNI", "pdpPDNType", "servedPDPPDNAddress",
+        "dynamicAddressFlag", "listOfTrafficVolumes", "listOfServiceData", "recordSequenceNumber",
+        "nodeID", "startTime", "stopTime", "apnSelectionMode", "chChSelectionMode", "rATType"}) {
     EXPECT_FALSE(o.contains(k)) << k;
   }
   EXPECT_EQ(o["servingNodeAddress"], nlohmann::ordered_json::array({"192.0.2.1", "2001:db8::1"}));
@@ -548,9 +549,10 @@ PgwRecord randomRecord(std::mt19937_64& rng) {
   r.dynamic_address = u(0, 1) != 0;
   r.record_opening_time_ns = time();
   r.duration_s = static_cast<uint32_t>(u(0, UINT32_MAX));
-  const Cause causes[] = {Cause::kNormalRelease, Cause::kAbnormalRelease, Cause::kVolumeLimit,
-                          Cause::kTimeLimit,     Cause::kServingNodeChange,
-                          Cause::kMaxChangeCond, Cause::kManagementIntervention};
+  const Cause causes[] = {Cause::kNormalRelease,         Cause::kAbnormalRelease,
+                          Cause::kVolumeLimit,           Cause::kTimeLimit,
+                          Cause::kServingNodeChange,     Cause::kMaxChangeCond,
+                          Cause::kManagementIntervention};
   r.cause = causes[u(0, 6)];
   if (u(0, 1)) {
     r.record_sequence_number = static_cast<uint32_t>(u(1, UINT32_MAX));

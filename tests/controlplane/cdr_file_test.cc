@@ -1,7 +1,8 @@
 // TS 32.297 CDR files: header bytes, closure reasons, durable writes, retries, and a reader that
 // rejects corrupt or truncated files precisely.
-#include <gtest/gtest.h>
+#include "controlplane/cdr_file.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <ctime>
@@ -16,7 +17,6 @@
 #include "controlplane/ber.h"
 #include "controlplane/cdr_decode.h"
 #include "controlplane/cdr_encode.h"
-#include "controlplane/cdr_file.h"
 #include "controlplane/sequence_store.h"
 #include "tests/fakes/fake_clock.h"
 
@@ -377,8 +377,8 @@ TEST_F(CdrFileTest, NamesSequenceNumbersAndNoTmpLeft) {
     auto f = readCdrFile(dir_ + "/" + names[i]);
     ASSERT_TRUE(f);
     EXPECT_EQ(f.value().header.file_sequence_number, i + 1);
-    EXPECT_EQ(names[i].substr(names[i].size() - 12), std::string("0000000") +
-                                                          std::to_string(i + 1) + ".cdr");
+    EXPECT_EQ(names[i].substr(names[i].size() - 12),
+              std::string("0000000") + std::to_string(i + 1) + ".cdr");
   }
   EXPECT_EQ(names[4], "gw-biller-01_20240517100004_00000005.cdr");
   for (const auto& e : fs::directory_iterator(dir_)) {
@@ -463,6 +463,18 @@ TEST_F(CdrFileTest, UnwrittenRecordsAreBounded) {
   w.closeAll();
   EXPECT_EQ(w.pendingFiles(), 0u);
   EXPECT_EQ(files(".cdr").size(), CdrFileWriter::kMaxPendingFiles);
+  EXPECT_EQ(closureReason(files(".cdr").back()), 0);
+  // The next file reports the lost record in its header.
+  w.emit(exampleRecord(), true);
+  auto f = readCdrFile(dir_ + "/" + w.lastFileName());
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f.value().header.lost_cdr_indicator, 1);
+  w.emit(exampleRecord(), true);
+  f = readCdrFile(dir_ + "/" + w.lastFileName());
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f.value().header.lost_cdr_indicator, 0);
+  EXPECT_EQ(lostCdrIndicator(127), 127);
+  EXPECT_EQ(lostCdrIndicator(128), 0xFF);
 }
 
 TEST_F(CdrFileTest, TmpFilesLeftByACrashAreFinishedOrSetAside) {
@@ -541,8 +553,9 @@ TEST_F(CdrFileTest, ReaderRejectsCorruptFilesPrecisely) {
   b.resize(good.size() - 10);
   EXPECT_EQ(err(b), "f.cdr: truncated: the file header says 758 octets, the file has 748");
   put32(b, 0, static_cast<uint32_t>(b.size()));
-  EXPECT_EQ(err(b), "f.cdr: record 2 at offset 406: CDR length 347 exceeds the 337 octets left "
-                    "in the file");
+  EXPECT_EQ(err(b),
+            "f.cdr: record 2 at offset 406: CDR length 347 exceeds the 337 octets left "
+            "in the file");
   b = good;
   b.resize(408);
   put32(b, 0, 408);
@@ -555,19 +568,22 @@ TEST_F(CdrFileTest, ReaderRejectsCorruptFilesPrecisely) {
   EXPECT_EQ(err(b), "f.cdr: the file header says 3 CDRs, the file holds 2");
   b = good;
   put32(b, 4, 60);
-  EXPECT_EQ(err(b), "f.cdr: private extension length 0 does not match the header length 60 "
-                    "(expected 6)");
+  EXPECT_EQ(err(b),
+            "f.cdr: private extension length 0 does not match the header length 60 "
+            "(expected 6)");
   b = good;
   put32(b, 4, 5000);
   EXPECT_EQ(err(b), "f.cdr: header length 5000 out of range (52..758)");
   b = good;
   b[56] = 0xE5;  // first CDR: version 5
-  EXPECT_EQ(err(b), "f.cdr: record 1 at offset 54: release/version Rel-16 v5 outside the file "
-                    "header's range Rel-16 v11 .. Rel-16 v11");
+  EXPECT_EQ(err(b),
+            "f.cdr: record 1 at offset 54: release/version Rel-16 v5 outside the file "
+            "header's range Rel-16 v11 .. Rel-16 v11");
   b = good;
   b[57] = 0x07;  // data record format 0
-  EXPECT_EQ(err(b), "f.cdr: record 1 at offset 54: data record format 0 unknown (1 BER, 2 "
-                    "unaligned PER, 3 aligned PER, 4 XER)");
+  EXPECT_EQ(err(b),
+            "f.cdr: record 1 at offset 54: data record format 0 unknown (1 BER, 2 "
+            "unaligned PER, 3 aligned PER, 4 XER)");
   b = good;
   b[54] = 0;
   b[55] = 0;
@@ -577,8 +593,9 @@ TEST_F(CdrFileTest, ReaderRejectsCorruptFilesPrecisely) {
   EXPECT_NE(err(b), "ok");
   b = good;
   b[52] = 0x05;  // high release extension -> Rel-15: below the low release
-  EXPECT_EQ(err(b), "f.cdr: high release/version Rel-15 v11 is below the low release/version "
-                    "Rel-16 v11");
+  EXPECT_EQ(err(b),
+            "f.cdr: high release/version Rel-15 v11 is below the low release/version "
+            "Rel-16 v11");
   EXPECT_EQ(err(std::vector<uint8_t>(good.begin(), good.begin() + 20)),
             "f.cdr: truncated: 20 octets, a TS 32.297 file header needs at least 50");
   auto missing = readCdrFile(root_ + "/nope.cdr");

@@ -182,6 +182,41 @@ TEST_F(PollerTest, ConservationCatchesAnOctetThatVanished) {
   EXPECT_FALSE(poller_->finalHarvest());
 }
 
+TEST_F(PollerTest, AReadBetweenTheOctetAndThePacketStoreLosesNothing) {
+  w_[0]->send(ipv4Frame("10.0.0.1", "8.8.8.8", 6, 9, 80, 60));  // 100 octets
+  poller_->poll();
+  // The worker is in the middle of counting a 100-octet packet: octets stored, packet not yet.
+  uint32_t slot = plan_.slot4(parseIpAddress("10.0.0.1")->v4);
+  FlowCounters& f = w_[0]->slab->flow(slot, plan_.default_rg_index);
+  storeCounter(f.ul_octets, loadCounter(f.ul_octets) + 100);
+  poller_->poll();
+  storeCounter(f.ul_packets, loadCounter(f.ul_packets) + 1);
+  w_[0]->fp->local().c[size_t(Stat::kCountedOctets)] += 100;
+  w_[0]->fp->local().c[size_t(Stat::kCountedPackets)] += 1;
+  w_[0]->fp->publish();
+  poller_->poll();
+  EXPECT_EQ(poller_->statistics().attributed_octets, 200u);
+  EXPECT_EQ(usageOf("10.0.0.1", 1), (FlowCounters{200, 2, 0, 0}));
+  EXPECT_TRUE(poller_->finalHarvest());
+}
+
+TEST_F(PollerTest, FlowsOfAnEndingSessionAreSettledByTheFinalCounts) {
+  auto f = ipv4Frame("10.0.0.1", "8.8.8.8", 6, 9, 80, 60);  // 100 octets
+  w_[0]->send(f);
+  poller_->poll();
+  ASSERT_TRUE(poller_->endSession(*parseIpAddress("10.0.0.1"), EndCause::kManagement));
+  w_[0]->send(f);   // counted before the worker sees the release
+  poller_->poll();  // must not read the slot now
+  serveWorkers();   // release: final counts handed over, slot zeroed
+  w_[0]->send(f);   // a new session's first packet, in the same slot
+  poller_->poll();
+  poller_->poll();
+  EXPECT_EQ(poller_->statistics().sessions_created, 2u);
+  EXPECT_EQ(poller_->statistics().attributed_octets, 300u);
+  EXPECT_EQ(usageOf("10.0.0.1", 1), (FlowCounters{300, 3, 0, 0}));
+  EXPECT_TRUE(poller_->finalHarvest());
+}
+
 TEST_F(PollerTest, OperatorEndsASession) {
   w_[0]->send(ipv4Frame("10.0.0.1", "8.8.8.8", 6, 9, 80, 60));
   poller_->poll();

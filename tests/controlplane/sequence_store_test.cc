@@ -1,6 +1,7 @@
 // SequenceStore: numbers never repeat across restarts, clean or after kill -9.
-#include <gtest/gtest.h>
+#include "controlplane/sequence_store.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,8 +13,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-
-#include "controlplane/sequence_store.h"
 
 namespace tally {
 namespace {
@@ -185,9 +184,9 @@ TEST_F(SequenceStoreTest, CorruptFileIsRefusedWithItsName) {
   const std::string cases[] = {
       "garbage\n",
       "",
-      stateFile(10, 20, 30).substr(0, 40),                                 // truncated
-      stateFile(10, 20, 30).replace(17, 17, "local_sequence 11"),          // checksum mismatch
-      "tally-sequence 1\nlocal_sequence 5\nchecksum 00000000\n",           // missing keys
+      stateFile(10, 20, 30).substr(0, 40),                         // truncated
+      stateFile(10, 20, 30).replace(17, 17, "local_sequence 11"),  // checksum mismatch
+      "tally-sequence 1\nlocal_sequence 5\nchecksum 00000000\n",   // missing keys
       "tally-sequence 1\nlocal_sequence x\ncharging_id 1\nfile_sequence 1\nchecksum 0\n",
   };
   for (const std::string& text : cases) {
