@@ -20,33 +20,15 @@
 #include "controlplane/cdr_encode.h"
 #include "controlplane/cdr_file.h"
 #include "controlplane/sequence_store.h"
+#include "tests/fakes/cdr_fixtures.h"
 #include "shared/clock.h"
 #include "shared/config.h"
 
 namespace tally::cdr {
 namespace {
 
-// Fixed-offset zone (the real TimeZone is in shared/timezone.cc; a tz-database lookup per
-// TimeStamp would be measured separately).
-class FixedZone final : public TimeZone {
- public:
-  explicit FixedZone(int offset_s) : offset_s_(offset_s) {}
-  const std::string& name() const override { return name_; }
-  LocalTime toLocal(int64_t unix_s) const override {
-    time_t t = static_cast<time_t>(unix_s + offset_s_);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return LocalTime{tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min,         tm.tm_sec,     offset_s_};
-  }
-  int64_t nextLocalTime(int64_t after_unix_s, int, int) const override {
-    return after_unix_s + 86400;
-  }
+using tally::testing::FixedZone;
 
- private:
-  int offset_s_;
-  std::string name_ = "fixed";
-};
 
 PgwRecord typicalRecord() {
   const int64_t t0 = int64_t{1779432000} * 1000000000;  // 2026-05-22 06:40 UTC

@@ -1,5 +1,6 @@
 // DER writer and BER reader (X.690).
 #include "controlplane/ber.h"
+#include "tests/fakes/cdr_fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -10,19 +11,8 @@
 namespace tally::ber {
 namespace {
 
-std::vector<uint8_t> fromHex(const std::string& hex) {
-  std::vector<uint8_t> out;
-  std::string d;
-  for (char c : hex) {
-    if (std::isxdigit(static_cast<unsigned char>(c))) {
-      d.push_back(c);
-    }
-  }
-  for (size_t i = 0; i + 1 < d.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(d.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
+using tally::testing::fromHex;
+
 
 TEST(BerTest, TagsIncludingHighTagNumberForm) {
   EXPECT_EQ(toHex(encodeTag(ctx(0))), "80");

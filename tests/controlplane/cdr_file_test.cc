@@ -1,6 +1,7 @@
 // TS 32.297 CDR files: header bytes, closure reasons, durable writes, retries, and a reader that
 // rejects corrupt or truncated files precisely.
 #include "controlplane/cdr_file.h"
+#include "tests/fakes/cdr_fixtures.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -23,70 +24,18 @@
 namespace tally::cdr {
 namespace {
 
+using tally::testing::FixedZone;
+using tally::testing::fromHex;
+using tally::testing::ip;
+using tally::testing::utcNs;
+using tally::testing::kExampleHex;
+
 namespace fs = std::filesystem;
 
-// Test-only fixed-offset time zone (shared/timezone.cc provides the real ones).
-class FixedZone final : public TimeZone {
- public:
-  explicit FixedZone(int offset_s) : offset_s_(offset_s) {}
-  const std::string& name() const override { return name_; }
-  LocalTime toLocal(int64_t unix_s) const override {
-    time_t t = static_cast<time_t>(unix_s + offset_s_);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return LocalTime{tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min,         tm.tm_sec,     offset_s_};
-  }
-  int64_t nextLocalTime(int64_t after_unix_s, int hour, int minute) const override {
-    int64_t day = (after_unix_s + offset_s_) / 86400 * 86400 - offset_s_;
-    int64_t t = day + hour * 3600 + minute * 60;
-    return t > after_unix_s ? t : t + 86400;
-  }
 
- private:
-  int offset_s_;
-  std::string name_ = "fixed";
-};
 
-std::vector<uint8_t> fromHex(const std::string& hex) {
-  std::vector<uint8_t> out;
-  std::string d;
-  for (char c : hex) {
-    if (std::isxdigit(static_cast<unsigned char>(c))) {
-      d.push_back(c);
-    }
-  }
-  for (size_t i = 0; i + 1 < d.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(d.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
 
-IpAddress ip(const char* text) { return *parseIpAddress(text); }
 
-int64_t utcNs(int y, int mo, int d, int h, int mi, int s) {
-  struct tm tm = {};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<int64_t>(timegm(&tm)) * 1000000000;
-}
-
-const char* kExampleHex =
-    "bf4f820156800155830800010121436587f9a4068004c633640185050089abcd"
-    "efa6068004c000020a8708696e7465726e65748802f121a908a00680040a2d00"
-    "078b01ffac40301e830203e8840207d085010186092405171030002b0200a906"
-    "810109860129301e83020bb884020fa085010286092405171100002b0200a906"
-    "8101098601298d092405171000002b02008e020e108f0100910101920c67772d"
-    "62696c6c65722d30319402109295010096079194711032547697020800980100"
-    "9b0300f1109e01069f1f0280009f200d1800f110000100f11000000101bf2257"
-    "3055810164820b72622d696e7465726e657484010185092405171000002b0200"
-    "86092405171100002b020087020e1088050700000080aa068004c000020a8c03"
-    "0249f08d032dc6c08e092405171100002b0200910203e9bf23030a01029f2503"
-    "00f1109f26092405171000002b02009f27092405171100002b0200";
 
 PgwRecord exampleRecord() {
   PgwRecord r;
