@@ -130,9 +130,15 @@ Reply displayCcProfile(const std::vector<std::string>& args, bool json, const Po
 }
 
 Reply sessionCommand(const std::vector<std::string>& words, Poller& poller) {
-  // session handover ADDRESS NODE | session qos-change ADDRESS QCI
-  if (words.size() != 4 || (words[1] != "handover" && words[1] != "qos-change")) {
-    return refuse("usage: session handover ADDRESS NODE | session qos-change ADDRESS QCI");
+  // session handover ADDRESS NODE | session qos-change ADDRESS QCI | session logout ADDRESS |
+  // session cut ADDRESS
+  static const std::string kUsage =
+      "usage: session handover ADDRESS NODE | session qos-change ADDRESS QCI | "
+      "session logout ADDRESS | session cut ADDRESS";
+  bool two_args = words.size() == 4 && (words[1] == "handover" || words[1] == "qos-change");
+  bool one_arg = words.size() == 3 && (words[1] == "logout" || words[1] == "cut");
+  if (!two_args && !one_arg) {
+    return refuse(kUsage);
   }
   auto addr = parseIpAddress(words[2]);
   if (!addr) {
@@ -140,6 +146,16 @@ Reply sessionCommand(const std::vector<std::string>& words, Poller& poller) {
   }
   if (!poller.plan().inPool(*addr)) {
     return refuse(words[2] + " is not in any subscribers.pools prefix");
+  }
+  if (one_arg) {
+    // logout: the signalling plane saw the subscriber leave (normalRelease); cut: the
+    // operator ends the session (managementIntervention).
+    EndCause cause = words[1] == "logout" ? EndCause::kLogout : EndCause::kManagement;
+    if (!poller.endSession(*addr, cause)) {
+      return refuse("no session for " + words[2]);
+    }
+    return text("session of " + words[2] + " ended (" + endCauseName(cause) +
+                "); its final record is written when the workers hand over its counters\n");
   }
   if (words[1] == "handover") {
     auto node = parseIpAddress(words[3]);
@@ -235,6 +251,8 @@ std::string commandHelp() {
          "  display cc-profile [INDEX] [--json]  charging-characteristics profiles 1 2 4 8\n"
          "  session handover ADDRESS NODE        the subscriber's serving node changed\n"
          "  session qos-change ADDRESS QCI       the subscriber's QoS class changed\n"
+         "  session logout ADDRESS               the subscriber logged out (normalRelease)\n"
+         "  session cut ADDRESS                  end the session (managementIntervention)\n"
          "  decode FILE...                       print CDR files as JSON (local, no daemon)\n";
 }
 

@@ -151,6 +151,13 @@ TEST_F(ControlTest, SessionEventsFromTheOperator) {
   r = call({"session", "qos-change", "10.0.0.1", "7"});
   ASSERT_TRUE(r.ok() && r->ok) << r->error;
   EXPECT_EQ(s->qci, 7);
+  r = call({"session", "logout", "10.0.0.1"});
+  ASSERT_TRUE(r.ok() && r->ok) << r->error;
+  EXPECT_EQ(poller_->findSession(*parseIpAddress("10.0.0.1")), nullptr);
+  auto all = poller_->sessions();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_TRUE(all[0]->ending);
+  EXPECT_EQ(all[0]->cause, EndCause::kLogout);
 }
 
 TEST_F(ControlTest, BadSessionAndProfileCommandsAreRefused) {
@@ -169,6 +176,8 @@ TEST_F(ControlTest, BadSessionAndProfileCommandsAreRefused) {
       {{"session", "handover", "172.16.0.1", "192.0.2.7"}, "not in any subscribers.pools"},
       {{"session", "handover", "10.0.0.1"}, "usage: session handover"},
       {{"session", "logout", "10.0.0.1", "x"}, "usage: session handover"},
+      {{"session", "cut", "10.0.0.2"}, "no session for 10.0.0.2"},
+      {{"session", "logout"}, "usage: session handover"},
   };
   for (const Case& c : cases) {
     auto r = call(c.words);
