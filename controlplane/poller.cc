@@ -85,6 +85,8 @@ void Poller::readWorkerStats() {
 
 void Poller::poll() {
   int64_t t0 = clock_.monotonicNs();
+  now_mono_ns_ = t0;
+  now_wall_ns_ = clock_.wallNs();
   auto wall0 = std::chrono::steady_clock::now();
   readWorkerStats();
   bool raced = false;
@@ -98,12 +100,7 @@ void Poller::poll() {
     sendCommands(wk);
     raced |= !wk.pending_commands.empty();
   }
-  for (const auto& [id, s] : sessions_) {
-    if (s->ending) {
-      raced = true;  // a release is mid-flight
-      break;
-    }
-  }
+  raced |= ending_sessions_ != 0;  // a release is mid-flight
   checkConservation(false, raced);
   if (observer_ != nullptr) {
     observer_->onTick(clock_.wallNs());
@@ -310,7 +307,7 @@ bool Poller::scanFlows(uint16_t w, bool include_ending) {
   const uint32_t n_rg = plan_.geometry.rating_groups;
   bool clean = true;
   const size_t n = wk.flows.size();
-  constexpr size_t kAhead = 8;
+  constexpr size_t kAhead = 32;
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) {
       const TrackedFlow& a = wk.flows[i + kAhead];
@@ -352,13 +349,13 @@ void Poller::attribute(Session* s, uint8_t rg, const FlowCounters& d) {
     return;
   }
   s->usage[rg] += d;
-  s->last_activity_mono_ns = clock_.monotonicNs();
-  s->last_activity_wall_ns = clock_.wallNs();
+  s->last_activity_mono_ns = now_mono_ns_;
+  s->last_activity_wall_ns = now_wall_ns_;
   if (s->billed) {
     stats_.attributed_octets += d.octets();
     stats_.attributed_packets += d.ul_packets + d.dl_packets;
     if (observer_ != nullptr) {
-      int64_t now = clock_.wallNs();
+      int64_t now = now_wall_ns_;
       if (!s->charging_open) {
         s->charging_open = true;
         observer_->onOpen(*s, now);
@@ -401,6 +398,9 @@ bool Poller::endSession(const IpAddress& address, EndCause cause) {
 }
 
 void Poller::endSessionInternal(Session* s, EndCause cause, bool workers_running) {
+  if (!s->ending) {
+    ++ending_sessions_;
+  }
   s->ending = true;
   s->cause = cause;
   auto it = by_key_.find(s->key);
@@ -454,6 +454,9 @@ void Poller::finalizeSession(Session* s) {
   if (it != by_key_.end() && it->second == s) {
     by_key_.erase(it);
   }
+  if (s->ending) {
+    --ending_sessions_;
+  }
   // Slots of a finalized session that workers still hold (final harvest) are forgotten.
   for (auto [w, slot] : s->slots) {
     auto sit = workers_[w].slots.find(slot);
@@ -488,6 +491,8 @@ void Poller::checkConservation(bool exact, bool raced) {
 }
 
 bool Poller::finalHarvest() {
+  now_mono_ns_ = clock_.monotonicNs();
+  now_wall_ns_ = clock_.wallNs();
   readWorkerStats();
   for (uint16_t w = 0; w < workers_.size(); ++w) {
     drainEvents(w);

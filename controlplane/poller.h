@@ -203,6 +203,10 @@ class Poller {
   uint64_t billed_sessions_ = 0;              // counted against max_sessions
   bool sessions_full_alarm_ = false;
   SessionObserver* observer_ = nullptr;
+  uint64_t ending_sessions_ = 0;  // sessions waiting for their slot releases
+  // The clock, read once per poll (time stamps have the poll's resolution anyway).
+  int64_t now_mono_ns_ = 0;
+  int64_t now_wall_ns_ = 0;
   Statistics stats_;
 };
 

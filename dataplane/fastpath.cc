@@ -145,6 +145,9 @@ FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
   void* m = mmap(nullptr, serving_bytes_, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   serving_ = m == MAP_FAILED ? nullptr : static_cast<uint32_t*>(m);
+  if (serving_ != nullptr) {
+    madvise(serving_, serving_bytes_, MADV_HUGEPAGE);
+  }
 }
 
 FastPath::~FastPath() {
@@ -241,7 +244,13 @@ void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
     lens += kMaxBurst;
     n -= kMaxBurst;
   }
-  ParsedPacket pkt[kMaxBurst];
+  // Uninitialised storage: parsePacket writes its output whole, and zeroing 256 packets
+  // (22 KB) per call cost more than the parsing itself.
+  union PacketStore {
+    PacketStore() {}
+    ParsedPacket p[kMaxBurst];
+  } store;
+  ParsedPacket* pkt = store.p;
   ParseStatus status[kMaxBurst];
   // Per packet: IPv4 slot of source / destination (kNone when not in a pool), rating groups.
   uint32_t src_slot[kMaxBurst];

@@ -124,7 +124,8 @@ if [[ ${#targets[@]} -gt 0 ]]; then
       { cat "$WORK/meson.log" >&2; exit 1; }
   fi
   if want hotpath || want poller; then
-    if ! ninja -C "$BUILD_DIR" -t targets all 2>/dev/null | grep -q '^bench/hotpath_bench:'; then
+    known="$(ninja -C "$BUILD_DIR" -t targets all 2>/dev/null || true)"
+    if ! grep -q '^bench/hotpath_bench:' <<<"$known"; then
       log "enabling the benchmarks option in $BUILD_DIR (needs libbenchmark-dev)"
       meson configure "$BUILD_DIR" -Dbenchmarks=enabled >"$WORK/meson.log" 2>&1 ||
         { cat "$WORK/meson.log" >&2; exit 1; }
@@ -293,15 +294,23 @@ RUN_SEQ=0
 RATE=""
 AVG=""
 now() { date +%s.%N; }
-rx_of() {  # rx_of SOCKET -> total rx_packets from `tallyctl display statistics --json`, or ""
-  "$BUILD_DIR/tallyctl" --socket "$1" --timeout 5000 display statistics --json 2>/dev/null |
-    "$PY" -c 'import json,sys; print(json.load(sys.stdin)["rx_packets"])' 2>/dev/null || true
+# stats_of SOCKET -> "RX_PACKETS SESSIONS_ACTIVE" from `tallyctl display statistics --json`,
+# or "" when tallyd did not answer.
+stats_of() {
+  "$BUILD_DIR/tallyctl" --socket "$1" --timeout 15000 display statistics --json 2>/dev/null |
+    "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["rx_packets"], d.get("sessions_active", 0))' \
+      2>/dev/null || true
 }
+rx_of() { local v; v="$(stats_of "$1")"; echo "${v%% *}"; }
 
 # tallyd_run TRACE PACKETS -> sets RATE to the steady receive rate (pps) or "fail", and AVG to
 # tallyd's own --print-rate figure (first packet to stop: the learning phase included).
-# Steady state: once the whole trace went through twice (every subscriber's counter page
-# touched, every flow announced), rx_packets is read with tallyctl DURATION seconds apart.
+# Steady state: once the whole trace went through twice and sessions_active stopped growing
+# (every flow announced, every subscriber's counter page touched; with 1 M subscribers that
+# takes several seconds), rx_packets is read with tallyctl about every second for
+# DURATION seconds; the rate is the least-squares slope of rx_packets over the midpoints of the
+# requests. (tallyd answers between polls: with ~1 M flows a request can take a second or more,
+# so two single readings would be off by up to a poll.)
 # (Not called in $(...): the PIDs and prefixes it records must reach this shell's cleanup.)
 tallyd_run() {
   local trace="$1" packets="$2"
@@ -330,7 +339,7 @@ YAML
   RATE=fail
   AVG=fail
   # Started: the control socket answers.
-  local deadline rx="" rx1="" t1="" rx2="" t2=""
+  local deadline rx="" samples=""
   deadline=$(( $(date +%s) + START_LIMIT ))
   while kill -0 "$pid" 2>/dev/null && [[ $(date +%s) -lt $deadline ]]; do
     if [[ -S "$SOCK" ]]; then
@@ -340,19 +349,35 @@ YAML
     sleep 0.5
   done
   if [[ -n "$rx" ]]; then
-    # Warm: the trace went through twice.
+    # Warm: the trace went through twice and the session count is stable.
     deadline=$(( $(date +%s) + WARM_LIMIT ))
+    local st sess prev_sess=-1 warm=0
     while kill -0 "$pid" 2>/dev/null && [[ $(date +%s) -lt $deadline ]]; do
-      rx="$(rx_of "$SOCK")"
-      [[ -n "$rx" && "$rx" -ge $((2 * packets)) ]] && break
-      sleep 0.5
+      st="$(stats_of "$SOCK")"
+      if [[ -n "$st" ]]; then
+        rx="${st%% *}"
+        sess="${st##* }"
+        if [[ "$rx" -ge $((2 * packets)) && "$sess" == "$prev_sess" ]]; then
+          warm=1
+          break
+        fi
+        prev_sess="$sess"
+      fi
+      sleep 1
     done
-    if [[ -z "$rx" || "$rx" -lt $((2 * packets)) ]]; then
+    if [[ $warm -eq 0 ]]; then
       log "tallyd run $RUN_SEQ: not warm after ${WARM_LIMIT} s (rx_packets ${rx:-?}): measuring anyway"
     fi
-    t1="$(now)"; rx1="$(rx_of "$SOCK")"
-    sleep "$DURATION"
-    t2="$(now)"; rx2="$(rx_of "$SOCK")"
+    local t_start ta tb r
+    t_start="$(date +%s)"
+    while kill -0 "$pid" 2>/dev/null && [[ $(( $(date +%s) - t_start )) -lt $DURATION ]]; do
+      ta="$(now)"; r="$(rx_of "$SOCK")"; tb="$(now)"
+      [[ -n "$r" ]] && samples+="$ta:$tb:$r "
+      sleep 0.8
+    done
+    ta="$(now)"; r="$(rx_of "$SOCK")"; tb="$(now)"
+    [[ -n "$r" ]] && samples+="$ta:$tb:$r "
+    echo "samples (request start:end:rx_packets): $samples" >>"$out.samples"
   fi
   kill -INT "$pid" 2>/dev/null || true   # graceful stop: tallyd prints its rate line
   local rc=0
@@ -360,8 +385,26 @@ YAML
   rm -rf "/var/run/dpdk/${prefix:?}"
   AVG="$(sed -n 's/^rx_packets [0-9]* seconds [0-9.]* rate_pps \([0-9.]*\)$/\1/p' "$out" | tail -1)"
   [[ -n "$AVG" ]] || AVG=fail
-  if [[ -n "$rx1" && -n "$rx2" ]]; then
-    RATE="$("$PY" -c "print(($rx2 - $rx1) / ($t2 - $t1))")"
+  local slope=""
+  if [[ -n "${samples:-}" ]]; then
+    slope="$("$PY" - "$samples" <<'EOF'
+import sys
+pts = []
+for s in sys.argv[1].split():
+    a, b, rx = s.split(":")
+    pts.append(((float(a) + float(b)) / 2, int(rx)))
+if len(pts) >= 2 and pts[-1][0] - pts[0][0] > 1:
+    n = len(pts)
+    mt = sum(t for t, _ in pts) / n
+    mr = sum(r for _, r in pts) / n
+    num = sum((t - mt) * (r - mr) for t, r in pts)
+    den = sum((t - mt) ** 2 for t, _ in pts)
+    print(num / den if den > 0 else "")
+EOF
+)"
+  fi
+  if [[ -n "$slope" ]]; then
+    RATE="$slope"
   else
     log "tallyd run $RUN_SEQ failed (exit $rc):"
     tail -5 "$out" >&2
