@@ -3,13 +3,14 @@
 #
 #   (a) hot path: FastPath::countBurst, one thread, packets in cache (bench/hotpath_bench)
 #   (b) control-plane poll: Poller::poll() with 1 M flows per worker (bench/poller_bench)
+#   (d) CDR output: records encoded per second, files written per second with fsync (bench/cdr_bench)
 #   (c) whole pipeline: build/tallyd vs dpdk-testpmd --forward-mode=rxonly on the same
 #       net_pcap trace and lcores (-l 0-1: one worker / forwarding lcore), interleaved
 #       A B A B A B, median of each, ratio tallyd/testpmd.
 #
 # Usage: scripts/bench.sh [--quick] [--only LIST] [--keep DIR]
 #   --quick      smoke run: shorter runs, fewer sizes, smaller trace, one round
-#   --only LIST  comma-separated subset of: hotpath,poller,pipeline
+#   --only LIST  comma-separated subset of: hotpath,poller,cdr,pipeline
 #   --keep DIR   copy the raw outputs (benchmark JSON, tallyd/testpmd logs) to DIR
 # Environment: BUILD_DIR (default build), TESTPMD (default dpdk-testpmd),
 #   EAL_MEM_MB (default 6144: 1.2 M mbufs of 2.3 KB need more than 4 GB without hugepages).
@@ -20,7 +21,7 @@ set -euo pipefail
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
-SECTIONS="hotpath,poller,pipeline"
+SECTIONS="hotpath,poller,cdr,pipeline"
 KEEP=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -116,6 +117,7 @@ SMALL_PACKETS=8192
 targets=()
 want hotpath && targets+=(bench/hotpath_bench)
 want poller && targets+=(bench/poller_bench)
+want cdr && targets+=(bench/cdr_bench)
 want pipeline && targets+=(tallyd tallyctl)
 if [[ ${#targets[@]} -gt 0 ]]; then
   if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
@@ -123,7 +125,7 @@ if [[ ${#targets[@]} -gt 0 ]]; then
     meson setup "$BUILD_DIR" "$ROOT" -Dbenchmarks=enabled >"$WORK/meson.log" 2>&1 ||
       { cat "$WORK/meson.log" >&2; exit 1; }
   fi
-  if want hotpath || want poller; then
+  if want hotpath || want poller || want cdr; then
     known="$(ninja -C "$BUILD_DIR" -t targets all 2>/dev/null || true)"
     if ! grep -q '^bench/hotpath_bench:' <<<"$known"; then
       log "enabling the benchmarks option in $BUILD_DIR (needs libbenchmark-dev)"
@@ -456,6 +458,44 @@ EOF
   fi
   RATE="$rate"
 }
+
+# ---------------------------------------------------------------------------------------------
+# (d) CDR output: records encoded per second (one core), files written per second with fsync
+# ---------------------------------------------------------------------------------------------
+if want cdr; then
+  log "CDR benchmark"
+  if ! run_limited 600 "$WORK/cdr.txt" "$BUILD_DIR/bench/cdr_bench" \
+      --benchmark_repetitions=3 --benchmark_min_time=0.5 \
+      --benchmark_out="$WORK/cdr.json" --benchmark_out_format=json; then
+    tail -20 "$WORK/cdr.txt" >&2
+    echo "CDR benchmark FAILED"
+  else
+    "$PY" - "$WORK/cdr.json" <<'EOF2'
+import json, statistics, sys
+d = json.load(open(sys.argv[1]))
+runs = {}
+for b in d["benchmarks"]:
+    if b.get("run_type", "iteration") == "iteration" and not b.get("error_occurred"):
+        runs.setdefault(b["run_name"], []).append(b.get("items_per_second", 0.0))
+print()
+print("(d) CDR output (median of 3)")
+for name, label, unit, target in (
+        ("BM_EncodePgwRecord", "PGW-CDR encoded (4 service + 2 traffic containers)", "records/s", 100e3),
+        ("BM_WriteCdrFile10/real_time", "files of 10 records written (tmp, fsync, rename, dir fsync)", "records/s", None)):
+    v = runs.get(name)
+    if not v:
+        print("  %-62s  not measured" % label)
+        continue
+    m = statistics.median(v)
+    extra = ""
+    if target:
+        extra = "  target >= %d k: %s" % (target / 1e3, "met" if m >= target else "MISSED")
+    elif "files" in label:
+        extra = "  = %.0f files/s" % (m / 10)
+    print("  %-62s %12.0f %s%s" % (label, m, unit, extra))
+EOF2
+  fi
+fi
 
 if want pipeline; then
   if ! command -v "$TESTPMD" >/dev/null; then
