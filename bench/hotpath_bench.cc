@@ -18,7 +18,6 @@
 #include <benchmark/benchmark.h>
 
 #include <arpa/inet.h>
-#include <sys/mman.h>
 
 #include <array>
 #include <cstdio>
@@ -164,14 +163,6 @@ struct Fixture {
     if (!slab->ok()) {
       std::fprintf(stderr, "cannot map the counter slab\n");
       std::abort();
-    }
-    if (const char* e = std::getenv("HOTPATH_SLAB_THP"); e != nullptr && e[0] == '1') {  // experiment: transparent huge pages
-      uintptr_t a = reinterpret_cast<uintptr_t>(slab->flows());
-      uintptr_t start = (a + (2u << 20) - 1) & ~uintptr_t((2u << 20) - 1);
-      size_t bytes = plan.geometry.flows() * sizeof(FlowCounters);
-      if (madvise(reinterpret_cast<void*>(start), a + bytes - start, MADV_HUGEPAGE) != 0) {
-        std::perror("madvise");
-      }
     }
     w2c = std::make_unique<W2cQueue>();
     shared = std::make_unique<WorkerStats>();

@@ -53,9 +53,17 @@ cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
+      # A `timeout` wrapper: it passes TERM on to its command (tallyd stops gracefully).
       kill -TERM "$pid" 2>/dev/null || true
-      sleep 1
-      kill -KILL "$pid" 2>/dev/null || true
+      local waited=0
+      while kill -0 "$pid" 2>/dev/null && [[ $waited -lt 20 ]]; do
+        sleep 0.5
+        waited=$((waited + 1))
+      done
+      if kill -0 "$pid" 2>/dev/null; then
+        pkill -KILL -P "$pid" 2>/dev/null || true   # its child, by parent PID
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
     fi
   done
   if [[ -n "$KEEP" ]]; then
@@ -153,39 +161,23 @@ if want hotpath; then
     tail -20 "$WORK/hotpath.txt" >&2
     echo "hot path benchmark FAILED"
   else
-    if [[ $QUICK -eq 0 ]]; then
-      # Experiment (not the shipped code path): the same IPv4 cases with the counter slab on
-      # transparent huge pages (bench-only madvise, HOTPATH_SLAB_THP=1).
-      log "hot path with the slab on transparent huge pages (experiment)"
-      HOTPATH_SLAB_THP=1 run_limited 900 "$WORK/hotpath-thp.txt" \
-        "$BUILD_DIR/bench/hotpath_bench" \
-        --benchmark_filter='^hotpath_ipv4/subscribers:(8192|1000000)$' \
-        --benchmark_repetitions="$HP_REPS" --benchmark_min_time="$HP_MIN" \
-        --benchmark_out="$WORK/hotpath-thp.json" --benchmark_out_format=json ||
-        log "THP experiment failed (see hotpath-thp.txt)"
-    fi
-    "$PY" - "$HP_REPS" "$WORK/hotpath.json" "$WORK/hotpath-thp.json" <<'EOF'
-import json, os, statistics, sys
+    "$PY" - "$HP_REPS" "$WORK/hotpath.json" <<'EOF'
+import json, statistics, sys
 reps = int(sys.argv[1])
 runs = {}
-for path, suffix in ((sys.argv[2], ""), (sys.argv[3], "+thp")):
-    if not os.path.exists(path):
+for b in json.load(open(sys.argv[2]))["benchmarks"]:
+    if b.get("run_type", "iteration") != "iteration":
         continue
-    for b in json.load(open(path))["benchmarks"]:
-        if b.get("run_type", "iteration") != "iteration":
-            continue
-        key = b["run_name"] + suffix
-        if b.get("error_occurred"):
-            runs.setdefault(key, []).append(None)
-            continue
-        runs.setdefault(key, []).append((b["ns_per_pkt"], b["Mpps"]))
+    if b.get("error_occurred"):
+        runs.setdefault(b["run_name"], []).append(None)
+        continue
+    runs.setdefault(b["run_name"], []).append((b["ns_per_pkt"], b["Mpps"]))
 label = {
     "hotpath_ipv4": "IPv4 UDP/TCP 64 B, subscribers random in 10/8",
     "harness_only": "(harness alone: per-burst rewrite)",
     "hotpath_ipv6": "IPv6 /64s of 2001:db8::/32 (info)",
     "hotpath_gtpu": "IPv4 in GTP-U over IPv4 (info)",
     "hotpath_ipv4_packed": "IPv4, subscribers packed at pool start (info)",
-    "hotpath_ipv4+thp": "IPv4 random, slab on huge pages (experiment)",
 }
 print()
 print("(a) Hot path: FastPath::countBurst + publish, 1 thread, bursts of 32 in cache, "
@@ -193,8 +185,6 @@ print("(a) Hot path: FastPath::countBurst + publish, 1 thread, bursts of 32 in c
 print("  %-48s %11s %8s %8s  %s" % ("scenario", "subscribers", "ns/pkt", "Mpps", "target"))
 for name, vals in runs.items():
     base, _, arg = name.partition("/")
-    if arg.endswith("+thp"):
-        base, arg = base + "+thp", arg[:-4]
     subs = int(arg.split(":")[-1]) if arg else 0
     good = [v for v in vals if v is not None]
     if not good:
