@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "dataplane/fastpath.h"
+#include "bench/bench_services.h"
 #include "shared/config.h"
 #include "shared/counters.h"
 #include "shared/events.h"
@@ -102,21 +103,7 @@ Config benchConfig(Family fam, uint32_t subscribers) {
     c.dataplane.max_sessions = 1u << 24;
   }
   c.subscribers.idle_timeout_s = 0;
-  ServiceRule dns;
-  dns.rating_group = 10;
-  dns.match.protocol = 17;
-  dns.match.remote_port_min = 53;
-  dns.match.remote_port_max = 53;
-  ServiceRule net;
-  net.rating_group = 20;
-  net.match.remote_prefix = prefix("198.51.100.0/24");
-  ServiceRule https;
-  https.rating_group = 30;
-  https.match.protocol = 6;
-  https.match.remote_port_min = 443;
-  https.match.remote_port_max = 443;
-  c.services.rules = {dns, net, https};
-  c.services.default_rating_group = 1;
+  c.services = bench::benchServices();
   return c;
 }
 

@@ -25,6 +25,7 @@
 #include "controlplane/poller.h"
 #include "dataplane/fastpath.h"
 #include "shared/clock.h"
+#include "bench/bench_services.h"
 #include "shared/config.h"
 #include "shared/counters.h"
 #include "shared/events.h"
@@ -62,21 +63,7 @@ Config pollerConfig(uint32_t workers) {
   c.dataplane.ports.push_back(port);
   c.subscribers.pools.push_back(prefix("10.0.0.0/8"));
   c.subscribers.idle_timeout_s = 0;
-  ServiceRule dns;
-  dns.rating_group = 10;
-  dns.match.protocol = 17;
-  dns.match.remote_port_min = 53;
-  dns.match.remote_port_max = 53;
-  ServiceRule net;
-  net.rating_group = 20;
-  net.match.remote_prefix = prefix("198.51.100.0/24");
-  ServiceRule https;
-  https.rating_group = 30;
-  https.match.protocol = 6;
-  https.match.remote_port_min = 443;
-  https.match.remote_port_max = 443;
-  c.services.rules = {dns, net, https};
-  c.services.default_rating_group = 1;
+  c.services = bench::benchServices();
   return c;
 }
 

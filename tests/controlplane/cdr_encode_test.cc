@@ -21,6 +21,7 @@ using tally::testing::FixedZone;
 using tally::testing::fromHex;
 using tally::testing::ip;
 using tally::testing::utcNs;
+using tally::testing::exampleRecord;
 using tally::testing::kExampleHex;
 
 
@@ -28,63 +29,6 @@ using tally::testing::kExampleHex;
 
 
 
-// The record of the worked example, local time +02:00 (10:00 local = 08:00 UTC).
-PgwRecord exampleRecord() {
-  PgwRecord r;
-  r.imsi = "001010123456789";
-  r.msisdn = "491701234567";
-  r.served_address = ip("10.45.0.7");
-  r.pgw_address = ip("198.51.100.1");
-  r.charging_id = 0x89ABCDEF;
-  r.serving_nodes = {ip("192.0.2.10")};
-  r.serving_node_types = {ServingNodeType::kGtpSgw};
-  r.apn = "internet";
-  r.dynamic_address = true;
-  r.record_opening_time_ns = utcNs(2024, 5, 17, 8, 0, 0);
-  r.duration_s = 3600;
-  r.cause = Cause::kNormalRelease;
-  r.record_sequence_number = 1;
-  r.node_id = "gw-biller-01";
-  r.local_sequence_number = 4242;
-  r.charging_characteristics = 0x0800;
-  TrafficContainer t1;
-  t1.uplink_octets = 1000;
-  t1.downlink_octets = 2000;
-  t1.change_condition = ChangeCondition::kTariffTime;
-  t1.change_time_ns = utcNs(2024, 5, 17, 8, 30, 0);
-  t1.qci = 9;
-  t1.arp = 0x29;
-  TrafficContainer t2 = t1;
-  t2.uplink_octets = 3000;
-  t2.downlink_octets = 4000;
-  t2.change_condition = ChangeCondition::kRecordClosure;
-  t2.change_time_ns = utcNs(2024, 5, 17, 9, 0, 0);
-  r.traffic_volumes = {t1, t2};
-  ServiceContainer s;
-  s.rating_group = 100;
-  s.charging_rule_base_name = "rb-internet";
-  s.local_sequence_number = 1;
-  s.time_of_first_usage_ns = utcNs(2024, 5, 17, 8, 0, 0);
-  s.time_of_last_usage_ns = utcNs(2024, 5, 17, 9, 0, 0);
-  s.time_usage_s = 3600;
-  s.service_condition_change = scBit(kScRecordClosure);
-  s.serving_node = ip("192.0.2.10");
-  s.uplink_octets = 150000;
-  s.downlink_octets = 3000000;
-  s.time_of_report_ns = utcNs(2024, 5, 17, 9, 0, 0);
-  s.service_identifier = 1001;
-  r.service_data = {s};
-  r.start_time_ns = utcNs(2024, 5, 17, 8, 0, 0);
-  r.stop_time_ns = utcNs(2024, 5, 17, 9, 0, 0);
-  r.apn_selection_mode = ApnSelectionMode::kMsOrNetworkProvidedSubscriptionVerified;
-  r.ch_ch_selection_mode = ChChSelectionMode::kServingNodeSupplied;
-  r.serving_node_plmn_id = "00101";
-  r.rat_type = 6;
-  r.ms_time_zone = std::array<uint8_t, 2>{0x80, 0x00};
-  r.user_location_information = fromHex("1800f110000100f11000000101");
-  r.pgw_plmn_id = "00101";
-  return r;
-}
 
 bool contains(const std::vector<uint8_t>& hay, const std::string& hex) {
   std::vector<uint8_t> needle = fromHex(hex);
