@@ -2,13 +2,16 @@
 // (1 and 2 workers), every flow known to the poller, with
 //   poll_unchanged    no counter changed since the last poll,
 //   poll_10pct_changed 10 % of the flows (a fresh random choice per poll) changed.
-// Config: idle_timeout 0 (never), max_sessions 2^24, 4 rating groups.
+// Config: idle_timeout 0 (never), max_sessions 2^22, 4 rating groups.
 //
-// Each flow is a distinct subscriber of 10.0.0.0/8 (uniformly random) with one rating group
-// (random of 4): one tracked flow = one random cache line of the slab, the worst case for the
-// scan (a subscriber with several rating groups keeps them on adjacent lines). The flows are
-// announced exactly as a worker does (W2cEvent kFlowLearned, counters already non-zero) in
-// batches of <= 60000, poll() draining the queues between batches.
+// Subscribers are distinct uniformly random addresses of 10.0.0.0/8. Argument `rg_per_sub`:
+//   4  every subscriber uses all 4 rating groups (250 K subscribers x 4 = 1 M flows per worker),
+//      the traffic model of the hot-path benchmark: the target case;
+//   1  every subscriber uses one random rating group (1 M subscribers per worker): the scan
+//      covers 4 M flow entries for 1 M flows (information, the worst case).
+// The flows are announced exactly as a worker does: slots in order of first appearance
+// (slot i = the worker's i-th subscriber), W2cEvent kFlowLearned with the counters already
+// non-zero, in batches of <= 60000, poll() draining the queues between batches.
 //
 // The "worker" writes here run on the poller's thread (between polls, untimed), so the lines
 // a poll reads after a change may still be in this core's cache: with 100 K random lines
@@ -56,7 +59,7 @@ Config pollerConfig(uint32_t workers) {
   c.node.id = "bench";
   c.node.address = *parseIpAddress("192.0.2.1");
   c.dataplane.workers = workers;
-  c.dataplane.max_sessions = 1u << 24;
+  c.dataplane.max_sessions = 1u << 22;
   c.dataplane.poll_interval_ms = 100;
   PortConfig port;
   port.name = "net_null0";
@@ -78,6 +81,7 @@ struct WorkerSide {
   std::unique_ptr<C2wQueue> c2w;
   std::unique_ptr<WorkerStats> stats;
   std::vector<FlowRef> flows;
+  std::vector<uint32_t> addresses;  // by slot
   std::vector<uint32_t> perm;
   uint64_t counted_packets = 0;
   uint64_t counted_octets = 0;
@@ -98,6 +102,7 @@ struct WorkerSide {
 
 struct Fixture {
   uint32_t n_workers;
+  uint32_t rg_per_sub;
   Config config;
   CountingPlan plan;
   SteadyClock clock;
@@ -105,7 +110,7 @@ struct Fixture {
   std::unique_ptr<Poller> poller;
   std::mt19937_64 rng{7};
 
-  explicit Fixture(uint32_t n) : n_workers(n), config(pollerConfig(n)) {
+  Fixture(uint32_t n, uint32_t rgs) : n_workers(n), rg_per_sub(rgs), config(pollerConfig(n)) {
     plan = CountingPlan::fromConfig(config);
     workers.resize(n);
     std::vector<WorkerChannel> channels;
@@ -125,18 +130,27 @@ struct Fixture {
   }
 
   // Distinct random subscribers across all workers (RSS gives a subscriber to one worker),
-  // one flow each, announced in batches with a poll between batches.
+  // `rg_per_sub` flows each, announced in batches with a poll between batches.
   void announce() {
     std::vector<uint64_t> used((1u << 24) / 64);
     for (WorkerSide& w : workers) {
       w.flows.reserve(kFlowsPerWorker);
+      uint32_t slot = 0;
       while (w.flows.size() < kFlowsPerWorker) {
         uint32_t h = uint32_t(rng() & 0xFFFFFF);
         if (h == 0 || h == 0xFFFFFF || (used[h / 64] >> (h % 64) & 1)) {
           continue;
         }
         used[h / 64] |= uint64_t{1} << (h % 64);
-        w.flows.push_back(FlowRef{plan.slot4(0x0A000000u | h), uint8_t(rng() % 4)});
+        w.addresses.push_back(0x0A000000u | h);
+        if (rg_per_sub == 1) {
+          w.flows.push_back(FlowRef{slot, uint8_t(rng() % 4)});
+        } else {
+          for (uint32_t rg = 0; rg < rg_per_sub && w.flows.size() < kFlowsPerWorker; ++rg) {
+            w.flows.push_back(FlowRef{slot, uint8_t(rg)});
+          }
+        }
+        ++slot;
       }
     }
     for (uint32_t start = 0; start < kFlowsPerWorker; start += kAnnounceBatch) {
@@ -149,7 +163,7 @@ struct Fixture {
           ev.rg_index = f.rg;
           ev.slot = f.slot;
           ev.key.family = 4;
-          ev.key.v4 = plan.addressOfSlot4(f.slot);
+          ev.key.v4 = w.addresses[f.slot];
           if (!w.w2c->push(ev)) {
             std::fprintf(stderr, "W2c queue full during announcement\n");
             std::abort();
@@ -162,8 +176,12 @@ struct Fixture {
     }
     poller->poll();
     const Statistics& s = poller->statistics();
+    uint64_t subscribers = 0;
+    for (const WorkerSide& w : workers) {
+      subscribers += w.addresses.size();
+    }
     if (s.tracked_flows != uint64_t(kFlowsPerWorker) * n_workers ||
-        s.sessions_created != uint64_t(kFlowsPerWorker) * n_workers ||
+        s.sessions_created != subscribers ||
         s.conservation_violations != 0) {
       std::fprintf(stderr, "set-up mismatch: tracked %llu flows, %llu sessions created, "
                    "%llu conservation violations\n",
@@ -196,10 +214,12 @@ struct Fixture {
 
 std::unique_ptr<Fixture> g_fixture;
 
-Fixture& fixtureFor(uint32_t workers) {
-  if (!g_fixture || g_fixture->n_workers != workers) {
+Fixture& fixtureFor(const benchmark::State& state) {
+  uint32_t workers = uint32_t(state.range(0));
+  uint32_t rgs = uint32_t(state.range(1));
+  if (!g_fixture || g_fixture->n_workers != workers || g_fixture->rg_per_sub != rgs) {
     g_fixture.reset();
-    g_fixture = std::make_unique<Fixture>(workers);
+    g_fixture = std::make_unique<Fixture>(workers, rgs);
   }
   return *g_fixture;
 }
@@ -207,6 +227,7 @@ Fixture& fixtureFor(uint32_t workers) {
 void setCounters(benchmark::State& state, const Fixture& fx) {
   double flows = double(kFlowsPerWorker) * fx.n_workers;
   state.counters["flows"] = flows;
+  state.counters["rg_per_sub"] = fx.rg_per_sub;
   state.counters["ms_per_poll"] = benchmark::Counter(
       1e-3, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["ns_per_flow"] = benchmark::Counter(
@@ -218,7 +239,7 @@ void setCounters(benchmark::State& state, const Fixture& fx) {
 }
 
 void poll_unchanged(benchmark::State& state) {
-  Fixture& fx = fixtureFor(uint32_t(state.range(0)));
+  Fixture& fx = fixtureFor(state);
   fx.poller->poll();  // nothing pending from a previous benchmark
   for (auto _ : state) {
     fx.poller->poll();
@@ -227,7 +248,7 @@ void poll_unchanged(benchmark::State& state) {
 }
 
 void poll_10pct_changed(benchmark::State& state) {
-  Fixture& fx = fixtureFor(uint32_t(state.range(0)));
+  Fixture& fx = fixtureFor(state);
   fx.poller->poll();
   uint64_t before = fx.poller->statistics().attributed_packets;
   for (auto _ : state) {
@@ -246,10 +267,17 @@ void poll_10pct_changed(benchmark::State& state) {
 
 }  // namespace
 
-// Registration order = run order: both cases of one worker count share one set-up.
-BENCHMARK(poll_unchanged)->ArgName("workers")->Arg(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(poll_10pct_changed)->ArgName("workers")->Arg(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(poll_unchanged)->ArgName("workers")->Arg(2)->Unit(benchmark::kMillisecond);
-BENCHMARK(poll_10pct_changed)->ArgName("workers")->Arg(2)->Unit(benchmark::kMillisecond);
+// Registration order = run order: both cases of one (workers, rg_per_sub) share one set-up.
+void args(benchmark::internal::Benchmark* b, int64_t workers, int64_t rgs) {
+  b->ArgNames({"workers", "rg_per_sub"})->Args({workers, rgs})->Unit(benchmark::kMillisecond);
+}
+BENCHMARK(poll_unchanged)->Apply([](auto* b) { args(b, 1, 4); });
+BENCHMARK(poll_10pct_changed)->Apply([](auto* b) { args(b, 1, 4); });
+BENCHMARK(poll_unchanged)->Apply([](auto* b) { args(b, 2, 4); });
+BENCHMARK(poll_10pct_changed)->Apply([](auto* b) { args(b, 2, 4); });
+BENCHMARK(poll_unchanged)->Apply([](auto* b) { args(b, 1, 1); });
+BENCHMARK(poll_10pct_changed)->Apply([](auto* b) { args(b, 1, 1); });
+BENCHMARK(poll_unchanged)->Apply([](auto* b) { args(b, 2, 1); });
+BENCHMARK(poll_10pct_changed)->Apply([](auto* b) { args(b, 2, 1); });
 
 BENCHMARK_MAIN();

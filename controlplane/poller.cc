@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
 
 #include "controlplane/log.h"
 
@@ -23,7 +24,7 @@ const char* endCauseName(EndCause c) {
 
 uint64_t Statistics::unattributedOctets() const {
   uint64_t sum = worker[size_t(Stat::kLearnQueueFullOctets)] +
-                 worker[size_t(Stat::kV6TableFullOctets)];
+                 worker[size_t(Stat::kSlotTableFullOctets)];
   for (uint64_t v : unattributed_octets) {
     sum += v;
   }
@@ -32,7 +33,7 @@ uint64_t Statistics::unattributedOctets() const {
 
 uint64_t Statistics::unattributedPackets() const {
   uint64_t sum = worker[size_t(Stat::kLearnQueueFullPackets)] +
-                 worker[size_t(Stat::kV6TableFullPackets)];
+                 worker[size_t(Stat::kSlotTableFullPackets)];
   for (uint64_t v : unattributed_packets) {
     sum += v;
   }
@@ -53,6 +54,11 @@ Poller::Poller(const Config& config, const CountingPlan& plan, std::vector<Worke
   for (const WorkerChannel& ch : workers) {
     Worker w;
     w.ch = ch;
+    w.baselines = std::make_unique<CounterSlab>(plan_.geometry);
+    w.slots = std::make_unique<LazyArray<SlotInfo>>(plan_.geometry.slots);
+    if (!w.baselines->ok() || !w.slots->ok()) {
+      throw std::bad_alloc();
+    }
     workers_.push_back(std::move(w));
   }
   for (const StaticSubscriber& s : config_.subscribers.statics) {
@@ -186,70 +192,65 @@ Session* Poller::sessionFor(const IpAddress& key) {
 
 void Poller::onFlowLearned(uint16_t w, const W2cEvent& ev) {
   Worker& wk = workers_[w];
-  auto [it, fresh] = wk.slots.try_emplace(ev.slot);
-  SlotInfo& si = it->second;
-  if (fresh) {
+  if (ev.slot >= plan_.geometry.slots) {
+    return;
+  }
+  SlotInfo& si = (*wk.slots)[ev.slot];
+  if (si.session == nullptr) {
+    // The worker took the slot for this subscriber (its first flow).
     si.session = sessionFor(ev.key);
     si.session->slots.emplace_back(w, ev.slot);
+    wk.slot_end = std::max(wk.slot_end, ev.slot + 1);
   }
-  // A repeated announcement of a flow already tracked cannot happen (the worker announces a flow
-  // only while its counters are zero, and they are zeroed only on release), but be safe.
-  for (uint32_t pos : si.flow_pos) {
-    if (wk.flows[pos].rg == ev.rg_index) {
-      return;
-    }
-  }
-  TrackedFlow f;
-  f.slot = ev.slot;
-  f.rg = ev.rg_index;
-  f.session = si.session;
-  si.flow_pos.push_back(uint32_t(wk.flows.size()));
-  wk.flows.push_back(f);
+  ++si.flows;
+  ++stats_.tracked_flows;
 }
 
 void Poller::onFlowReleased(uint16_t w, const W2cEvent& ev) {
   Worker& wk = workers_[w];
-  auto it = wk.slots.find(ev.slot);
-  if (it == wk.slots.end()) {
+  if (ev.slot >= plan_.geometry.slots || ev.rg_index >= plan_.geometry.rating_groups) {
     return;
   }
-  for (uint32_t pos : it->second.flow_pos) {
-    TrackedFlow& f = wk.flows[pos];
-    if (f.rg == ev.rg_index) {
-      // The baseline was last read before the release was requested, so final >= baseline.
-      FlowCounters delta = ev.final - f.baseline;
-      f.baseline = ev.final;
-      attribute(f.session, f.rg, delta);
-      return;
-    }
+  SlotInfo& si = (*wk.slots)[ev.slot];
+  if (si.session == nullptr) {
+    return;
+  }
+  // The baseline was last updated before the release was requested, so final >= baseline.
+  FlowCounters& b = wk.baselines->flow(ev.slot, ev.rg_index);
+  FlowCounters delta = ev.final - b;
+  b = ev.final;
+  attribute(si.session, ev.rg_index, delta);
+}
+
+void Poller::clearSlot(Worker& wk, uint32_t slot) {
+  SlotInfo& si = (*wk.slots)[slot];
+  stats_.tracked_flows -= si.flows;
+  si = SlotInfo{};
+  for (uint32_t rg = 0; rg < plan_.geometry.rating_groups; ++rg) {
+    wk.baselines->flow(slot, rg) = FlowCounters{};  // the worker zeroed its counters too
   }
 }
 
 void Poller::onSlotReleased(uint16_t w, const W2cEvent& ev) {
   Worker& wk = workers_[w];
-  auto it = wk.slots.find(ev.slot);
-  if (it == wk.slots.end()) {
+  if (ev.slot >= plan_.geometry.slots) {
     return;
   }
-  Session* s = it->second.session;
-  // Remove the slot's flows, highest position first so that swaps do not disturb the rest.
-  std::vector<uint32_t> pos = it->second.flow_pos;
-  std::sort(pos.rbegin(), pos.rend());
-  for (uint32_t p : pos) {
-    removeFlow(wk, p);
-  }
-  wk.slots.erase(ev.slot);
+  Session* s = (*wk.slots)[ev.slot].session;
+  clearSlot(wk, ev.slot);
   if (s != nullptr && s->pending_releases > 0 && --s->pending_releases == 0 && s->ending) {
     finalizeSession(s);
   }
 }
 
 void Poller::onServingNodeEvent(uint16_t w, const W2cEvent& ev) {
-  auto it = workers_[w].slots.find(ev.slot);
-  if (it == workers_[w].slots.end() || it->second.session == nullptr) {
+  if (ev.slot >= plan_.geometry.slots) {
     return;
   }
-  setServingNode(it->second.session, ev.serving_node);
+  Session* s = (*workers_[w].slots)[ev.slot].session;
+  if (s != nullptr) {
+    setServingNode(s, ev.serving_node);
+  }
 }
 
 void Poller::setServingNode(Session* s, const IpAddress& node) {
@@ -284,60 +285,55 @@ bool Poller::qosChange(const IpAddress& address, uint8_t qci) {
   return true;
 }
 
-void Poller::removeFlow(Worker& wk, uint32_t pos) {
-  uint32_t last = uint32_t(wk.flows.size() - 1);
-  if (pos != last) {
-    TrackedFlow moved = wk.flows[last];
-    wk.flows[pos] = moved;
-    auto sit = wk.slots.find(moved.slot);
-    if (sit != wk.slots.end()) {
-      for (uint32_t& fp : sit->second.flow_pos) {
-        if (fp == last) {
-          fp = pos;
-        }
-      }
-    }
-  }
-  wk.flows.pop_back();
-}
-
 bool Poller::scanFlows(uint16_t w, bool include_ending) {
   Worker& wk = workers_[w];
-  const FlowCounters* base = wk.ch.slab->flows();
+  const FlowCounters* counters = wk.ch.slab->flows();
+  FlowCounters* baselines = wk.baselines->flows();
   const uint32_t n_rg = plan_.geometry.rating_groups;
   bool clean = true;
-  const size_t n = wk.flows.size();
-  constexpr size_t kAhead = 32;
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n) {
-      const TrackedFlow& a = wk.flows[i + kAhead];
-      __builtin_prefetch(&base[size_t(a.slot) * n_rg + a.rg]);
+  // Pass 1: both arrays front to back (the hardware prefetchers stream them); a flow whose
+  // counters equal its baseline costs a compare. Free slots are zero in both.
+  changes_.clear();
+  const size_t end = size_t(wk.slot_end) * n_rg;
+  for (size_t i = 0; i < end; ++i) {
+    FlowCounters cur = loadFlow(counters[i]);
+    FlowCounters& b = baselines[i];
+    if (cur == b) [[likely]] {
+      continue;
     }
-    TrackedFlow& f = wk.flows[i];
-    if (f.session->ending && !include_ending) {
+    const SlotInfo& si = (*wk.slots)[i / n_rg];
+    if (si.session == nullptr) {
+      // Taken by the worker after this poll drained its events: announced next poll.
+      continue;
+    }
+    if (si.ending && !include_ending) {
       // A release is requested: the worker may zero the slot at any moment and count new
       // packets into it, so a read cannot tell old from new. The flow is settled exactly by
       // the final counts of kFlowReleased (final - baseline).
       clean = false;
       continue;
     }
-    FlowCounters cur = loadFlow(base[size_t(f.slot) * n_rg + f.rg]);
-    if (cur == f.baseline) {
-      continue;
-    }
-    if (cur.ul_packets < f.baseline.ul_packets || cur.dl_packets < f.baseline.dl_packets ||
-        cur.ul_octets < f.baseline.ul_octets || cur.dl_octets < f.baseline.dl_octets) {
+    if (cur.ul_packets < b.ul_packets || cur.dl_packets < b.dl_packets ||
+        cur.ul_octets < b.ul_octets || cur.dl_octets < b.dl_octets) {
       // Cannot happen for a flow that is not being released (counters only go up); be safe.
       clean = false;
       continue;
     }
-    FlowCounters delta = cur - f.baseline;
-    f.baseline = cur;
-    attribute(f.session, f.rg, delta);
+    changes_.push_back(Change{si.session, uint32_t(i % n_rg), cur - b});
+    b = cur;
   }
-  stats_.tracked_flows = 0;
-  for (const Worker& x : workers_) {
-    stats_.tracked_flows += x.flows.size();
+  // Pass 2: attribute to the sessions, fetching them ahead (they lie anywhere in the heap).
+  const size_t n = changes_.size();
+  constexpr size_t kAhead = 8;
+  for (size_t k = 0; k < n; ++k) {
+    if (k + 2 * kAhead < n) {
+      __builtin_prefetch(changes_[k + 2 * kAhead].session, 1);
+    }
+    if (k + kAhead < n) {
+      const Change& a = changes_[k + kAhead];
+      __builtin_prefetch(a.session->usage.data() + a.rg, 1);
+    }
+    attribute(changes_[k].session, uint8_t(changes_[k].rg), changes_[k].delta);
   }
   return clean;
 }
@@ -414,6 +410,7 @@ void Poller::endSessionInternal(Session* s, EndCause cause, bool workers_running
   // Ask each worker holding the subscriber's counts to hand them over and free the slot.
   s->pending_releases = uint32_t(s->slots.size());
   for (auto [w, slot] : s->slots) {
+    (*workers_[w].slots)[slot].ending = true;
     C2wCommand cmd;
     cmd.type = C2wType::kReleaseSlot;
     cmd.slot = slot;
@@ -459,14 +456,8 @@ void Poller::finalizeSession(Session* s) {
   }
   // Slots of a finalized session that workers still hold (final harvest) are forgotten.
   for (auto [w, slot] : s->slots) {
-    auto sit = workers_[w].slots.find(slot);
-    if (sit != workers_[w].slots.end() && sit->second.session == s) {
-      std::vector<uint32_t> pos = sit->second.flow_pos;
-      std::sort(pos.rbegin(), pos.rend());
-      for (uint32_t p : pos) {
-        removeFlow(workers_[w], p);
-      }
-      workers_[w].slots.erase(sit);
+    if ((*workers_[w].slots)[slot].session == s) {
+      clearSlot(workers_[w], slot);
     }
   }
   sessions_.erase(s->id);

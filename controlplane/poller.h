@@ -21,6 +21,7 @@
 #include "shared/config.h"
 #include "shared/counters.h"
 #include "shared/events.h"
+#include "shared/lazy_array.h"
 #include "shared/stats.h"
 
 namespace tally {
@@ -43,24 +44,25 @@ enum class Unattributed : uint8_t {
 };
 
 struct Session {
-  uint64_t id = 0;
-  IpAddress key;            // IPv4 address or IPv6 prefix (ipv6_prefix_length)
+  // What every poll touches for a changed flow comes first (one cache line).
   bool billed = true;       // false: a pseudo-session whose usage is unattributed
   Unattributed reason = Unattributed::kLearnDisabled;  // when !billed
+  bool ending = false;
+  bool charging_open = false;  // the observer has seen onOpen
+  uint8_t qci = 0;             // last QoS class set by the operator; 0 = none
+  int64_t last_activity_mono_ns = 0;
+  int64_t last_activity_wall_ns = 0;
+  std::vector<FlowCounters> usage;                   // by rating-group index
+  uint64_t id = 0;
+  IpAddress key;            // IPv4 address or IPv6 prefix (ipv6_prefix_length)
   bool is_static = false;
   std::string user_name, imsi, msisdn;
   uint8_t cc_profile = 8;
   int64_t start_wall_ns = 0;
-  int64_t last_activity_mono_ns = 0;
-  int64_t last_activity_wall_ns = 0;
-  bool ending = false;
   EndCause cause = EndCause::kNone;
-  std::vector<FlowCounters> usage;                   // by rating-group index
   std::vector<std::pair<uint16_t, uint32_t>> slots;  // (worker, slot) holding its counts
   uint32_t pending_releases = 0;
   std::optional<IpAddress> serving_node;  // last GTP-U outer source seen uplink (or set by CLI)
-  uint8_t qci = 0;                        // last QoS class set by the operator; 0 = none
-  bool charging_open = false;             // the observer has seen onOpen
 };
 
 // What the biller needs to hear about billed sessions (controlplane/biller.h). Called on the
@@ -142,21 +144,26 @@ class Poller {
   size_t workerCount() const { return workers_.size(); }
 
  private:
-  struct TrackedFlow {
-    uint32_t slot = 0;
-    uint8_t rg = 0;
-    Session* session = nullptr;
-    FlowCounters baseline;
-  };
+  // The poller's view of one slot of a worker's slab (zero = free).
   struct SlotInfo {
-    Session* session = nullptr;
-    std::vector<uint32_t> flow_pos;  // positions in Worker::flows
+    Session* session = nullptr;  // nullptr: free, or taken by the worker and not announced yet
+    uint32_t flows = 0;          // flows announced (kFlowLearned) since the slot was taken
+    bool ending = false;         // a release is requested: settled by the worker's final counts
   };
   struct Worker {
     WorkerChannel ch;
-    std::vector<TrackedFlow> flows;
-    std::unordered_map<uint32_t, SlotInfo> slots;
+    // What has been attributed of each flow, laid out as the worker's slab (slot x rating
+    // group), so that a poll compares two arrays front to back (docs/performance.md).
+    std::unique_ptr<CounterSlab> baselines;
+    std::unique_ptr<LazyArray<SlotInfo>> slots;  // by slot
+    uint32_t slot_end = 0;  // 1 + the highest slot announced so far: the scan range
     std::vector<C2wCommand> pending_commands;  // C2w queue was full
+  };
+  // A flow whose counters moved, found by the scan and attributed after it.
+  struct Change {
+    Session* session;
+    uint32_t rg;
+    FlowCounters delta;
   };
   struct KeyHash {
     size_t operator()(const IpAddress& a) const noexcept {
@@ -181,7 +188,7 @@ class Poller {
   bool scanFlows(uint16_t w, bool include_ending);
   void attribute(Session* s, uint8_t rg, const FlowCounters& delta);
   Session* sessionFor(const IpAddress& key);
-  void removeFlow(Worker& wk, uint32_t pos);
+  void clearSlot(Worker& wk, uint32_t slot);
   void endSessionInternal(Session* s, EndCause cause, bool workers_running);
   void finalizeSession(Session* s);
   void sendCommands(Worker& wk);
@@ -207,6 +214,7 @@ class Poller {
   // The clock, read once per poll (time stamps have the poll's resolution anyway).
   int64_t now_mono_ns_ = 0;
   int64_t now_wall_ns_ = 0;
+  std::vector<Change> changes_;  // scratch of scanFlows
   Statistics stats_;
 };
 

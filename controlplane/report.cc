@@ -234,7 +234,7 @@ std::string formatStatistics(const Poller& poller) {
   o << "    " << pad("attributed octets", 28) << ": " << st.attributed_octets << "\n";
   o << "    " << pad("unattributed octets", 28) << ": " << st.unattributedOctets()
     << " (learn queue full " << st.worker[size_t(Stat::kLearnQueueFullOctets)]
-    << ", IPv6 table full " << st.worker[size_t(Stat::kV6TableFullOctets)] << ", learning off "
+    << ", slot table full " << st.worker[size_t(Stat::kSlotTableFullOctets)] << ", learning off "
     << st.unattributed_octets[size_t(Unattributed::kLearnDisabled)] << ", session table full "
     << st.unattributed_octets[size_t(Unattributed::kSessionsFull)] << ")\n";
   o << "    " << pad("in flight (last poll)", 28) << ": " << st.conservation_last_gap << "\n";

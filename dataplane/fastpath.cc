@@ -10,8 +10,6 @@ namespace tally {
 
 namespace {
 
-constexpr uint32_t kMaxBurst = 256;
-
 constexpr Stat statOf(ParseStatus s) {
   switch (s) {
     case ParseStatus::kNonIp:
@@ -37,14 +35,13 @@ constexpr Stat statOf(ParseStatus s) {
 
 CountingPlan CountingPlan::fromConfig(const Config& config) {
   CountingPlan plan;
-  uint64_t v4_slots = 0;
   for (const IpPrefix& p : config.subscribers.pools) {
     if (p.addr.family == 4) {
       Pool4 pool;
       pool.mask = p.len == 0 ? 0 : (~uint32_t{0} << (32 - p.len));
       pool.base = p.addr.v4;
-      pool.first_slot = uint32_t(v4_slots);
-      v4_slots += uint64_t{1} << (32 - p.len);
+      pool.first_offset = uint32_t(plan.v4_addresses);
+      plan.v4_addresses += uint64_t{1} << (32 - p.len);
       plan.pools4.push_back(pool);
     } else {
       plan.pools6.push_back(p);
@@ -78,8 +75,7 @@ CountingPlan CountingPlan::fromConfig(const Config& config) {
     }
     plan.rules.push_back(rule);
   }
-  plan.geometry.v4_slots = uint32_t(v4_slots);
-  plan.geometry.v6_slots = plan.pools6.empty() ? 0 : config.dataplane.max_sessions;
+  plan.geometry.slots = slotCapacity(config.dataplane.max_sessions);
   plan.geometry.rating_groups = uint32_t(plan.rating_groups.size());
   return plan;
 }
@@ -93,17 +89,7 @@ IpAddress CountingPlan::keyOf(const IpAddress& a) const {
 }
 
 bool CountingPlan::inPool(const IpAddress& a) const {
-  return a.family == 4 ? slot4(a.v4) != V6Table::kNone : inPool6(a.v6);
-}
-
-uint32_t CountingPlan::addressOfSlot4(uint32_t slot) const {
-  for (const Pool4& p : pools4) {
-    uint64_t size = uint64_t{~p.mask} + 1;
-    if (slot >= p.first_slot && slot - p.first_slot < size) {
-      return p.base + (slot - p.first_slot);
-    }
-  }
-  return 0;
+  return a.family == 4 ? offset4(a.v4) != SlotTable::kNone : inPool6(a.v6);
 }
 
 uint8_t CountingPlan::classify(const ParsedPacket& p, bool uplink) const noexcept {
@@ -139,9 +125,9 @@ uint8_t CountingPlan::classify(const ParsedPacket& p, bool uplink) const noexcep
 FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
                    WorkerStats& shared_stats)
     : plan_(plan), slab_(slab), w2c_(w2c), shared_(shared_stats),
+      table_(plan.v4_addresses, plan.geometry.slots, !plan.pools6.empty()),
       n_rg_(plan.geometry.rating_groups) {
-  v6_ = std::make_unique<V6Table>(plan.geometry.v4_slots, plan.geometry.v6_slots);
-  serving_bytes_ = (size_t(plan.geometry.v4_slots) + plan.geometry.v6_slots + 1) * sizeof(uint32_t);
+  serving_bytes_ = (size_t(plan.geometry.slots) + 1) * sizeof(uint32_t);
   void* m = mmap(nullptr, serving_bytes_, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   serving_ = m == MAP_FAILED ? nullptr : static_cast<uint32_t*>(m);
@@ -178,36 +164,61 @@ void FastPath::noteServingNode(const ParsedPacket& p, uint32_t slot,
   }
 }
 
-void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t slot, uint8_t rg) noexcept {
+uint32_t FastPath::slotOf(const IpAddress& key) const noexcept {
+  if (key.family == 4) {
+    uint32_t off = plan_.offset4(key.v4);
+    return off == SlotTable::kNone ? SlotTable::kNone : table_.find4(off);
+  }
+  return table_.find6(maskIp6(key.v6, plan_.ipv6_prefix_length));
+}
+
+IpAddress FastPath::subscriberKey(const ParsedPacket& p, bool uplink) const noexcept {
+  IpAddress key;
+  key.family = p.family;
+  if (p.family == 4) {
+    key.v4 = uplink ? p.src4 : p.dst4;
+  } else {
+    key.v6 = maskIp6(uplink ? p.src6 : p.dst6, plan_.ipv6_prefix_length);
+  }
+  return key;
+}
+
+void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
+                         uint8_t rg) noexcept {
   const uint64_t octets = p.ip_len;
   add(Stat::kCountedPackets);
   add(Stat::kCountedOctets, octets);
   IpAddress key;
-  if (p.family == 6) {
-    key.family = 6;
-    key.v6 = maskIp6(uplink ? p.src6 : p.dst6, plan_.ipv6_prefix_length);
-    slot = v6_->find(key.v6);
-    if (slot == V6Table::kNone) {
-      // A new prefix: take a slot only if its announcement can be queued, so that the control
-      // plane knows every slot that holds counts.
+  if (slot == SlotTable::kNone) {
+    // IPv6 (looked up here), or an IPv4 subscriber without a slot when the burst was staged
+    // (new, or given a slot by an earlier packet of this burst).
+    if (p.family == 6) {
+      key.family = 6;
+      key.v6 = maskIp6(uplink ? p.src6 : p.dst6, plan_.ipv6_prefix_length);
+      slot = table_.find6(key.v6);
+    } else {
+      slot = table_.find4(offset);
+    }
+    if (slot == SlotTable::kNone) {
+      // A new subscriber: take a slot only if its announcement can be queued, so that the
+      // control plane knows every slot that holds counts.
       if (w2c_.write_available() == 0) {
         add(Stat::kLearnQueueFullPackets);
         add(Stat::kLearnQueueFullOctets, octets);
         return;
       }
-      slot = v6_->insert(key.v6);
-      if (slot == V6Table::kNone) {
-        add(Stat::kV6TableFullPackets);
-        add(Stat::kV6TableFullOctets, octets);
+      slot = p.family == 6 ? table_.insert6(key.v6) : table_.insert4(offset);
+      if (slot == SlotTable::kNone) {
+        add(Stat::kSlotTableFullPackets);
+        add(Stat::kSlotTableFullOctets, octets);
         return;
       }
     }
   }
   FlowCounters& f = slab_.flow(slot, rg);
   if (loadCounter(f.ul_packets) == 0 && loadCounter(f.dl_packets) == 0) [[unlikely]] {
-    if (p.family == 4) {
-      key.family = 4;
-      key.v4 = uplink ? p.src4 : p.dst4;
+    if (key.family == 0) {
+      key = subscriberKey(p, uplink);
     }
     W2cEvent ev;
     ev.type = W2cType::kFlowLearned;
@@ -225,8 +236,7 @@ void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t slot, uint
     bumpCounter(f.ul_packets, 1);
     if (p.tunneled) {
       if (key.family == 0) {
-        key.family = 4;
-        key.v4 = p.src4;
+        key = subscriberKey(p, true);
       }
       noteServingNode(p, slot, key);
     }
@@ -236,71 +246,127 @@ void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t slot, uint
   }
 }
 
-void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
+namespace {
+constexpr uint32_t kNone = SlotTable::kNone;
+constexpr uint32_t kIpv6Side = SlotTable::kNone - 1;
+}  // namespace
+
+void FastPath::stageBurst(const uint8_t* const* frames, const uint32_t* lens,
                           uint32_t n) noexcept {
   while (n > kMaxBurst) {
-    countBurst(frames, lens, kMaxBurst);
+    stageBurst(frames, lens, kMaxBurst);
     frames += kMaxBurst;
     lens += kMaxBurst;
     n -= kMaxBurst;
   }
-  // Uninitialised storage: parsePacket writes its output whole, and zeroing 256 packets
-  // (22 KB) per call cost more than the parsing itself.
-  union PacketStore {
-    PacketStore() {}
-    ParsedPacket p[kMaxBurst];
-  } store;
-  ParsedPacket* pkt = store.p;
-  ParseStatus status[kMaxBurst];
-  // Per packet: IPv4 slot of source / destination (kNone when not in a pool), rating groups.
-  uint32_t src_slot[kMaxBurst];
-  uint32_t dst_slot[kMaxBurst];
-  uint8_t src_rg[kMaxBurst];
-  uint8_t dst_rg[kMaxBurst];
+  if (n == 0) {
+    return;
+  }
+  // Three bursts in flight, one stage each: this burst is parsed (its IPv4 index entries
+  // prefetched), the one before last is counted, the last one is looked up (its counters
+  // prefetched). Every prefetch has a whole burst of work to arrive in.
+  Staged& s = ring_[ring_next_];
+  ring_next_ = (ring_next_ + 1) % kRing;
+  parseStage(s, frames, lens, n);
+  if (to_count_ != nullptr) {
+    countStage(*to_count_);
+  }
+  to_count_ = to_lookup_;
+  if (to_count_ != nullptr) {
+    lookupStage(*to_count_);
+  }
+  to_lookup_ = &s;
+}
 
-  // Stage 1: parse, find the sides, classify, and prefetch the IPv4 counter lines.
+void FastPath::flush() noexcept {
+  if (to_count_ != nullptr) {
+    countStage(*to_count_);
+    to_count_ = nullptr;
+  }
+  if (to_lookup_ != nullptr) {
+    lookupStage(*to_lookup_);
+    countStage(*to_lookup_);
+    to_lookup_ = nullptr;
+  }
+}
+
+void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
+                          uint32_t n) noexcept {
+  stageBurst(frames, lens, n);
+  flush();
+}
+
+// Parse, find the sides that are in a pool, prefetch their index entries (IPv4) or home
+// buckets (IPv6).
+void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* lens,
+                          uint32_t n) noexcept {
+  s.n = n;
   for (uint32_t i = 0; i < n; ++i) {
-    status[i] = parsePacket(frames[i], lens[i], pkt[i]);
-    src_slot[i] = dst_slot[i] = V6Table::kNone;
-    if (status[i] != ParseStatus::kIp) [[unlikely]] {
+    s.status[i] = parsePacket(frames[i], lens[i], s.pkt[i]);
+    s.src_ref[i] = s.dst_ref[i] = kNone;
+    if (s.status[i] != ParseStatus::kIp) [[unlikely]] {
       continue;
     }
-    const ParsedPacket& p = pkt[i];
-    bool src_in = false;
-    bool dst_in = false;
+    const ParsedPacket& p = s.pkt[i];
     if (p.family == 4) [[likely]] {
-      src_slot[i] = plan_.slot4(p.src4);
-      dst_slot[i] = plan_.slot4(p.dst4);
-      src_in = src_slot[i] != V6Table::kNone;
-      dst_in = dst_slot[i] != V6Table::kNone;
-    } else {
-      src_in = plan_.inPool6(p.src6);
-      dst_in = plan_.inPool6(p.dst6);
-      // IPv6 slots are looked up in stage 2; mark the side with slot 0 meaning "in a pool".
-      src_slot[i] = src_in ? 0 : V6Table::kNone;
-      dst_slot[i] = dst_in ? 0 : V6Table::kNone;
-    }
-    if (src_in) {
-      src_rg[i] = plan_.classify(p, true);
-      if (p.family == 4) {
-        __builtin_prefetch(&slab_.flow(src_slot[i], src_rg[i]), 1);
+      s.src_ref[i] = plan_.offset4(p.src4);
+      s.dst_ref[i] = plan_.offset4(p.dst4);
+      if (s.src_ref[i] != kNone) {
+        __builtin_prefetch(table_.entry4(s.src_ref[i]));
       }
-    }
-    if (dst_in) {
-      dst_rg[i] = plan_.classify(p, false);
-      if (p.family == 4) {
-        __builtin_prefetch(&slab_.flow(dst_slot[i], dst_rg[i]), 1);
+      if (s.dst_ref[i] != kNone) {
+        __builtin_prefetch(table_.entry4(s.dst_ref[i]));
+      }
+    } else {
+      s.src_ref[i] = plan_.inPool6(p.src6) ? kIpv6Side : kNone;
+      s.dst_ref[i] = plan_.inPool6(p.dst6) ? kIpv6Side : kNone;
+      if (s.src_ref[i] != kNone) {
+        __builtin_prefetch(table_.bucket6(maskIp6(p.src6, plan_.ipv6_prefix_length)));
+      }
+      if (s.dst_ref[i] != kNone) {
+        __builtin_prefetch(table_.bucket6(maskIp6(p.dst6, plan_.ipv6_prefix_length)));
       }
     }
   }
+}
 
-  // Stage 2: count.
-  for (uint32_t i = 0; i < n; ++i) {
-    if (status[i] != ParseStatus::kIp) [[unlikely]] {
-      add(statOf(status[i]));
+// Classify, read the slots (a subscriber given a slot by a count after this lookup is found
+// again when counting) and prefetch the flow counters (and the GTP-U serving-node digest).
+void FastPath::lookupStage(Staged& s) noexcept {
+  for (uint32_t i = 0; i < s.n; ++i) {
+    s.src_slot[i] = s.dst_slot[i] = kNone;
+    const ParsedPacket& p = s.pkt[i];
+    if (s.src_ref[i] != kNone) {
+      s.src_rg[i] = plan_.classify(p, true);
+      s.src_slot[i] = s.src_ref[i] != kIpv6Side
+                          ? table_.find4(s.src_ref[i])
+                          : table_.find6(maskIp6(p.src6, plan_.ipv6_prefix_length));
+      if (s.src_slot[i] != kNone) {
+        __builtin_prefetch(&slab_.flow(s.src_slot[i], s.src_rg[i]), 1);
+        if (p.tunneled && serving_ != nullptr) {
+          __builtin_prefetch(&serving_[s.src_slot[i]]);
+        }
+      }
+    }
+    if (s.dst_ref[i] != kNone) {
+      s.dst_rg[i] = plan_.classify(p, false);
+      s.dst_slot[i] = s.dst_ref[i] != kIpv6Side
+                          ? table_.find4(s.dst_ref[i])
+                          : table_.find6(maskIp6(p.dst6, plan_.ipv6_prefix_length));
+      if (s.dst_slot[i] != kNone) {
+        __builtin_prefetch(&slab_.flow(s.dst_slot[i], s.dst_rg[i]), 1);
+      }
+    }
+  }
+}
+
+void FastPath::countStage(Staged& s) noexcept {
+  for (uint32_t i = 0; i < s.n; ++i) {
+    if (s.status[i] != ParseStatus::kIp) [[unlikely]] {
+      add(statOf(s.status[i]));
       continue;
     }
-    const ParsedPacket& p = pkt[i];
+    const ParsedPacket& p = s.pkt[i];
     if (p.tunneled) {
       add(Stat::kGtpDecapsulated);
     }
@@ -308,12 +374,12 @@ void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
       add(Stat::kFragments);
     }
     bool any = false;
-    if (src_slot[i] != V6Table::kNone) {
-      countSide(p, true, src_slot[i], src_rg[i]);
+    if (s.src_ref[i] != kNone) {
+      countSide(p, true, s.src_ref[i], s.src_slot[i], s.src_rg[i]);
       any = true;
     }
-    if (dst_slot[i] != V6Table::kNone) {
-      countSide(p, false, dst_slot[i], dst_rg[i]);
+    if (s.dst_ref[i] != kNone) {
+      countSide(p, false, s.dst_ref[i], s.dst_slot[i], s.dst_rg[i]);
       any = true;
     }
     if (!any) {
@@ -321,19 +387,34 @@ void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
       add(Stat::kTransitOctets, p.ip_len);
     }
   }
+  s.n = 0;
 }
 
 void FastPath::handleCommands(C2wQueue& c2w) noexcept {
+  if (c2w.read_available() == 0) {
+    return;
+  }
+  // Packets in flight looked their slots up before this release: count them first.
+  flush();
   C2wCommand cmd;
   // Room for one kFlowReleased per rating group plus the closing kSlotReleased.
   while (w2c_.write_available() >= n_rg_ + 1 && c2w.pop(cmd)) {
     if (cmd.type != C2wType::kReleaseSlot) {
       continue;
     }
-    if (cmd.slot >= plan_.geometry.v4_slots + plan_.geometry.v6_slots) {
+    if (cmd.slot >= plan_.geometry.slots) {
       continue;
     }
-    for (uint32_t rg = 0; rg < n_rg_; ++rg) {
+    // Free the slot in the table first: if the key does not hold this slot (cannot happen in
+    // the protocol), the counters belong to someone else and stay untouched.
+    bool held = false;
+    if (cmd.key.family == 4) {
+      uint32_t off = plan_.offset4(cmd.key.v4);
+      held = off != SlotTable::kNone && table_.release4(off, cmd.slot);
+    } else if (cmd.key.family == 6) {
+      held = table_.release6(cmd.key.v6, cmd.slot);
+    }
+    for (uint32_t rg = 0; held && rg < n_rg_; ++rg) {
       FlowCounters& f = slab_.flow(cmd.slot, rg);
       FlowCounters final = loadFlow(f);
       if (final.empty()) {
@@ -351,10 +432,7 @@ void FastPath::handleCommands(C2wQueue& c2w) noexcept {
       storeCounter(f.dl_octets, 0);
       storeCounter(f.dl_packets, 0);
     }
-    if (cmd.slot >= plan_.geometry.v4_slots && cmd.key.family == 6) {
-      v6_->remove(cmd.key.v6);
-    }
-    if (serving_ != nullptr) {
+    if (held && serving_ != nullptr) {
       serving_[cmd.slot] = 0;  // the next session announces its serving node afresh
     }
     W2cEvent done;

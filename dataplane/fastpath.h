@@ -3,9 +3,10 @@
 // named counters out. The DPDK worker (dataplane/worker.cc) is a thin adapter around it.
 //
 // Per packet: parse -> for each side whose address is in a subscriber pool (source = uplink,
-// destination = downlink) find the subscriber slot (IPv4: directly by offset in its pool; IPv6:
-// the worker's own prefix table) -> rating group (first matching service rule) -> add the IP
-// length to the flow counter (slot x rating group) in the worker's own slab.
+// destination = downlink) find the subscriber's slot in the worker's own table (IPv4: a direct
+// index by offset in the pools; IPv6: a hash of the prefix), or give it the next free slot ->
+// rating group (first matching service rule) -> add the IP length to the flow counter
+// (slot x rating group) in the worker's own slab.
 // A flow whose counters are zero is new (first packet since the slot was created or released):
 // it is announced to the control plane (W2c kFlowLearned) BEFORE it is counted in the slab; when
 // the queue is full the packet is counted in the named unattributed counters instead, and the
@@ -18,7 +19,7 @@
 #include <vector>
 
 #include "dataplane/parser.h"
-#include "dataplane/v6table.h"
+#include "dataplane/slot_table.h"
 #include "shared/config.h"
 #include "shared/counters.h"
 #include "shared/events.h"
@@ -32,7 +33,7 @@ struct CountingPlan {
   struct Pool4 {
     uint32_t base = 0;
     uint32_t mask = 0;
-    uint32_t first_slot = 0;
+    uint32_t first_offset = 0;  // offset of `base` in the worker's IPv4 index
   };
   struct Rule {
     bool has_protocol = false;
@@ -46,6 +47,7 @@ struct CountingPlan {
   };
 
   std::vector<Pool4> pools4;
+  uint64_t v4_addresses = 0;  // addresses in all IPv4 pools: the size of the IPv4 index
   std::vector<IpPrefix> pools6;
   uint8_t ipv6_prefix_length = 64;
   std::vector<Rule> rules;
@@ -58,17 +60,16 @@ struct CountingPlan {
   // Subscriber key of an address (IPv4 unchanged, IPv6 masked to ipv6_prefix_length).
   IpAddress keyOf(const IpAddress& a) const;
   bool inPool(const IpAddress& a) const;
-  // Slot of an IPv4 pool address, or V6Table::kNone.
-  uint32_t slot4(uint32_t addr) const noexcept {
+  // Offset of an IPv4 pool address in the worker's IPv4 index (pools in config order), or
+  // SlotTable::kNone when the address is in no pool.
+  uint32_t offset4(uint32_t addr) const noexcept {
     for (const Pool4& p : pools4) {
       if ((addr & p.mask) == p.base) {
-        return p.first_slot + (addr - p.base);
+        return p.first_offset + (addr - p.base);
       }
     }
-    return V6Table::kNone;
+    return SlotTable::kNone;
   }
-  // Address of an IPv4 slot (for the control plane).
-  uint32_t addressOfSlot4(uint32_t slot) const;
   bool inPool6(const Ip6& a) const noexcept {
     for (const IpPrefix& p : pools6) {
       if (maskIp6(a, p.len) == p.addr.v6) {
@@ -88,11 +89,22 @@ class FastPath {
   FastPath(const FastPath&) = delete;
   FastPath& operator=(const FastPath&) = delete;
 
-  // Count a burst of frames. Prefetches the IPv4 flow counters of the whole burst first.
+  static constexpr uint32_t kMaxBurst = 256;
+
+  // The worker's entry: parse a burst of frames now (the frames may be freed or sent on when
+  // this returns) and count it within the next two calls, or at flush(). A pipeline of three
+  // bursts (parse + prefetch the IPv4 index entries; classify, read the slots and prefetch the
+  // flow counters; count) gives every memory access a whole burst of work to arrive in
+  // (docs/performance.md).
+  void stageBurst(const uint8_t* const* frames, const uint32_t* lens, uint32_t n) noexcept;
+  // Count every burst in flight. Call when the rx queues are empty and before stopping.
+  void flush() noexcept;
+  // Count a burst now (stageBurst + flush).
   void countBurst(const uint8_t* const* frames, const uint32_t* lens, uint32_t n) noexcept;
   void countFrame(const uint8_t* frame, uint32_t len) noexcept { countBurst(&frame, &len, 1); }
 
   // Serve control-plane commands (slot releases) while the W2c queue has room for the answers.
+  // Counts the bursts in flight first (they looked up slots before the release).
   void handleCommands(C2wQueue& c2w) noexcept;
 
   // Publish the local statistics into the shared WorkerStats: relaxed stores of every counter,
@@ -102,8 +114,37 @@ class FastPath {
   // Worker-private statistics (plain memory; the DPDK adapter adds port counters here).
   WorkerStats& local() { return local_; }
 
+  // Slot of a subscriber key (IPv4 address, IPv6 prefix) or SlotTable::kNone. Worker thread only
+  // (tests and diagnostics).
+  uint32_t slotOf(const IpAddress& key) const noexcept;
+
  private:
-  void countSide(const ParsedPacket& p, bool uplink, uint32_t slot, uint8_t rg) noexcept;
+  // One burst in flight. Per packet and side (source = uplink, destination = downlink):
+  //   ref:  IPv4 offset in the index; kIpv6Side for an IPv6 address in a pool; kNone: no pool;
+  //   slot: the IPv4 subscriber's slot when it had one at lookup (IPv6: found when counting);
+  //   rg:   the rating-group index.
+  struct Staged {
+    Staged() {}  // uninitialised: every stage writes what the next one reads
+    uint32_t n = 0;
+    union {
+      ParsedPacket pkt[kMaxBurst];
+    };
+    ParseStatus status[kMaxBurst];
+    uint32_t src_ref[kMaxBurst];
+    uint32_t dst_ref[kMaxBurst];
+    uint32_t src_slot[kMaxBurst];
+    uint32_t dst_slot[kMaxBurst];
+    uint8_t src_rg[kMaxBurst];
+    uint8_t dst_rg[kMaxBurst];
+  };
+  static constexpr uint32_t kRing = 3;
+  void parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* lens,
+                  uint32_t n) noexcept;
+  void lookupStage(Staged& s) noexcept;
+  void countStage(Staged& s) noexcept;
+  void countSide(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
+                 uint8_t rg) noexcept;
+  IpAddress subscriberKey(const ParsedPacket& p, bool uplink) const noexcept;
   void add(Stat s, uint64_t v = 1) noexcept { local_.c[size_t(s)] += v; }
 
   // Serving node (GTP-U outer source of uplink packets) last announced per subscriber slot, as a
@@ -117,7 +158,11 @@ class FastPath {
   W2cQueue& w2c_;
   WorkerStats& shared_;
   WorkerStats local_;
-  std::unique_ptr<V6Table> v6_;
+  SlotTable table_;
+  Staged ring_[kRing];
+  uint32_t ring_next_ = 0;
+  Staged* to_lookup_ = nullptr;  // parsed, not looked up yet
+  Staged* to_count_ = nullptr;   // looked up, not counted yet
   uint32_t n_rg_;
 };
 

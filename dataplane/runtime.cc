@@ -97,7 +97,7 @@ int workerMain(void* arg) {
           }
         }
       }
-      w.fp->countBurst(frames, lens, n);
+      w.fp->stageBurst(frames, lens, n);  // parsed now, counted within two bursts
       local.c[size_t(Stat::kRxPackets)] += n;
       local.c[size_t(Stat::kRxOctets)] += octets;
       PortStats& ps = local.port[a.port_index];
@@ -116,11 +116,16 @@ int workerMain(void* arg) {
       }
       w.fp->publish();
     }
+    if (!got) {
+      w.fp->flush();  // nothing more arriving: count what is in flight
+      w.fp->publish();
+    }
     if (!got || ++idle_loops >= 64) {
       idle_loops = 0;
       w.fp->handleCommands(*w.c2w);
     }
   }
+  w.fp->flush();
   w.fp->handleCommands(*w.c2w);
   w.fp->publish();
   return 0;

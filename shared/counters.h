@@ -52,19 +52,27 @@ inline FlowCounters loadFlow(const FlowCounters& f) noexcept {
           loadCounter(f.dl_packets)};
 }
 
-// Slot numbering inside one worker's slab: subscriber slots [0, v4_slots) are IPv4 pool
-// addresses in pool order (slot = pool.first_slot + (address - pool.base)); slots
-// [v4_slots, v4_slots + v6_slots) are IPv6 prefixes allocated by the worker's own IPv6 table.
-// Flow index = slot * rating_groups + rating-group index.
+// Slot numbering inside one worker's slab: the worker gives each subscriber (IPv4 address or
+// IPv6 prefix) a slot in [0, slots) when it first sees it, lowest free slot first
+// (dataplane/slot_table.h), and frees it on the control plane's release. So the slab in use
+// spans the subscribers the worker holds, not the pools. Flow index = slot * rating_groups +
+// rating-group index.
 struct SlabGeometry {
-  uint32_t v4_slots = 0;
-  uint32_t v6_slots = 0;
+  uint32_t slots = 0;
   uint32_t rating_groups = 1;
-  size_t flows() const { return size_t(v4_slots + v6_slots) * rating_groups; }
+  size_t flows() const { return size_t(slots) * rating_groups; }
 };
 
-// The flow counters of one worker: one anonymous mapping, reserved lazily (untouched pool
-// addresses cost no memory).
+// Slots per worker for a max_sessions limit: every billed session, plus headroom for the
+// unbilled pseudo-sessions the control plane also tracks (learning off, max_sessions reached)
+// and for sessions whose release is still in flight. Beyond it a worker counts new
+// subscribers' octets in slot_table_full_* (named, unattributed).
+constexpr uint32_t slotCapacity(uint32_t max_sessions) {
+  return max_sessions + max_sessions / 8 + 64;
+}
+
+// The flow counters of one worker: one anonymous mapping, reserved lazily (unused slots cost
+// no memory).
 class CounterSlab {
  public:
   explicit CounterSlab(const SlabGeometry& g);

@@ -32,8 +32,8 @@ enum class Stat : uint16_t {
   // Of those, the ones that could not be put in a flow slot ("unattributed" at the worker).
   kLearnQueueFullPackets,   // W2c queue full when a new flow had to be announced
   kLearnQueueFullOctets,
-  kV6TableFullPackets,      // worker's IPv6 prefix table full
-  kV6TableFullOctets,
+  kSlotTableFullPackets,    // every slot of the worker's subscriber table in use
+  kSlotTableFullOctets,
   // Informational (not billing-relevant): GTP-U G-PDUs decapsulated, IPv6 extension chains
   // that ended early (classified without ports), IP fragments.
   kGtpDecapsulated,
@@ -46,7 +46,7 @@ constexpr std::array<const char*, size_t(Stat::kCount)> kStatNames = {
     "rx_packets", "rx_octets", "non_ip", "l2_truncated", "bad_ip_version", "bad_ip_header",
     "ip_length_exceeds_frame", "gtpu_malformed", "gtpu_not_gpdu", "transit_packets",
     "transit_octets", "counted_packets", "counted_octets", "learn_queue_full_packets",
-    "learn_queue_full_octets", "v6_table_full_packets", "v6_table_full_octets",
+    "learn_queue_full_octets", "slot_table_full_packets", "slot_table_full_octets",
     "gtpu_decapsulated", "fragments", "releases_handled"};
 
 struct PortStats {

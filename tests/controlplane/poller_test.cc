@@ -111,7 +111,7 @@ TEST_F(PollerTest, Ipv6SessionReleaseFreesTheWorkerTable) {
   w_[0]->send(ipv6Frame("2001:db8:0:2::1", "2001:4860::1", 6, 1, 80, 0));
   poller_->poll();
   EXPECT_NE(poller_->findSession(*parseIpAddress("2001:db8:0:2::5")), nullptr);
-  EXPECT_EQ(poller_->statistics().worker[size_t(Stat::kV6TableFullPackets)], 0u);
+  EXPECT_EQ(poller_->statistics().worker[size_t(Stat::kSlotTableFullPackets)], 0u);
   EXPECT_TRUE(poller_->finalHarvest());
 }
 
@@ -186,7 +186,7 @@ TEST_F(PollerTest, AReadBetweenTheOctetAndThePacketStoreLosesNothing) {
   w_[0]->send(ipv4Frame("10.0.0.1", "8.8.8.8", 6, 9, 80, 60));  // 100 octets
   poller_->poll();
   // The worker is in the middle of counting a 100-octet packet: octets stored, packet not yet.
-  uint32_t slot = plan_.slot4(parseIpAddress("10.0.0.1")->v4);
+  uint32_t slot = w_[0]->fp->slotOf(*parseIpAddress("10.0.0.1"));
   FlowCounters& f = w_[0]->slab->flow(slot, plan_.default_rg_index);
   storeCounter(f.ul_octets, loadCounter(f.ul_octets) + 100);
   poller_->poll();

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <memory>
 #include <vector>
 
@@ -39,8 +40,20 @@ class FastPathTest : public ::testing::Test {
     ADD_FAILURE() << "no rating group " << id;
     return 0;
   }
+  uint32_t slotOf(const char* addr) { return fp_->slotOf(*parseIpAddress(addr)); }
+  // The counters of an IPv4 subscriber's flow; empty when it has no slot.
   FlowCounters flow4(const char* addr, uint32_t rating_group) {
-    return loadFlow(slab_->flow(plan_.slot4(parseIpAddress(addr)->v4), rg(rating_group)));
+    uint32_t slot = slotOf(addr);
+    return slot == SlotTable::kNone ? FlowCounters{}
+                                    : loadFlow(slab_->flow(slot, rg(rating_group)));
+  }
+  // Sends one packet from each of `n` distinct /64s of 2001:db8:0:x::/64, x from `first`.
+  void sendPrefixes(uint32_t first, uint32_t n) {
+    for (uint32_t x = first; x < first + n; ++x) {
+      char a[64];
+      std::snprintf(a, sizeof a, "2001:db8:0:%x::1", x);
+      send(ipv6Frame(a, "2001:4860::1", 6, 1, 80, 0));
+    }
   }
   std::vector<W2cEvent> drain() {
     std::vector<W2cEvent> out;
@@ -131,7 +144,7 @@ TEST_F(FastPathTest, Ipv6AddressesOfOnePrefixShareOneSubscriber) {
   EXPECT_EQ(formatIp(ev[0].key), "2001:db8:1:2::");
   EXPECT_EQ(formatIp(ev[1].key), "2001:db8:1:3::");
   EXPECT_NE(ev[0].slot, ev[1].slot);
-  EXPECT_GE(ev[0].slot, plan_.geometry.v4_slots);
+  EXPECT_LT(ev[0].slot, plan_.geometry.slots);
   FlowCounters f = loadFlow(slab_->flow(ev[0].slot, rg(10)));
   EXPECT_EQ(f, (FlowCounters{40 + 18 + 40 + 28, 2, 0, 0}));
   EXPECT_EQ(loadFlow(slab_->flow(ev[1].slot, rg(1))), (FlowCounters{0, 0, 60, 1}));
@@ -156,16 +169,36 @@ TEST_F(FastPathTest, FullLearnQueueSendsOctetsToNamedCounterAndRetries) {
   EXPECT_EQ(stat(Stat::kCountedOctets), 420u);
 }
 
-TEST_F(FastPathTest, FullIpv6TableSendsOctetsToNamedCounter) {
-  Config c = testing::testConfig();
-  c.dataplane.max_sessions = 2;  // IPv6 slots per worker
-  build(c);
+TEST_F(FastPathTest, SlotsAreGivenInOrderOfFirstAppearanceToBothFamilies) {
+  // Far apart in the pool, yet slots 0, 1, 2: the counters in use stay compact.
+  send(ipv4Frame("10.0.200.7", "8.8.8.8", 17, 1, 53, 0));
   send(ipv6Frame("2001:db8:0:1::1", "2001:4860::1", 6, 1, 80, 0));
-  send(ipv6Frame("2001:db8:0:2::1", "2001:4860::1", 6, 1, 80, 0));
-  send(ipv6Frame("2001:db8:0:3::1", "2001:4860::1", 6, 1, 80, 0));
-  EXPECT_EQ(stat(Stat::kV6TableFullPackets), 1u);
-  EXPECT_EQ(stat(Stat::kV6TableFullOctets), 60u);
-  EXPECT_EQ(drain().size(), 2u);
+  send(ipv4Frame("8.8.8.8", "10.0.0.2", 17, 53, 1, 0));
+  EXPECT_EQ(slotOf("10.0.200.7"), 0u);
+  EXPECT_EQ(fp_->slotOf(*parseIpAddress("2001:db8:0:1::5")), 1u);
+  EXPECT_EQ(slotOf("10.0.0.2"), 2u);
+  EXPECT_EQ(slotOf("10.0.0.3"), SlotTable::kNone);
+  auto ev = drain();
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].slot, 0u);
+  EXPECT_EQ(ev[1].slot, 1u);
+  EXPECT_EQ(ev[2].slot, 2u);
+}
+
+TEST_F(FastPathTest, FullSlotTableSendsOctetsToNamedCounter) {
+  Config c = testing::testConfig();
+  c.dataplane.max_sessions = 2;
+  build(c);
+  const uint32_t slots = plan_.geometry.slots;
+  EXPECT_EQ(slots, slotCapacity(2));
+  sendPrefixes(1, slots);  // IPv4 and IPv6 share the table: fill it with prefixes
+  EXPECT_EQ(stat(Stat::kSlotTableFullPackets), 0u);
+  send(ipv6Frame("2001:db8:1:1::1", "2001:4860::1", 6, 1, 80, 0));
+  send(ipv4Frame("10.0.0.9", "8.8.8.8", 6, 1, 80, 100));
+  EXPECT_EQ(stat(Stat::kSlotTableFullPackets), 2u);
+  EXPECT_EQ(stat(Stat::kSlotTableFullOctets), 60u + 140u);
+  EXPECT_EQ(slotOf("10.0.0.9"), SlotTable::kNone);
+  EXPECT_EQ(drain().size(), slots);
 }
 
 TEST_F(FastPathTest, ReleaseHandsOverFinalCountsZeroesAndReannounces) {
@@ -173,7 +206,7 @@ TEST_F(FastPathTest, ReleaseHandsOverFinalCountsZeroesAndReannounces) {
   send(up);
   send(ipv4Frame("10.0.3.3", "9.9.9.9", 6, 1, 80, 10));
   drain();
-  uint32_t slot = plan_.slot4(parseIpAddress("10.0.3.3")->v4);
+  uint32_t slot = slotOf("10.0.3.3");
   c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.3.3")});
   fp_->handleCommands(*c2w_);
   auto ev = drain();
@@ -199,17 +232,30 @@ TEST_F(FastPathTest, Ipv6ReleaseFreesTheSlotForAnotherPrefix) {
   Config c = testing::testConfig();
   c.dataplane.max_sessions = 1;
   build(c);
-  send(ipv6Frame("2001:db8:0:1::1", "2001:4860::1", 6, 1, 80, 0));
+  sendPrefixes(1, plan_.geometry.slots);  // every slot in use
   auto ev = drain();
-  ASSERT_EQ(ev.size(), 1u);
+  ASSERT_EQ(ev.size(), plan_.geometry.slots);
   c2w_->push(C2wCommand{C2wType::kReleaseSlot, ev[0].slot, ev[0].key});
   fp_->handleCommands(*c2w_);
   drain();
-  send(ipv6Frame("2001:db8:0:2::1", "2001:4860::1", 6, 1, 80, 0));
+  send(ipv6Frame("2001:db8:1:2::1", "2001:4860::1", 6, 1, 80, 0));
   ev = drain();
   ASSERT_EQ(ev.size(), 1u);
-  EXPECT_EQ(formatIp(ev[0].key), "2001:db8:0:2::");
-  EXPECT_EQ(stat(Stat::kV6TableFullPackets), 0u);
+  EXPECT_EQ(formatIp(ev[0].key), "2001:db8:1:2::");
+  EXPECT_EQ(stat(Stat::kSlotTableFullPackets), 0u);
+}
+
+TEST_F(FastPathTest, ReleaseNamingAnotherSubscriberLeavesTheSlotAlone) {
+  send(ipv4Frame("10.0.3.3", "8.8.8.8", 17, 1, 53, 10));
+  drain();
+  uint32_t slot = slotOf("10.0.3.3");
+  c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.3.4")});
+  fp_->handleCommands(*c2w_);
+  auto ev = drain();
+  ASSERT_EQ(ev.size(), 1u);  // answered (nothing waits forever), but nothing handed over
+  EXPECT_EQ(ev[0].type, W2cType::kSlotReleased);
+  EXPECT_EQ(slotOf("10.0.3.3"), slot);
+  EXPECT_EQ(flow4("10.0.3.3", 10).ul_packets, 1u);
 }
 
 TEST_F(FastPathTest, ReleaseWaitsWhileTheEventQueueHasNoRoom) {
@@ -218,7 +264,7 @@ TEST_F(FastPathTest, ReleaseWaitsWhileTheEventQueueHasNoRoom) {
   W2cEvent filler;
   while (w2c_->push(filler)) {
   }
-  uint32_t slot = plan_.slot4(parseIpAddress("10.0.3.3")->v4);
+  uint32_t slot = slotOf("10.0.3.3");
   c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.3.3")});
   fp_->handleCommands(*c2w_);
   EXPECT_EQ(flow4("10.0.3.3", 10).ul_packets, 1u);  // untouched: no room for the answer
@@ -293,7 +339,7 @@ TEST_F(FastPathTest, GtpUplinkAnnouncesEachNewServingNodeOnce) {
   for (const W2cEvent& e : ev) {
     if (e.type == W2cType::kServingNode) {
       EXPECT_EQ(formatIp(e.key), "10.0.0.4");
-      EXPECT_EQ(e.slot, plan_.slot4(parseIpAddress("10.0.0.4")->v4));
+      EXPECT_EQ(e.slot, slotOf("10.0.0.4"));
       nodes.push_back(formatIp(e.serving_node));
     }
   }
@@ -305,7 +351,7 @@ TEST_F(FastPathTest, GtpUplinkAnnouncesEachNewServingNodeOnce) {
 TEST_F(FastPathTest, ServingNodeIsAnnouncedAgainAfterRelease) {
   send(gtpUplink("192.0.2.10", 10));
   drain();
-  uint32_t slot = plan_.slot4(parseIpAddress("10.0.0.4")->v4);
+  uint32_t slot = slotOf("10.0.0.4");
   c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.0.4")});
   fp_->handleCommands(*c2w_);
   drain();

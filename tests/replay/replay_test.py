@@ -62,7 +62,7 @@ TOTAL_KEYS = ["rx_packets", "non_ip", "l2_truncated", "bad_ip_version", "bad_ip_
               "transit_octets", "counted_packets", "counted_octets", "attributed_octets",
               "unattributed_octets"]
 # named "unattributed" counters: together they must make up unattributed_octets
-NAMED_UNATTRIBUTED = ("learn_queue_full_octets", "v6_table_full_octets")
+NAMED_UNATTRIBUTED = ("learn_queue_full_octets", "slot_table_full_octets")
 ACCESS_PORT, CORE_PORT = "net_pcap0", "net_null0"
 RUN_TIMEOUT_S = 120
 MAX_DIFF_LINES = 25

@@ -1,0 +1,108 @@
+#include "dataplane/slot_table.h"
+
+#include <sys/mman.h>
+
+namespace tally {
+
+SlotTable::SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6)
+    : v4_addresses_(v4_addresses), slots_(slots) {
+  if (v4_addresses_ != 0) {
+    index4_bytes_ = size_t(v4_addresses_) * sizeof(uint32_t);
+    void* m = mmap(nullptr, index4_bytes_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m != MAP_FAILED) {
+      index4_ = static_cast<uint32_t*>(m);
+      // Random subscribers touch random pages of the index: huge pages keep the page walks
+      // short (advisory; ignored where THP is off).
+      madvise(m, index4_bytes_, MADV_HUGEPAGE);
+    }
+  }
+  free_ = std::make_unique<uint32_t[]>(slots_);
+  for (uint32_t i = 0; i < slots_; ++i) {
+    free_[i] = slots_ - 1 - i;  // slot 0 on top
+  }
+  free_top_ = slots_;
+  if (v6 && slots_ != 0) {
+    uint64_t cap = 16;
+    while (cap < 2 * uint64_t{slots_}) {
+      cap <<= 1;
+    }
+    mask_ = uint32_t(cap - 1);
+    buckets_ = std::make_unique<Bucket[]>(cap);
+  }
+}
+
+SlotTable::~SlotTable() {
+  if (index4_ != nullptr) {
+    munmap(index4_, index4_bytes_);
+  }
+}
+
+uint32_t SlotTable::insert4(uint32_t offset) noexcept {
+  uint32_t slot = allocate();
+  if (slot != kNone) {
+    index4_[offset] = slot + 1;
+  }
+  return slot;
+}
+
+bool SlotTable::release4(uint32_t offset, uint32_t slot) noexcept {
+  if (offset >= v4_addresses_ || slot >= slots_ || index4_[offset] != slot + 1) {
+    return false;
+  }
+  index4_[offset] = 0;
+  free(slot);
+  return true;
+}
+
+uint32_t SlotTable::insert6(const Ip6& key) noexcept {
+  if (mask_ == 0) {
+    return kNone;
+  }
+  uint32_t slot = allocate();
+  if (slot == kNone) {
+    return kNone;
+  }
+  uint32_t i = bucketOf(key);
+  while (buckets_[i].slot != kNone) {
+    i = (i + 1) & mask_;
+  }
+  buckets_[i].key = key;
+  buckets_[i].slot = slot;
+  return slot;
+}
+
+bool SlotTable::release6(const Ip6& key, uint32_t slot) noexcept {
+  if (mask_ == 0) {
+    return false;
+  }
+  uint32_t i = bucketOf(key);
+  while (true) {
+    if (buckets_[i].slot == kNone) {
+      return false;
+    }
+    if (buckets_[i].key == key) {
+      break;
+    }
+    i = (i + 1) & mask_;
+  }
+  if (buckets_[i].slot != slot) {
+    return false;
+  }
+  // Backward-shift deletion: move later members of the cluster into the hole when their home
+  // bucket is not between the hole and their position.
+  uint32_t hole = i;
+  for (uint32_t j = (i + 1) & mask_; buckets_[j].slot != kNone; j = (j + 1) & mask_) {
+    uint32_t home = bucketOf(buckets_[j].key);
+    bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+    if (movable) {
+      buckets_[hole] = buckets_[j];
+      hole = j;
+    }
+  }
+  buckets_[hole] = Bucket{};
+  free(slot);
+  return true;
+}
+
+}  // namespace tally

@@ -1,0 +1,93 @@
+#pragma once
+// A worker's own subscriber table: subscriber key -> slot of its counter slab. Owned, written
+// and read by one worker lcore only (no other thread touches it), so it needs no locks and no
+// RCU: the control plane learns about entries from W2c events and asks for removal with C2w
+// commands (docs/architecture.md, "slot release").
+//
+// Slots are dense: they are handed out from a free stack in order of first appearance (lowest
+// first), so the counters in use span the number of subscribers this worker has seen, not the
+// size of the pools. That keeps the memory a worker touches per packet compact (one cache line
+// of a slab of slots x rating groups x 32 bytes), and the poller's scan sequential
+// (docs/performance.md).
+//
+// - IPv4: a direct index, one 32-bit entry per pool address (CountingPlan::offset4), holding
+//   slot + 1 (0 = none): lazily backed anonymous memory on transparent huge pages, so an unused
+//   part of a pool costs address space only. One lookup, no probing.
+// - IPv6: open addressing with linear probing on the masked prefix, capacity a power of two
+//   >= 2 x slots (load <= 0.5), backward-shift deletion (no tombstones).
+// All memory is allocated up front; no allocation and no exceptions after construction.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "shared/net.h"
+
+namespace tally {
+
+class SlotTable {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  // `v4_addresses`: the number of IPv4 pool addresses (size of the direct index);
+  // `slots`: how many subscribers the worker can hold at once; `v6`: whether IPv6 pools exist.
+  SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6);
+  ~SlotTable();
+  SlotTable(const SlotTable&) = delete;
+  SlotTable& operator=(const SlotTable&) = delete;
+  bool ok() const { return v4_addresses_ == 0 || index4_ != nullptr; }
+
+  // IPv4, by pool offset. The entry's address is for prefetching.
+  const uint32_t* entry4(uint32_t offset) const noexcept { return &index4_[offset]; }
+  uint32_t find4(uint32_t offset) const noexcept { return index4_[offset] - 1; }  // 0 -> kNone
+  // Gives the (absent) address a slot; kNone when every slot is in use.
+  uint32_t insert4(uint32_t offset) noexcept;
+  // Frees the slot of the address; false (and nothing changes) unless it holds `slot`.
+  bool release4(uint32_t offset, uint32_t slot) noexcept;
+
+  // IPv6, by masked prefix.
+  uint32_t find6(const Ip6& key) const noexcept {
+    if (mask_ == 0) {
+      return kNone;
+    }
+    for (uint32_t i = bucketOf(key);; i = (i + 1) & mask_) {
+      const Bucket& b = buckets_[i];
+      if (b.slot == kNone) {
+        return kNone;
+      }
+      if (b.key == key) {
+        return b.slot;
+      }
+    }
+  }
+  const void* bucket6(const Ip6& key) const noexcept {
+    return mask_ == 0 ? nullptr : &buckets_[bucketOf(key)];
+  }
+  uint32_t insert6(const Ip6& key) noexcept;
+  bool release6(const Ip6& key, uint32_t slot) noexcept;
+
+  uint32_t used() const { return slots_ - free_top_; }
+  uint32_t capacity() const { return slots_; }
+
+ private:
+  struct Bucket {
+    Ip6 key;
+    uint32_t slot = kNone;
+  };
+  uint32_t bucketOf(const Ip6& k) const noexcept {
+    uint64_t h = (k.hi ^ (k.lo * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
+    return uint32_t(h >> 32) & mask_;
+  }
+  uint32_t allocate() noexcept { return free_top_ == 0 ? kNone : free_[--free_top_]; }
+  void free(uint32_t slot) noexcept { free_[free_top_++] = slot; }
+
+  uint64_t v4_addresses_;
+  uint32_t* index4_ = nullptr;
+  size_t index4_bytes_ = 0;
+  uint32_t slots_;
+  std::unique_ptr<uint32_t[]> free_;  // stack of free slots, lowest on top
+  uint32_t free_top_ = 0;
+  uint32_t mask_ = 0;
+  std::unique_ptr<Bucket[]> buckets_;
+};
+
+}  // namespace tally
