@@ -186,6 +186,9 @@ Session* Poller::sessionFor(const IpAddress& key) {
   }
   Session* raw = s.get();
   by_key_[key] = raw;
+  if (idle_timeout_ns_ != 0) {
+    idle_queue_.emplace(raw->last_activity_mono_ns + idle_timeout_ns_, raw->id);
+  }
   sessions_[raw->id] = std::move(s);
   return raw;
 }
@@ -371,13 +374,26 @@ void Poller::checkIdle() {
   if (idle_timeout_ns_ == 0) {
     return;
   }
+  // Only the sessions whose deadline has come are looked at: a session is checked about once
+  // per idle_timeout, not every second (1 M sessions would cost a walk of them all).
   int64_t now = clock_.monotonicNs();
   std::vector<Session*> idle;
-  for (auto& [id, s] : sessions_) {
-    if (!s->ending && now - s->last_activity_mono_ns >= idle_timeout_ns_) {
-      idle.push_back(s.get());
+  while (!idle_queue_.empty() && idle_queue_.top().first <= now) {
+    uint64_t id = idle_queue_.top().second;
+    idle_queue_.pop();
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second->ending) {
+      continue;  // finished or finishing
+    }
+    Session* s = it->second.get();
+    int64_t deadline = s->last_activity_mono_ns + idle_timeout_ns_;
+    if (deadline <= now) {
+      idle.push_back(s);
+    } else {
+      idle_queue_.emplace(deadline, id);  // active since: check again at its new deadline
     }
   }
+  std::sort(idle.begin(), idle.end(), [](auto* a, auto* b) { return a->id < b->id; });
   for (Session* s : idle) {
     endSessionInternal(s, EndCause::kIdleTimeout, true);
   }

@@ -12,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <functional>
+#include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -201,6 +203,10 @@ class Poller {
   const Clock& clock_;
   int64_t idle_timeout_ns_;
   int64_t next_idle_check_ns_ = 0;
+  // (deadline, session id), earliest first: when to look at a session's last activity again.
+  std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>,
+                      std::greater<>>
+      idle_queue_;
 
   uint64_t next_session_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;

@@ -98,6 +98,28 @@ TEST_F(PollerTest, IdleSessionEndsItsSlotIsReleasedAndUsageIsKept) {
   EXPECT_EQ(poller_->statistics().conservation_violations, 0u);
 }
 
+TEST_F(PollerTest, ActivityPushesTheIdleDeadlineBack) {
+  // idle_timeout 300 s: traffic at 0 s and 200 s; alive at 301 s and 499 s, ended at 501 s.
+  auto f = ipv4Frame("10.0.0.7", "8.8.8.8", 6, 9, 80, 60);
+  w_[0]->send(f);
+  poller_->poll();
+  clock_.advanceMs(200 * 1000);
+  w_[0]->send(f);
+  poller_->poll();
+  for (int64_t step : {101, 198}) {  // to 301 s, then to 499 s
+    clock_.advanceMs(step * 1000);
+    poller_->poll();
+    ASSERT_NE(poller_->findSession(*parseIpAddress("10.0.0.7")), nullptr) << "at +" << step;
+  }
+  clock_.advanceMs(2 * 1000);
+  poller_->poll();
+  EXPECT_EQ(poller_->findSession(*parseIpAddress("10.0.0.7")), nullptr);
+  serveWorkers();
+  poller_->poll();
+  EXPECT_EQ(poller_->statistics().sessions_ended, 1u);
+  EXPECT_TRUE(poller_->finalHarvest());
+}
+
 TEST_F(PollerTest, Ipv6SessionReleaseFreesTheWorkerTable) {
   Config c = testing::testConfig();
   c.dataplane.max_sessions = 1;
