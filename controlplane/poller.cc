@@ -47,10 +47,61 @@ bool Poller::UsageKey::operator<(const UsageKey& o) const {
   return t(*this) < t(o);
 }
 
+SessionArena::SessionArena(size_t capacity, uint32_t rating_groups)
+    : capacity_(capacity), n_rg_(rating_groups), sessions_(capacity * sizeof(Session)),
+      usage_(capacity * 2 * rating_groups * sizeof(FlowCounters)) {
+  if (!sessions_.ok() || !usage_.ok()) {
+    capacity_ = 0;  // everything on the heap
+  }
+}
+
+SessionPtr SessionArena::create() {
+  uint32_t idx = UINT32_MAX;
+  if (!free_.empty()) {
+    idx = free_.back();
+    free_.pop_back();
+  } else if (next_ < capacity_) {
+    idx = uint32_t(next_++);
+  }
+  Session* s = nullptr;
+  FlowCounters* usage = nullptr;
+  if (idx == UINT32_MAX) {
+    s = new Session();
+    usage = new FlowCounters[2 * n_rg_]();
+  } else {
+    s = new (static_cast<Session*>(sessions_.data()) + idx) Session();
+    usage = static_cast<FlowCounters*>(usage_.data()) + size_t(idx) * 2 * n_rg_;  // zero
+  }
+  s->arena_index = idx;
+  s->usage = std::span<FlowCounters>(usage, n_rg_);
+  s->settled = std::span<FlowCounters>(usage + n_rg_, n_rg_);
+  return SessionPtr(s, SessionDeleter{this});
+}
+
+void SessionArena::destroy(Session* s) {
+  uint32_t idx = s->arena_index;
+  if (idx == UINT32_MAX) {
+    delete[] s->usage.data();
+    delete s;
+    return;
+  }
+  std::fill(s->usage.data(), s->usage.data() + 2 * n_rg_, FlowCounters{});
+  s->~Session();
+  free_.push_back(idx);
+}
+
+void SessionDeleter::operator()(Session* s) const {
+  if (arena != nullptr) {
+    arena->destroy(s);
+  }
+}
+
 Poller::Poller(const Config& config, const CountingPlan& plan, std::vector<WorkerChannel> workers,
                const Clock& clock)
     : config_(config), plan_(plan), clock_(clock),
-      idle_timeout_ns_(int64_t{config.subscribers.idle_timeout_s} * 1000000000) {
+      idle_timeout_ns_(int64_t{config.subscribers.idle_timeout_s} * 1000000000),
+      // Every session holds at least one worker slot until it is finalized.
+      arena_(workers.size() * size_t(plan.geometry.slots), plan.geometry.rating_groups) {
   for (const WorkerChannel& ch : workers) {
     Worker w;
     w.ch = ch;
@@ -149,13 +200,12 @@ Session* Poller::sessionFor(const IpAddress& key) {
   }
   auto st = statics_.find(key);
   const StaticSubscriber* stat = st == statics_.end() ? nullptr : st->second;
-  auto s = std::make_unique<Session>();
+  SessionPtr s = arena_.create();
   s->id = next_session_id_++;
   s->key = key;
   s->start_wall_ns = clock_.wallNs();
   s->last_activity_mono_ns = clock_.monotonicNs();
   s->last_activity_wall_ns = s->start_wall_ns;
-  s->usage.resize(plan_.geometry.rating_groups);
   s->cc_profile = config_.subscribers.default_cc_profile;
   if (stat != nullptr) {
     s->is_static = true;
@@ -202,6 +252,10 @@ void Poller::onFlowLearned(uint16_t w, const W2cEvent& ev) {
   if (si.session == nullptr) {
     // The worker took the slot for this subscriber (its first flow).
     si.session = sessionFor(ev.key);
+    si.billed = si.session->billed;
+    si.reason = si.session->reason;
+    si.last_mono_ns = si.session->last_activity_mono_ns;
+    si.last_wall_ns = si.session->last_activity_wall_ns;
     si.session->slots.emplace_back(w, ev.slot);
     wk.slot_end = std::max(wk.slot_end, ev.slot + 1);
   }
@@ -222,15 +276,26 @@ void Poller::onFlowReleased(uint16_t w, const W2cEvent& ev) {
   FlowCounters& b = wk.baselines->flow(ev.slot, ev.rg_index);
   FlowCounters delta = ev.final - b;
   b = ev.final;
-  attribute(si.session, ev.rg_index, delta);
+  attribute(si, ev.rg_index, delta);
 }
 
 void Poller::clearSlot(Worker& wk, uint32_t slot) {
   SlotInfo& si = (*wk.slots)[slot];
+  Session* s = si.session;
+  if (s != nullptr) {
+    syncSession(*s);  // the slot's last activity
+  }
   stats_.tracked_flows -= si.flows;
   si = SlotInfo{};
   for (uint32_t rg = 0; rg < plan_.geometry.rating_groups; ++rg) {
-    wk.baselines->flow(slot, rg) = FlowCounters{};  // the worker zeroed its counters too
+    FlowCounters& b = wk.baselines->flow(slot, rg);
+    if (s != nullptr) {
+      s->settled[rg] += b;  // the slot's usage is the session's for good
+    }
+    b = FlowCounters{};  // the worker zeroed its counters too
+  }
+  if (s != nullptr) {
+    syncSession(*s);
   }
 }
 
@@ -294,9 +359,9 @@ bool Poller::scanFlows(uint16_t w, bool include_ending) {
   FlowCounters* baselines = wk.baselines->flows();
   const uint32_t n_rg = plan_.geometry.rating_groups;
   bool clean = true;
-  // Pass 1: both arrays front to back (the hardware prefetchers stream them); a flow whose
-  // counters equal its baseline costs a compare. Free slots are zero in both.
-  changes_.clear();
+  // Both arrays front to back (the hardware prefetchers stream them); a flow whose counters
+  // equal its baseline costs a compare. Free slots are zero in both. A change touches only the
+  // slot's info (next to the last one) unless the biller listens: the baseline is the usage.
   const size_t end = size_t(wk.slot_end) * n_rg;
   for (size_t i = 0; i < end; ++i) {
     FlowCounters cur = loadFlow(counters[i]);
@@ -304,7 +369,7 @@ bool Poller::scanFlows(uint16_t w, bool include_ending) {
     if (cur == b) [[likely]] {
       continue;
     }
-    const SlotInfo& si = (*wk.slots)[i / n_rg];
+    SlotInfo& si = (*wk.slots)[i / n_rg];
     if (si.session == nullptr) {
       // Taken by the worker after this poll drained its events: announced next poll.
       continue;
@@ -322,38 +387,29 @@ bool Poller::scanFlows(uint16_t w, bool include_ending) {
       clean = false;
       continue;
     }
-    changes_.push_back(Change{si.session, uint32_t(i % n_rg), cur - b});
+    FlowCounters delta = cur - b;
     b = cur;
-  }
-  // Pass 2: attribute to the sessions, fetching them ahead (they lie anywhere in the heap).
-  const size_t n = changes_.size();
-  constexpr size_t kAhead = 8;
-  for (size_t k = 0; k < n; ++k) {
-    if (k + 2 * kAhead < n) {
-      __builtin_prefetch(changes_[k + 2 * kAhead].session, 1);
-    }
-    if (k + kAhead < n) {
-      const Change& a = changes_[k + kAhead];
-      __builtin_prefetch(a.session->usage.data() + a.rg, 1);
-    }
-    attribute(changes_[k].session, uint8_t(changes_[k].rg), changes_[k].delta);
+    attribute(si, uint8_t(i % n_rg), delta);
   }
   return clean;
 }
 
-void Poller::attribute(Session* s, uint8_t rg, const FlowCounters& d) {
+void Poller::attribute(SlotInfo& si, uint8_t rg, const FlowCounters& d) {
   // A reader can see a flow between its owner's octet store and its packet store, so a delta
   // may carry octets without packets (the packet arrives with the next poll): still usage.
   if (d == FlowCounters{}) {
     return;
   }
-  s->usage[rg] += d;
-  s->last_activity_mono_ns = now_mono_ns_;
-  s->last_activity_wall_ns = now_wall_ns_;
-  if (s->billed) {
+  // The session object itself is not touched unless an observer (the biller) listens: the
+  // session's usage in this slot is the slot's baselines, its activity is kept per slot; both
+  // are brought to the session when asked for (syncSession).
+  si.last_mono_ns = now_mono_ns_;
+  si.last_wall_ns = now_wall_ns_;
+  if (si.billed) {
     stats_.attributed_octets += d.octets();
     stats_.attributed_packets += d.ul_packets + d.dl_packets;
     if (observer_ != nullptr) {
+      Session* s = si.session;
       int64_t now = now_wall_ns_;
       if (!s->charging_open) {
         s->charging_open = true;
@@ -365,8 +421,25 @@ void Poller::attribute(Session* s, uint8_t rg, const FlowCounters& d) {
       observer_->onUsage(*s, plan_.rating_groups[rg], d, now);
     }
   } else {
-    stats_.unattributed_octets[size_t(s->reason)] += d.octets();
-    stats_.unattributed_packets[size_t(s->reason)] += d.ul_packets + d.dl_packets;
+    stats_.unattributed_octets[size_t(si.reason)] += d.octets();
+    stats_.unattributed_packets[size_t(si.reason)] += d.ul_packets + d.dl_packets;
+  }
+}
+
+void Poller::syncSession(const Session& s) const {
+  std::copy(s.settled.begin(), s.settled.end(), s.usage.begin());
+  for (auto [w, slot] : s.slots) {
+    const SlotInfo& si = (*workers_[w].slots)[slot];
+    if (si.session != &s) {
+      continue;
+    }
+    for (uint32_t rg = 0; rg < s.usage.size(); ++rg) {
+      s.usage[rg] += workers_[w].baselines->flow(slot, rg);
+    }
+    if (si.last_mono_ns > s.last_activity_mono_ns) {
+      s.last_activity_mono_ns = si.last_mono_ns;
+      s.last_activity_wall_ns = si.last_wall_ns;
+    }
   }
 }
 
@@ -386,6 +459,7 @@ void Poller::checkIdle() {
       continue;  // finished or finishing
     }
     Session* s = it->second.get();
+    syncSession(*s);
     int64_t deadline = s->last_activity_mono_ns + idle_timeout_ns_;
     if (deadline <= now) {
       idle.push_back(s);
@@ -447,6 +521,14 @@ void Poller::sendCommands(Worker& wk) {
 }
 
 void Poller::finalizeSession(Session* s) {
+  // Slots of a finalized session that workers still hold (final harvest) are forgotten, their
+  // usage settled in the session.
+  for (auto [w, slot] : s->slots) {
+    if ((*workers_[w].slots)[slot].session == s) {
+      clearSlot(workers_[w], slot);
+    }
+  }
+  syncSession(*s);
   if (s->billed && s->charging_open && observer_ != nullptr) {
     observer_->onEnd(*s, s->cause, clock_.wallNs());
   }
@@ -469,12 +551,6 @@ void Poller::finalizeSession(Session* s) {
   }
   if (s->ending) {
     --ending_sessions_;
-  }
-  // Slots of a finalized session that workers still hold (final harvest) are forgotten.
-  for (auto [w, slot] : s->slots) {
-    if ((*workers_[w].slots)[slot].session == s) {
-      clearSlot(workers_[w], slot);
-    }
   }
   sessions_.erase(s->id);
 }
@@ -529,12 +605,17 @@ bool Poller::finalHarvest() {
 
 const Session* Poller::findSession(const IpAddress& address) const {
   auto it = by_key_.find(plan_.keyOf(address));
-  return it == by_key_.end() ? nullptr : it->second;
+  if (it == by_key_.end()) {
+    return nullptr;
+  }
+  syncSession(*it->second);
+  return it->second;
 }
 
 std::vector<const Session*> Poller::sessions() const {
   std::vector<const Session*> out;
   for (const auto& [id, s] : sessions_) {
+    syncSession(*s);
     out.push_back(s.get());
   }
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->id < b->id; });
@@ -547,6 +628,7 @@ std::vector<FlowUsage> Poller::usage() const {
     if (!s->billed) {
       continue;
     }
+    syncSession(*s);
     for (uint32_t rg = 0; rg < s->usage.size(); ++rg) {
       if (!s->usage[rg].empty()) {
         all[UsageKey{s->key, plan_.rating_groups[rg]}] += s->usage[rg];

@@ -14,6 +14,7 @@
 #include <optional>
 #include <functional>
 #include <queue>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,15 +47,20 @@ enum class Unattributed : uint8_t {
 };
 
 struct Session {
-  // What every poll touches for a changed flow comes first (one cache line).
   bool billed = true;       // false: a pseudo-session whose usage is unattributed
   Unattributed reason = Unattributed::kLearnDisabled;  // when !billed
   bool ending = false;
   bool charging_open = false;  // the observer has seen onOpen
   uint8_t qci = 0;             // last QoS class set by the operator; 0 = none
-  int64_t last_activity_mono_ns = 0;
-  int64_t last_activity_wall_ns = 0;
-  std::vector<FlowCounters> usage;                   // by rating-group index
+  // Last poll that saw usage. Kept per worker slot while the session holds one and brought
+  // here when it is asked for (Poller::findSession, sessions(), the idle check, a release).
+  mutable int64_t last_activity_mono_ns = 0;
+  mutable int64_t last_activity_wall_ns = 0;
+  // By rating-group index (storage: the SessionArena). `usage` is the whole session's, brought
+  // up to date when asked for (like the activity); `settled` is the part from slots already
+  // released (the rest is in the poller's baselines of the slots the session holds).
+  std::span<FlowCounters> usage;
+  std::span<FlowCounters> settled;
   uint64_t id = 0;
   IpAddress key;            // IPv4 address or IPv6 prefix (ipv6_prefix_length)
   bool is_static = false;
@@ -65,6 +71,35 @@ struct Session {
   std::vector<std::pair<uint16_t, uint32_t>> slots;  // (worker, slot) holding its counts
   uint32_t pending_releases = 0;
   std::optional<IpAddress> serving_node;  // last GTP-U outer source seen uplink (or set by CLI)
+  uint32_t arena_index = UINT32_MAX;      // UINT32_MAX: allocated on the heap
+};
+
+// Where sessions and their usage live: two lazily backed mappings on transparent huge pages,
+// so that a poll attributing changes to sessions all over the table does not miss the TLB on
+// every one (docs/performance.md). Indices are reused lowest-last (a free stack); beyond the
+// capacity (cannot happen: every session holds a worker slot) sessions go to the heap.
+class SessionArena;
+struct SessionDeleter {
+  SessionArena* arena = nullptr;
+  void operator()(Session* s) const;
+};
+using SessionPtr = std::unique_ptr<Session, SessionDeleter>;
+
+class SessionArena {
+ public:
+  SessionArena(size_t capacity, uint32_t rating_groups);
+  SessionArena(const SessionArena&) = delete;
+  SessionArena& operator=(const SessionArena&) = delete;
+  SessionPtr create();  // usage zeroed, sized rating_groups
+  void destroy(Session* s);
+
+ private:
+  size_t capacity_;
+  uint32_t n_rg_;
+  LazyMapping sessions_;
+  LazyMapping usage_;
+  size_t next_ = 0;             // indices below it have been used
+  std::vector<uint32_t> free_;  // freed indices
 };
 
 // What the biller needs to hear about billed sessions (controlplane/biller.h). Called on the
@@ -149,8 +184,12 @@ class Poller {
   // The poller's view of one slot of a worker's slab (zero = free).
   struct SlotInfo {
     Session* session = nullptr;  // nullptr: free, or taken by the worker and not announced yet
+    int64_t last_mono_ns = 0;       // last poll that saw usage in this slot
+    int64_t last_wall_ns = 0;
     uint32_t flows = 0;          // flows announced (kFlowLearned) since the slot was taken
     bool ending = false;         // a release is requested: settled by the worker's final counts
+    bool billed = false;         // copies of the session's (fixed at creation)
+    Unattributed reason = Unattributed::kLearnDisabled;
   };
   struct Worker {
     WorkerChannel ch;
@@ -160,12 +199,6 @@ class Poller {
     std::unique_ptr<LazyArray<SlotInfo>> slots;  // by slot
     uint32_t slot_end = 0;  // 1 + the highest slot announced so far: the scan range
     std::vector<C2wCommand> pending_commands;  // C2w queue was full
-  };
-  // A flow whose counters moved, found by the scan and attributed after it.
-  struct Change {
-    Session* session;
-    uint32_t rg;
-    FlowCounters delta;
   };
   struct KeyHash {
     size_t operator()(const IpAddress& a) const noexcept {
@@ -188,7 +221,9 @@ class Poller {
   // false when a flow could not be read (a release is mid-flight). include_ending: also the
   // flows of ending sessions (only when the workers are stopped).
   bool scanFlows(uint16_t w, bool include_ending);
-  void attribute(Session* s, uint8_t rg, const FlowCounters& delta);
+  void attribute(SlotInfo& si, uint8_t rg, const FlowCounters& delta);
+  // Brings the session's usage and last activity up to date from the slots it holds.
+  void syncSession(const Session& s) const;
   Session* sessionFor(const IpAddress& key);
   void clearSlot(Worker& wk, uint32_t slot);
   void endSessionInternal(Session* s, EndCause cause, bool workers_running);
@@ -209,7 +244,8 @@ class Poller {
       idle_queue_;
 
   uint64_t next_session_id_ = 1;
-  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  SessionArena arena_;  // before sessions_: outlives them
+  std::unordered_map<uint64_t, SessionPtr> sessions_;
   std::unordered_map<IpAddress, Session*, KeyHash> by_key_;        // live (not ending) only
   std::unordered_map<IpAddress, const StaticSubscriber*, KeyHash> statics_;
   std::map<UsageKey, FlowCounters> archive_;  // usage of finished billed sessions
@@ -220,7 +256,6 @@ class Poller {
   // The clock, read once per poll (time stamps have the poll's resolution anyway).
   int64_t now_mono_ns_ = 0;
   int64_t now_wall_ns_ = 0;
-  std::vector<Change> changes_;  // scratch of scanFlows
   Statistics stats_;
 };
 

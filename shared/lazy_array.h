@@ -1,7 +1,7 @@
 #pragma once
-// A fixed-size array of zero-initialised trivially copyable values in one anonymous mapping,
-// backed lazily (untouched parts cost address space only) and advised onto transparent huge
-// pages. For per-slot tables sized for the largest configuration but mostly unused.
+// Anonymous memory sized for the largest configuration but mostly unused: one mapping, backed
+// lazily (untouched parts cost address space only, and read as zero), advised onto transparent
+// huge pages (random accesses into it then miss the TLB far less: docs/performance.md).
 #include <sys/mman.h>
 
 #include <cstddef>
@@ -9,37 +9,50 @@
 
 namespace tally {
 
+class LazyMapping {
+ public:
+  explicit LazyMapping(size_t bytes) : bytes_(bytes == 0 ? 1 : bytes) {
+    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED) {
+      data_ = p;
+      madvise(p, bytes_, MADV_HUGEPAGE);  // advisory: ignored where THP is off
+    }
+  }
+  ~LazyMapping() {
+    if (data_ != nullptr) {
+      munmap(data_, bytes_);
+    }
+  }
+  LazyMapping(const LazyMapping&) = delete;
+  LazyMapping& operator=(const LazyMapping&) = delete;
+
+  bool ok() const { return data_ != nullptr; }
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  size_t bytes_;
+  void* data_ = nullptr;
+};
+
+// A fixed-size array of zero-initialised trivially copyable values in a LazyMapping.
 template <typename T>
 class LazyArray {
   static_assert(std::is_trivially_copyable_v<T>);
 
  public:
-  explicit LazyArray(size_t n) : n_(n), bytes_(n == 0 ? sizeof(T) : n * sizeof(T)) {
-    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p != MAP_FAILED) {
-      data_ = static_cast<T*>(p);
-      madvise(p, bytes_, MADV_HUGEPAGE);
-    }
-  }
-  ~LazyArray() {
-    if (data_ != nullptr) {
-      munmap(data_, bytes_);
-    }
-  }
-  LazyArray(const LazyArray&) = delete;
-  LazyArray& operator=(const LazyArray&) = delete;
+  explicit LazyArray(size_t n) : n_(n), map_(n * sizeof(T)) {}
 
-  bool ok() const { return data_ != nullptr; }
+  bool ok() const { return map_.ok(); }
   size_t size() const { return n_; }
-  T& operator[](size_t i) { return data_[i]; }
-  const T& operator[](size_t i) const { return data_[i]; }
-  T* data() { return data_; }
+  T& operator[](size_t i) { return data()[i]; }
+  const T& operator[](size_t i) const { return data()[i]; }
+  T* data() const { return static_cast<T*>(map_.data()); }
 
  private:
   size_t n_;
-  size_t bytes_;
-  T* data_ = nullptr;
+  LazyMapping map_;
 };
 
 }  // namespace tally
