@@ -1,5 +1,5 @@
-// A plain thread stands in for a worker lcore: it counts real frames into a real slab while the
-// test thread polls, ends sessions (slot releases) and reads statistics. Built and run under
+// A plain thread stands in for a worker lcore: it counts real frames into a real slab (through
+// the same staged pipeline as the DPDK worker) while the test thread polls, ends sessions (slot releases) and reads statistics. Built and run under
 // ThreadSanitizer (suite 'tsan', build-tsan): any data race between the single writer and the
 // reader fails the run. Exactness: the attributed octets equal the frames' IP lengths summed
 // independently by the test.
@@ -48,15 +48,31 @@ TEST(CountersRace, WorkerThreadAndPollerAgreeExactly) {
   }
   constexpr int kRounds = 60;
   std::atomic<bool> done{false};
+  // As a worker lcore: bursts of 1..40 frames through the three-burst pipeline (stageBurst),
+  // statistics published per burst, releases served every few bursts (which counts the bursts
+  // in flight first), everything flushed at the end of a round (an empty rx queue).
   auto run = [&](testing::WorkerHarness& w, int offset) {
+    std::mt19937 burst_rng(uint32_t(7 + offset));
+    std::vector<const uint8_t*> ptr;
+    std::vector<uint32_t> len;
     for (int r = 0; r < kRounds; ++r) {
-      for (size_t i = size_t(offset); i < frames.size(); i += 2) {
-        w.fp->countFrame(frames[i].data(), uint32_t(frames[i].size()));
-        if (i % 64 == 0) {
-          w.fp->publish();
+      size_t i = size_t(offset);
+      int bursts = 0;
+      while (i < frames.size()) {
+        ptr.clear();
+        len.clear();
+        size_t n = 1 + burst_rng() % 40;
+        for (; i < frames.size() && ptr.size() < n; i += 2) {
+          ptr.push_back(frames[i].data());
+          len.push_back(uint32_t(frames[i].size()));
+        }
+        w.fp->stageBurst(ptr.data(), len.data(), uint32_t(ptr.size()));
+        w.fp->publish();
+        if (++bursts % 3 == 0) {
           w.fp->handleCommands(*w.c2w);
         }
       }
+      w.fp->flush();
       w.fp->publish();
     }
   };
