@@ -18,6 +18,7 @@
 // Subscribers get slots in order of first appearance (dataplane/slot_table.h), so where they
 // lie in the pool only changes which lines of the IPv4 index are touched.
 //   harness_only   the per-burst rewrite alone (the harness's own cost, to subtract)
+//   parse_only     the rewrite + parsePacket alone (no lookup, no counting)
 #include <benchmark/benchmark.h>
 
 #include <arpa/inet.h>
@@ -390,10 +391,32 @@ void harness_only(benchmark::State& state) {
   setRates(state, uint64_t(state.iterations()) * kBurst);
 }
 
+// Parsing alone (the same frames, no lookup, no counting): the floor of any design that looks at
+// the packets, for the pipeline analysis in docs/performance.md.
+void parse_only(benchmark::State& state) {
+  Fixture& fx = fixtureFor(Family::kV4, uint32_t(state.range(0)));
+  ParsedPacket out[kBurst];
+  uint64_t ip = 0;
+  for (auto _ : state) {
+    fx.fillFromSequence();
+    for (uint32_t i = 0; i < kBurst; ++i) {
+      ip += parsePacket(fx.ptrs[i], fx.lens[i], out[i]) == ParseStatus::kIp ? 1 : 0;
+    }
+    benchmark::DoNotOptimize(out);
+    benchmark::ClobberMemory();
+  }
+  uint64_t packets = uint64_t(state.iterations()) * kBurst;
+  if (ip != packets) {
+    state.SkipWithError("a frame did not parse as IP");
+  }
+  setRates(state, packets);
+}
+
 }  // namespace
 
 BENCHMARK(hotpath_ipv4)->ArgName("subscribers")->Arg(1000)->Arg(8192)->Arg(100000)->Arg(1000000);
 BENCHMARK(harness_only)->ArgName("subscribers")->Arg(1000000);
+BENCHMARK(parse_only)->ArgName("subscribers")->Arg(1000000);
 BENCHMARK(hotpath_ipv6)->ArgName("subscribers")->Arg(100000);
 BENCHMARK(hotpath_gtpu)->ArgName("subscribers")->Arg(1000000);
 

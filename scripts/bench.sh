@@ -175,6 +175,7 @@ for b in json.load(open(sys.argv[2]))["benchmarks"]:
 label = {
     "hotpath_ipv4": "IPv4 UDP/TCP 64 B, subscribers random in 10/8",
     "harness_only": "(harness alone: per-burst rewrite)",
+    "parse_only": "(harness + parsing alone: no lookup, no count)",
     "hotpath_ipv6": "IPv6 /64s of 2001:db8::/32 (info)",
     "hotpath_gtpu": "IPv4 in GTP-U over IPv4 (info)",
 }
