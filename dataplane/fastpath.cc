@@ -67,6 +67,10 @@ CountingPlan CountingPlan::fromConfig(const Config& config) {
     if (r.match.remote_prefix) {
       rule.prefix = *r.match.remote_prefix;
       rule.prefix_family = rule.prefix.addr.family;
+      if (rule.prefix_family == 4) {
+        rule.addr4 = rule.prefix.addr.v4;
+        rule.mask4 = rule.prefix.len == 0 ? 0 : (~uint32_t{0} << (32 - rule.prefix.len));
+      }
     }
     if (r.match.remote_port_min) {
       rule.has_ports = true;
@@ -104,9 +108,7 @@ uint8_t CountingPlan::classify(const ParsedPacket& p, bool uplink) const noexcep
         continue;
       }
       if (p.family == 4) {
-        uint32_t addr = uplink ? p.dst4 : p.src4;
-        uint32_t mask = r.prefix.len == 0 ? 0 : (~uint32_t{0} << (32 - r.prefix.len));
-        if ((addr & mask) != r.prefix.addr.v4) {
+        if (((uplink ? p.dst4 : p.src4) & r.mask4) != r.addr4) {
           continue;
         }
       } else if (maskIp6(uplink ? p.dst6 : p.src6, r.prefix.len) != r.prefix.addr.v6) {

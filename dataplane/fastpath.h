@@ -39,6 +39,8 @@ struct CountingPlan {
     bool has_protocol = false;
     uint8_t protocol = 0;
     uint8_t prefix_family = 0;  // 0 = no prefix condition
+    uint32_t addr4 = 0;         // IPv4 prefix, and its mask (precomputed)
+    uint32_t mask4 = 0;
     IpPrefix prefix;
     bool has_ports = false;
     uint16_t port_min = 0;

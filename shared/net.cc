@@ -6,20 +6,6 @@
 
 namespace tally {
 
-Ip6 maskIp6(Ip6 a, unsigned len) noexcept {
-  if (len >= 128) {
-    return a;
-  }
-  if (len >= 64) {
-    unsigned rest = len - 64;
-    a.lo = rest == 0 ? 0 : (a.lo & (~uint64_t{0} << (64 - rest)));
-    return a;
-  }
-  a.lo = 0;
-  a.hi = len == 0 ? 0 : (a.hi & (~uint64_t{0} << (64 - len)));
-  return a;
-}
-
 Ip6 loadIp6(const uint8_t* b) noexcept {
   Ip6 a;
   for (int i = 0; i < 8; ++i) {

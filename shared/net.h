@@ -14,8 +14,20 @@ struct Ip6 {
   bool operator==(const Ip6&) const = default;
 };
 
-// Keep only the first `len` bits (0..128).
-Ip6 maskIp6(Ip6 a, unsigned len) noexcept;
+// Keep only the first `len` bits (0..128). Inline: the fast path masks every IPv6 address.
+inline Ip6 maskIp6(Ip6 a, unsigned len) noexcept {
+  if (len >= 128) {
+    return a;
+  }
+  if (len >= 64) {
+    unsigned rest = len - 64;
+    a.lo = rest == 0 ? 0 : (a.lo & (~uint64_t{0} << (64 - rest)));
+    return a;
+  }
+  a.lo = 0;
+  a.hi = len == 0 ? 0 : (a.hi & (~uint64_t{0} << (64 - len)));
+  return a;
+}
 Ip6 loadIp6(const uint8_t* network_order_bytes) noexcept;
 
 struct IpAddress {
