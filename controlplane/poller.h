@@ -155,6 +155,8 @@ class Poller {
  public:
   Poller(const Config& config, const CountingPlan& plan, std::vector<WorkerChannel> workers,
          const Clock& clock);
+  Poller(const Poller&) = delete;  // sessions point into its arena
+  Poller& operator=(const Poller&) = delete;
 
   // One poll cycle.
   void poll();

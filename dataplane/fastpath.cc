@@ -337,29 +337,28 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
 void FastPath::lookupStage(Staged& s) noexcept {
   for (uint32_t i = 0; i < s.n; ++i) {
     s.src_slot[i] = s.dst_slot[i] = kNone;
-    const ParsedPacket& p = s.pkt[i];
     if (s.src_ref[i] != kNone) {
-      s.src_rg[i] = plan_.classify(p, true);
-      s.src_slot[i] = s.src_ref[i] != kIpv6Side
-                          ? table_.find4(s.src_ref[i])
-                          : table_.find6(maskIp6(p.src6, plan_.ipv6_prefix_length));
-      if (s.src_slot[i] != kNone) {
-        __builtin_prefetch(&slab_.flow(s.src_slot[i], s.src_rg[i]), 1);
-        if (p.tunneled && serving_ != nullptr) {
-          __builtin_prefetch(&serving_[s.src_slot[i]]);
-        }
-      }
+      s.src_slot[i] = lookupSide(s.pkt[i], true, s.src_ref[i], s.src_rg[i]);
     }
     if (s.dst_ref[i] != kNone) {
-      s.dst_rg[i] = plan_.classify(p, false);
-      s.dst_slot[i] = s.dst_ref[i] != kIpv6Side
-                          ? table_.find4(s.dst_ref[i])
-                          : table_.find6(maskIp6(p.dst6, plan_.ipv6_prefix_length));
-      if (s.dst_slot[i] != kNone) {
-        __builtin_prefetch(&slab_.flow(s.dst_slot[i], s.dst_rg[i]), 1);
-      }
+      s.dst_slot[i] = lookupSide(s.pkt[i], false, s.dst_ref[i], s.dst_rg[i]);
     }
   }
+}
+
+inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
+                                     uint8_t& rg) noexcept {
+  rg = plan_.classify(p, uplink);
+  uint32_t slot = ref != kIpv6Side
+                      ? table_.find4(ref)
+                      : table_.find6(maskIp6(uplink ? p.src6 : p.dst6, plan_.ipv6_prefix_length));
+  if (slot != kNone) {
+    __builtin_prefetch(&slab_.flow(slot, rg), 1);
+    if (uplink && p.tunneled && serving_ != nullptr) {
+      __builtin_prefetch(&serving_[slot]);
+    }
+  }
+  return slot;
 }
 
 void FastPath::countStage(Staged& s) noexcept {

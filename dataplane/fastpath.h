@@ -143,6 +143,8 @@ class FastPath {
   void parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* lens,
                   uint32_t n) noexcept;
   void lookupStage(Staged& s) noexcept;
+  // Rating group and slot (kNone: none yet) of one side; prefetches its flow counters.
+  uint32_t lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint8_t& rg) noexcept;
   void countStage(Staged& s) noexcept;
   void countSide(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
                  uint8_t rg) noexcept;

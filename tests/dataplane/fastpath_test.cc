@@ -44,6 +44,12 @@ class FastPathTest : public ::testing::Test {
     return 0;
   }
   uint32_t slotOf(const char* addr) { return fp_->slotOf(*parseIpAddress(addr)); }
+  // The control plane asks for a slot's release (naming its subscriber key); the worker serves it.
+  void release(uint32_t slot, const IpAddress& key) {
+    c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, key});
+    fp_->handleCommands(*c2w_);
+  }
+  void release(const char* addr) { release(slotOf(addr), *parseIpAddress(addr)); }
   // The counters of an IPv4 subscriber's flow; empty when it has no slot.
   FlowCounters flow4(const char* addr, uint32_t rating_group) {
     uint32_t slot = slotOf(addr);
@@ -209,9 +215,7 @@ TEST_F(FastPathTest, ReleaseHandsOverFinalCountsZeroesAndReannounces) {
   send(up);
   send(ipv4Frame("10.0.3.3", "9.9.9.9", 6, 1, 80, 10));
   drain();
-  uint32_t slot = slotOf("10.0.3.3");
-  c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.3.3")});
-  fp_->handleCommands(*c2w_);
+  release("10.0.3.3");
   auto ev = drain();
   ASSERT_EQ(ev.size(), 3u);
   for (int i = 0; i < 2; ++i) {
@@ -238,8 +242,7 @@ TEST_F(FastPathTest, Ipv6ReleaseFreesTheSlotForAnotherPrefix) {
   sendPrefixes(1, plan_.geometry.slots);  // every slot in use
   auto ev = drain();
   ASSERT_EQ(ev.size(), plan_.geometry.slots);
-  c2w_->push(C2wCommand{C2wType::kReleaseSlot, ev[0].slot, ev[0].key});
-  fp_->handleCommands(*c2w_);
+  release(ev[0].slot, ev[0].key);
   drain();
   send(ipv6Frame("2001:db8:1:2::1", "2001:4860::1", 6, 1, 80, 0));
   ev = drain();
@@ -252,8 +255,7 @@ TEST_F(FastPathTest, ReleaseNamingAnotherSubscriberLeavesTheSlotAlone) {
   send(ipv4Frame("10.0.3.3", "8.8.8.8", 17, 1, 53, 10));
   drain();
   uint32_t slot = slotOf("10.0.3.3");
-  c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.3.4")});
-  fp_->handleCommands(*c2w_);
+  release(slot, *parseIpAddress("10.0.3.4"));
   auto ev = drain();
   ASSERT_EQ(ev.size(), 1u);  // answered (nothing waits forever), but nothing handed over
   EXPECT_EQ(ev[0].type, W2cType::kSlotReleased);
@@ -267,9 +269,7 @@ TEST_F(FastPathTest, ReleaseWaitsWhileTheEventQueueHasNoRoom) {
   W2cEvent filler;
   while (w2c_->push(filler)) {
   }
-  uint32_t slot = slotOf("10.0.3.3");
-  c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.3.3")});
-  fp_->handleCommands(*c2w_);
+  release("10.0.3.3");
   EXPECT_EQ(flow4("10.0.3.3", 10).ul_packets, 1u);  // untouched: no room for the answer
   EXPECT_EQ(c2w_->read_available(), 1u);
   drain();
@@ -286,8 +286,7 @@ TEST_F(FastPathTest, ReleaseCountsTheBurstsInFlightFirst) {
   uint32_t l = uint32_t(up.size());
   fp_->stageBurst(&p, &l, 1);  // parsed, looked up later, not counted yet
   EXPECT_EQ(flow4("10.0.3.3", 10).ul_packets, 1u);
-  c2w_->push(C2wCommand{C2wType::kReleaseSlot, slotOf("10.0.3.3"), *parseIpAddress("10.0.3.3")});
-  fp_->handleCommands(*c2w_);
+  release("10.0.3.3");
   auto ev = drain();
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(ev[0].type, W2cType::kFlowReleased);
@@ -433,9 +432,7 @@ TEST_F(FastPathTest, GtpUplinkAnnouncesEachNewServingNodeOnce) {
 TEST_F(FastPathTest, ServingNodeIsAnnouncedAgainAfterRelease) {
   send(gtpUplink("192.0.2.10", 10));
   drain();
-  uint32_t slot = slotOf("10.0.0.4");
-  c2w_->push(C2wCommand{C2wType::kReleaseSlot, slot, *parseIpAddress("10.0.0.4")});
-  fp_->handleCommands(*c2w_);
+  release("10.0.0.4");
   drain();
   send(gtpUplink("192.0.2.10", 10));
   auto ev = drain();
