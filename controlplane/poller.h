@@ -76,7 +76,7 @@ struct Session {
 
 // Where sessions and their usage live: two lazily backed mappings on transparent huge pages,
 // so that a poll attributing changes to sessions all over the table does not miss the TLB on
-// every one (docs/performance.md). Indices are reused lowest-last (a free stack); beyond the
+// every one (docs/performance.md). Freed indices are reused first (a free stack); beyond the
 // capacity (cannot happen: every session holds a worker slot) sessions go to the heap.
 class SessionArena;
 struct SessionDeleter {

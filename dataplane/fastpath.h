@@ -88,6 +88,7 @@ class FastPath {
   // `shared_stats` is this worker's published statistics (read by the control plane).
   FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c, WorkerStats& shared_stats);
   ~FastPath();
+  bool ok() const { return table_.ok(); }  // its memory could be reserved
   FastPath(const FastPath&) = delete;
   FastPath& operator=(const FastPath&) = delete;
 

@@ -289,6 +289,10 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
     c->c2w = std::make_unique<C2wQueue>();
     c->stats = &stats_mem[w];
     c->fp = std::make_unique<FastPath>(plan, *c->slab, *c->w2c, *c->stats);
+    if (!c->fp->ok()) {
+      return fail("cannot reserve the subscriber table (" + std::to_string(plan.v4_addresses) +
+                  " IPv4 pool addresses, " + std::to_string(plan.geometry.slots) + " slots)");
+    }
     c->tx_queue = uint16_t(w);
     c->burst = config.dataplane.burst_size;
     c->stop = &stop;

@@ -5,7 +5,7 @@
 namespace tally {
 
 SlotTable::SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6)
-    : v4_addresses_(v4_addresses), slots_(slots) {
+    : v4_addresses_(v4_addresses), slots_(slots), free_(slots) {
   if (v4_addresses_ != 0) {
     index4_bytes_ = size_t(v4_addresses_) * sizeof(uint32_t);
     void* m = mmap(nullptr, index4_bytes_, PROT_READ | PROT_WRITE,
@@ -17,11 +17,6 @@ SlotTable::SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6)
       madvise(m, index4_bytes_, MADV_HUGEPAGE);
     }
   }
-  free_ = std::make_unique<uint32_t[]>(slots_);
-  for (uint32_t i = 0; i < slots_; ++i) {
-    free_[i] = slots_ - 1 - i;  // slot 0 on top
-  }
-  free_top_ = slots_;
   if (v6 && slots_ != 0) {
     uint64_t cap = 16;
     while (cap < 2 * uint64_t{slots_}) {

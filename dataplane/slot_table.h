@@ -4,9 +4,9 @@
 // RCU: the control plane learns about entries from W2c events and asks for removal with C2w
 // commands (docs/architecture.md, "slot release").
 //
-// Slots are dense: they are handed out from a free stack in order of first appearance (lowest
-// first), so the counters in use span the number of subscribers this worker has seen, not the
-// size of the pools. That keeps the memory a worker touches per packet compact (one cache line
+// Slots are dense: they are handed out in order of first appearance, freed slots before unused
+// ones, so the counters in use span the number of subscribers this worker holds at most, not
+// the size of the pools. That keeps the memory a worker touches per packet compact (one cache line
 // of a slab of slots x rating groups x 32 bytes), and the poller's scan sequential
 // (docs/performance.md).
 //
@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "shared/lazy_array.h"
 #include "shared/net.h"
 
 namespace tally {
@@ -34,7 +35,7 @@ class SlotTable {
   ~SlotTable();
   SlotTable(const SlotTable&) = delete;
   SlotTable& operator=(const SlotTable&) = delete;
-  bool ok() const { return v4_addresses_ == 0 || index4_ != nullptr; }
+  bool ok() const { return (v4_addresses_ == 0 || index4_ != nullptr) && free_.ok(); }
 
   // IPv4, by pool offset. The entry's address is for prefetching.
   const uint32_t* entry4(uint32_t offset) const noexcept { return &index4_[offset]; }
@@ -65,7 +66,7 @@ class SlotTable {
   uint32_t insert6(const Ip6& key) noexcept;
   bool release6(const Ip6& key, uint32_t slot) noexcept;
 
-  uint32_t used() const { return slots_ - free_top_; }
+  uint32_t used() const { return next_ - free_top_; }
   uint32_t capacity() const { return slots_; }
 
  private:
@@ -77,14 +78,21 @@ class SlotTable {
     uint64_t h = (k.hi ^ (k.lo * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
     return uint32_t(h >> 32) & mask_;
   }
-  uint32_t allocate() noexcept { return free_top_ == 0 ? kNone : free_[--free_top_]; }
+  // Freed slots first (most recent first), then the lowest never used one.
+  uint32_t allocate() noexcept {
+    if (free_top_ != 0) {
+      return free_[--free_top_];
+    }
+    return next_ < slots_ ? next_++ : kNone;
+  }
   void free(uint32_t slot) noexcept { free_[free_top_++] = slot; }
 
   uint64_t v4_addresses_;
   uint32_t* index4_ = nullptr;
   size_t index4_bytes_ = 0;
   uint32_t slots_;
-  std::unique_ptr<uint32_t[]> free_;  // stack of free slots, lowest on top
+  uint32_t next_ = 0;            // slots below it have been handed out at least once
+  LazyArray<uint32_t> free_;     // stack of freed slots (backed only as it grows)
   uint32_t free_top_ = 0;
   uint32_t mask_ = 0;
   std::unique_ptr<Bucket[]> buckets_;

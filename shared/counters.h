@@ -53,7 +53,7 @@ inline FlowCounters loadFlow(const FlowCounters& f) noexcept {
 }
 
 // Slot numbering inside one worker's slab: the worker gives each subscriber (IPv4 address or
-// IPv6 prefix) a slot in [0, slots) when it first sees it, lowest free slot first
+// IPv6 prefix) a slot in [0, slots) when it first sees it, a freed slot before an unused one
 // (dataplane/slot_table.h), and frees it on the control plane's release. So the slab in use
 // spans the subscribers the worker holds, not the pools. Flow index = slot * rating_groups +
 // rating-group index.
