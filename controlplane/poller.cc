@@ -107,7 +107,8 @@ Poller::Poller(const Config& config, const CountingPlan& plan, std::vector<Worke
     w.ch = ch;
     w.baselines = std::make_unique<CounterSlab>(plan_.geometry);
     w.slots = std::make_unique<LazyArray<SlotInfo>>(plan_.geometry.slots);
-    if (!w.baselines->ok() || !w.slots->ok()) {
+    w.masks = std::make_unique<LazyArray<uint64_t>>(plan_.geometry.slots);
+    if (!w.baselines->ok() || !w.slots->ok() || !w.masks->ok()) {
       throw std::bad_alloc();
     }
     workers_.push_back(std::move(w));
@@ -245,7 +246,7 @@ Session* Poller::sessionFor(const IpAddress& key) {
 
 void Poller::onFlowLearned(uint16_t w, const W2cEvent& ev) {
   Worker& wk = workers_[w];
-  if (ev.slot >= plan_.geometry.slots) {
+  if (ev.slot >= plan_.geometry.slots || ev.rg_index >= plan_.geometry.rating_groups) {
     return;
   }
   SlotInfo& si = (*wk.slots)[ev.slot];
@@ -261,6 +262,8 @@ void Poller::onFlowLearned(uint16_t w, const W2cEvent& ev) {
   }
   ++si.flows;
   ++stats_.tracked_flows;
+  uint64_t& m = (*wk.masks)[ev.slot];
+  m = plan_.geometry.rating_groups > 64 ? ~uint64_t{0} : m | (uint64_t{1} << ev.rg_index);
 }
 
 void Poller::onFlowReleased(uint16_t w, const W2cEvent& ev) {
@@ -287,6 +290,7 @@ void Poller::clearSlot(Worker& wk, uint32_t slot) {
   }
   stats_.tracked_flows -= si.flows;
   si = SlotInfo{};
+  (*wk.masks)[slot] = 0;
   for (uint32_t rg = 0; rg < plan_.geometry.rating_groups; ++rg) {
     FlowCounters& b = wk.baselines->flow(slot, rg);
     if (s != nullptr) {
@@ -359,37 +363,58 @@ bool Poller::scanFlows(uint16_t w, bool include_ending) {
   FlowCounters* baselines = wk.baselines->flows();
   const uint32_t n_rg = plan_.geometry.rating_groups;
   bool clean = true;
-  // Both arrays front to back (the hardware prefetchers stream them); a flow whose counters
-  // equal its baseline costs a compare. Free slots are zero in both. A change touches only the
-  // slot's info (next to the last one) unless the biller listens: the baseline is the usage.
-  const size_t end = size_t(wk.slot_end) * n_rg;
-  for (size_t i = 0; i < end; ++i) {
+  // Slab and baselines front to back (the hardware prefetchers stream them); a flow whose
+  // counters equal its baseline costs a compare. Only the announced flows of a slot are read
+  // (its mask), so rating groups a subscriber never used cost nothing. A change touches only
+  // the slot's info unless the biller listens: the baseline is the usage.
+  auto check = [&](uint32_t slot, uint32_t rg) {
+    const size_t i = size_t(slot) * n_rg + rg;
     FlowCounters cur = loadFlow(counters[i]);
     FlowCounters& b = baselines[i];
     if (cur == b) [[likely]] {
-      continue;
+      return;
     }
-    SlotInfo& si = (*wk.slots)[i / n_rg];
-    if (si.session == nullptr) {
-      // Taken by the worker after this poll drained its events: announced next poll.
-      continue;
-    }
+    SlotInfo& si = (*wk.slots)[slot];
     if (si.ending && !include_ending) {
       // A release is requested: the worker may zero the slot at any moment and count new
       // packets into it, so a read cannot tell old from new. The flow is settled exactly by
       // the final counts of kFlowReleased (final - baseline).
       clean = false;
-      continue;
+      return;
     }
     if (cur.ul_packets < b.ul_packets || cur.dl_packets < b.dl_packets ||
         cur.ul_octets < b.ul_octets || cur.dl_octets < b.dl_octets) {
       // Cannot happen for a flow that is not being released (counters only go up); be safe.
       clean = false;
-      continue;
+      return;
     }
     FlowCounters delta = cur - b;
     b = cur;
-    attribute(si, uint8_t(i % n_rg), delta);
+    attribute(si, uint8_t(rg), delta);
+  };
+  const uint64_t* masks = wk.masks->data();
+  // More than 64 rating groups: the masks are all ones, every flow is read.
+  const bool dense_scan = n_rg <= 8 || n_rg > 64;
+  for (uint32_t slot = 0; slot < wk.slot_end; ++slot) {
+    uint64_t m = masks[slot];
+    if (m == 0) {
+      // Free, or taken by the worker after this poll drained its events: announced (and its
+      // counts attributed) next poll.
+      continue;
+    }
+    if (dense_scan) {
+      // Few rating groups: the slot's flows span at most 4 cache lines, and reading them all
+      // keeps the access sequential (the hardware prefetchers stream it); picking the
+      // announced ones out made a scan of 1 M one-rating-group slots 2x slower.
+      for (uint32_t rg = 0; rg < n_rg; ++rg) {
+        check(slot, rg);
+      }
+      continue;
+    }
+    do {
+      check(slot, uint32_t(__builtin_ctzll(m)));
+      m &= m - 1;
+    } while (m != 0);
   }
   return clean;
 }

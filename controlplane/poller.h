@@ -199,6 +199,9 @@ class Poller {
     // group), so that a poll compares two arrays front to back (docs/performance.md).
     std::unique_ptr<CounterSlab> baselines;
     std::unique_ptr<LazyArray<SlotInfo>> slots;  // by slot
+    // By slot: the rating groups announced (bit = rating-group index; all bits when more than
+    // 64 are configured). The scan reads only these flows. Zero = nothing to read.
+    std::unique_ptr<LazyArray<uint64_t>> masks;
     uint32_t slot_end = 0;  // 1 + the highest slot announced so far: the scan range
     std::vector<C2wCommand> pending_commands;  // C2w queue was full
   };

@@ -120,6 +120,34 @@ TEST_F(PollerTest, ActivityPushesTheIdleDeadlineBack) {
   EXPECT_TRUE(poller_->finalHarvest());
 }
 
+TEST_F(PollerTest, OnlyAnnouncedRatingGroupsAreReadAndAllOfThemAboveSixtyFour) {
+  for (uint32_t n_rules : {3u, 64u}) {  // 4 rating groups (masked scan), 65 (full scan)
+    Config c = testing::testConfig();
+    c.services.rules.clear();
+    for (uint32_t r = 0; r < n_rules; ++r) {
+      ServiceRule rule;
+      rule.rating_group = 100 + r;
+      rule.match.remote_port_min = uint16_t(1000 + r);
+      c.services.rules.push_back(rule);
+    }
+    build(c);
+    ASSERT_EQ(plan_.geometry.rating_groups, n_rules + 1);
+    uint16_t last = uint16_t(1000 + n_rules - 1);  // the highest rating-group index
+    w_[0]->send(ipv4Frame("10.0.0.1", "8.8.8.8", 17, 9, last, 72));  // 100 octets
+    w_[0]->send(ipv4Frame("10.0.0.1", "8.8.8.8", 17, 9, 7, 72));     // default
+    poller_->poll();
+    w_[0]->send(ipv4Frame("10.0.0.1", "8.8.8.8", 17, 9, last, 72));
+    w_[0]->send(ipv4Frame("8.8.8.8", "10.0.0.1", 17, 1000, 9, 172));  // rule 0, downlink
+    poller_->poll();
+    EXPECT_EQ(usageOf("10.0.0.1", 100 + n_rules - 1), (FlowCounters{200, 2, 0, 0})) << n_rules;
+    EXPECT_EQ(usageOf("10.0.0.1", 1), (FlowCounters{100, 1, 0, 0})) << n_rules;
+    EXPECT_EQ(usageOf("10.0.0.1", 100), (FlowCounters{0, 0, 200, 1})) << n_rules;
+    EXPECT_EQ(poller_->statistics().attributed_octets, 500u) << n_rules;
+    EXPECT_EQ(poller_->statistics().tracked_flows, 3u) << n_rules;
+    EXPECT_TRUE(poller_->finalHarvest()) << n_rules;
+  }
+}
+
 TEST_F(PollerTest, Ipv6SessionReleaseFreesTheWorkerTable) {
   Config c = testing::testConfig();
   c.dataplane.max_sessions = 1;
