@@ -121,7 +121,8 @@ TEST_F(PollerTest, ActivityPushesTheIdleDeadlineBack) {
 }
 
 TEST_F(PollerTest, OnlyAnnouncedRatingGroupsAreReadAndAllOfThemAboveSixtyFour) {
-  for (uint32_t n_rules : {3u, 64u}) {  // 4 rating groups (masked scan), 65 (full scan)
+  // 4 rating groups (slots read whole), 17 (only the announced flows), 65 (all, no mask).
+  for (uint32_t n_rules : {3u, 16u, 64u}) {
     Config c = testing::testConfig();
     c.services.rules.clear();
     for (uint32_t r = 0; r < n_rules; ++r) {
