@@ -23,7 +23,7 @@ SlotTable::SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6)
       cap <<= 1;
     }
     mask_ = uint32_t(cap - 1);
-    buckets_ = std::make_unique<Bucket[]>(cap);
+    buckets_ = std::make_unique<LazyArray<Bucket>>(cap);
   }
 }
 
@@ -58,12 +58,13 @@ uint32_t SlotTable::insert6(const Ip6& key) noexcept {
   if (slot == kNone) {
     return kNone;
   }
+  LazyArray<Bucket>& b = *buckets_;
   uint32_t i = bucketOf(key);
-  while (buckets_[i].slot != kNone) {
+  while (b[i].slot1 != 0) {
     i = (i + 1) & mask_;
   }
-  buckets_[i].key = key;
-  buckets_[i].slot = slot;
+  b[i].key = key;
+  b[i].slot1 = slot + 1;
   return slot;
 }
 
@@ -71,31 +72,32 @@ bool SlotTable::release6(const Ip6& key, uint32_t slot) noexcept {
   if (mask_ == 0) {
     return false;
   }
+  LazyArray<Bucket>& b = *buckets_;
   uint32_t i = bucketOf(key);
   while (true) {
-    if (buckets_[i].slot == kNone) {
+    if (b[i].slot1 == 0) {
       return false;
     }
-    if (buckets_[i].key == key) {
+    if (b[i].key == key) {
       break;
     }
     i = (i + 1) & mask_;
   }
-  if (buckets_[i].slot != slot) {
+  if (b[i].slot1 != slot + 1) {
     return false;
   }
   // Backward-shift deletion: move later members of the cluster into the hole when their home
   // bucket is not between the hole and their position.
   uint32_t hole = i;
-  for (uint32_t j = (i + 1) & mask_; buckets_[j].slot != kNone; j = (j + 1) & mask_) {
-    uint32_t home = bucketOf(buckets_[j].key);
+  for (uint32_t j = (i + 1) & mask_; b[j].slot1 != 0; j = (j + 1) & mask_) {
+    uint32_t home = bucketOf(b[j].key);
     bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
     if (movable) {
-      buckets_[hole] = buckets_[j];
+      b[hole] = b[j];
       hole = j;
     }
   }
-  buckets_[hole] = Bucket{};
+  b[hole] = Bucket{};
   free(slot);
   return true;
 }

@@ -15,7 +15,8 @@
 //   part of a pool costs address space only. One lookup, no probing.
 // - IPv6: open addressing with linear probing on the masked prefix, capacity a power of two
 //   >= 2 x slots (load <= 0.5), backward-shift deletion (no tombstones).
-// All memory is allocated up front; no allocation and no exceptions after construction.
+// All memory is reserved up front (lazily backed: what is never used costs no memory); no
+// allocation and no exceptions after construction.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -35,7 +36,10 @@ class SlotTable {
   ~SlotTable();
   SlotTable(const SlotTable&) = delete;
   SlotTable& operator=(const SlotTable&) = delete;
-  bool ok() const { return (v4_addresses_ == 0 || index4_ != nullptr) && free_.ok(); }
+  bool ok() const {
+    return (v4_addresses_ == 0 || index4_ != nullptr) && free_.ok() &&
+           (buckets_ == nullptr || buckets_->ok());
+  }
 
   // IPv4, by pool offset. The entry's address is for prefetching.
   const uint32_t* entry4(uint32_t offset) const noexcept { return &index4_[offset]; }
@@ -51,17 +55,17 @@ class SlotTable {
       return kNone;
     }
     for (uint32_t i = bucketOf(key);; i = (i + 1) & mask_) {
-      const Bucket& b = buckets_[i];
-      if (b.slot == kNone) {
+      const Bucket& b = (*buckets_)[i];
+      if (b.slot1 == 0) {
         return kNone;
       }
       if (b.key == key) {
-        return b.slot;
+        return b.slot1 - 1;
       }
     }
   }
   const void* bucket6(const Ip6& key) const noexcept {
-    return mask_ == 0 ? nullptr : &buckets_[bucketOf(key)];
+    return mask_ == 0 ? nullptr : &(*buckets_)[bucketOf(key)];
   }
   uint32_t insert6(const Ip6& key) noexcept;
   bool release6(const Ip6& key, uint32_t slot) noexcept;
@@ -70,9 +74,9 @@ class SlotTable {
   uint32_t capacity() const { return slots_; }
 
  private:
-  struct Bucket {
+  struct Bucket {  // all zero = empty (the buckets are lazily backed zero memory)
     Ip6 key;
-    uint32_t slot = kNone;
+    uint32_t slot1 = 0;  // slot + 1
   };
   uint32_t bucketOf(const Ip6& k) const noexcept {
     uint64_t h = (k.hi ^ (k.lo * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
@@ -95,7 +99,7 @@ class SlotTable {
   LazyArray<uint32_t> free_;     // stack of freed slots (backed only as it grows)
   uint32_t free_top_ = 0;
   uint32_t mask_ = 0;
-  std::unique_ptr<Bucket[]> buckets_;
+  std::unique_ptr<LazyArray<Bucket>> buckets_;
 };
 
 }  // namespace tally
