@@ -24,6 +24,7 @@ SlotTable::SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6)
     }
     mask_ = uint32_t(cap - 1);
     buckets_ = std::make_unique<LazyArray<Bucket>>(cap);
+    bucket_data_ = buckets_->data();
   }
 }
 

@@ -55,7 +55,7 @@ class SlotTable {
       return kNone;
     }
     for (uint32_t i = bucketOf(key);; i = (i + 1) & mask_) {
-      const Bucket& b = (*buckets_)[i];
+      const Bucket& b = bucket_data_[i];
       if (b.slot1 == 0) {
         return kNone;
       }
@@ -65,7 +65,7 @@ class SlotTable {
     }
   }
   const void* bucket6(const Ip6& key) const noexcept {
-    return mask_ == 0 ? nullptr : &(*buckets_)[bucketOf(key)];
+    return mask_ == 0 ? nullptr : &bucket_data_[bucketOf(key)];
   }
   uint32_t insert6(const Ip6& key) noexcept;
   bool release6(const Ip6& key, uint32_t slot) noexcept;
@@ -100,6 +100,7 @@ class SlotTable {
   uint32_t free_top_ = 0;
   uint32_t mask_ = 0;
   std::unique_ptr<LazyArray<Bucket>> buckets_;
+  Bucket* bucket_data_ = nullptr;  // buckets_->data()
 };
 
 }  // namespace tally
