@@ -9,6 +9,9 @@
 //      the traffic model of the hot-path benchmark: the target case;
 //   1  every subscriber uses one random rating group (1 M subscribers per worker): the scan
 //      covers 4 M flow entries for 1 M flows (information, the worst case).
+// Argument `rg_configured`: 4 (the services of bench_services.h), or 16 (12 more rules on
+// remote ports 2000-2011): with more than 8 configured the poller reads only the rating
+// groups a subscriber announced (information).
 // The flows are announced exactly as a worker does: slots in order of first appearance
 // (slot i = the worker's i-th subscriber), W2cEvent kFlowLearned with the counters already
 // non-zero, in batches of <= 60000, poll() draining the queues between batches.
@@ -54,7 +57,7 @@ IpPrefix prefix(const char* s) {
   return *p;
 }
 
-Config pollerConfig(uint32_t workers) {
+Config pollerConfig(uint32_t workers, uint32_t rg_configured) {
   Config c;
   c.node.id = "bench";
   c.node.address = *parseIpAddress("192.0.2.1");
@@ -67,6 +70,12 @@ Config pollerConfig(uint32_t workers) {
   c.subscribers.pools.push_back(prefix("10.0.0.0/8"));
   c.subscribers.idle_timeout_s = 0;
   c.services = bench::benchServices();
+  for (uint32_t r = 0; c.services.rules.size() + 1 < rg_configured; ++r) {
+    ServiceRule extra;
+    extra.rating_group = 100 + r;
+    extra.match.remote_port_min = uint16_t(2000 + r);
+    c.services.rules.push_back(extra);
+  }
   return c;
 }
 
@@ -103,6 +112,7 @@ struct WorkerSide {
 struct Fixture {
   uint32_t n_workers;
   uint32_t rg_per_sub;
+  uint32_t rg_configured;
   Config config;
   CountingPlan plan;
   SteadyClock clock;
@@ -110,7 +120,9 @@ struct Fixture {
   std::unique_ptr<Poller> poller;
   std::mt19937_64 rng{7};
 
-  Fixture(uint32_t n, uint32_t rgs) : n_workers(n), rg_per_sub(rgs), config(pollerConfig(n)) {
+  Fixture(uint32_t n, uint32_t rgs, uint32_t configured)
+      : n_workers(n), rg_per_sub(rgs), rg_configured(configured),
+        config(pollerConfig(n, configured)) {
     plan = CountingPlan::fromConfig(config);
     workers.resize(n);
     std::vector<WorkerChannel> channels;
@@ -144,7 +156,7 @@ struct Fixture {
         used[h / 64] |= uint64_t{1} << (h % 64);
         w.addresses.push_back(0x0A000000u | h);
         if (rg_per_sub == 1) {
-          w.flows.push_back(FlowRef{slot, uint8_t(rng() % 4)});
+          w.flows.push_back(FlowRef{slot, uint8_t(rng() % rg_configured)});
         } else {
           for (uint32_t rg = 0; rg < rg_per_sub && w.flows.size() < kFlowsPerWorker; ++rg) {
             w.flows.push_back(FlowRef{slot, uint8_t(rg)});
@@ -217,9 +229,11 @@ std::unique_ptr<Fixture> g_fixture;
 Fixture& fixtureFor(const benchmark::State& state) {
   uint32_t workers = uint32_t(state.range(0));
   uint32_t rgs = uint32_t(state.range(1));
-  if (!g_fixture || g_fixture->n_workers != workers || g_fixture->rg_per_sub != rgs) {
+  uint32_t configured = uint32_t(state.range(2));
+  if (!g_fixture || g_fixture->n_workers != workers || g_fixture->rg_per_sub != rgs ||
+      g_fixture->rg_configured != configured) {
     g_fixture.reset();
-    g_fixture = std::make_unique<Fixture>(workers, rgs);
+    g_fixture = std::make_unique<Fixture>(workers, rgs, configured);
   }
   return *g_fixture;
 }
@@ -228,6 +242,7 @@ void setCounters(benchmark::State& state, const Fixture& fx) {
   double flows = double(kFlowsPerWorker) * fx.n_workers;
   state.counters["flows"] = flows;
   state.counters["rg_per_sub"] = fx.rg_per_sub;
+  state.counters["rg_configured"] = fx.rg_configured;
   state.counters["ms_per_poll"] = benchmark::Counter(
       1e-3, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["ns_per_flow"] = benchmark::Counter(
@@ -268,8 +283,11 @@ void poll_10pct_changed(benchmark::State& state) {
 }  // namespace
 
 // Registration order = run order: both cases of one (workers, rg_per_sub) share one set-up.
-void args(benchmark::internal::Benchmark* b, int64_t workers, int64_t rgs) {
-  b->ArgNames({"workers", "rg_per_sub"})->Args({workers, rgs})->Unit(benchmark::kMillisecond);
+void args(benchmark::internal::Benchmark* b, int64_t workers, int64_t rgs,
+          int64_t configured = 4) {
+  b->ArgNames({"workers", "rg_per_sub", "rg_configured"})
+      ->Args({workers, rgs, configured})
+      ->Unit(benchmark::kMillisecond);
 }
 BENCHMARK(poll_unchanged)->Apply([](auto* b) { args(b, 1, 4); });
 BENCHMARK(poll_10pct_changed)->Apply([](auto* b) { args(b, 1, 4); });
@@ -279,5 +297,7 @@ BENCHMARK(poll_unchanged)->Apply([](auto* b) { args(b, 1, 1); });
 BENCHMARK(poll_10pct_changed)->Apply([](auto* b) { args(b, 1, 1); });
 BENCHMARK(poll_unchanged)->Apply([](auto* b) { args(b, 2, 1); });
 BENCHMARK(poll_10pct_changed)->Apply([](auto* b) { args(b, 2, 1); });
+BENCHMARK(poll_unchanged)->Apply([](auto* b) { args(b, 1, 1, 16); });
+BENCHMARK(poll_10pct_changed)->Apply([](auto* b) { args(b, 1, 1, 16); });
 
 BENCHMARK_MAIN();

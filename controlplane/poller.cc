@@ -395,6 +395,7 @@ bool Poller::scanFlows(uint16_t w, bool include_ending) {
   const uint64_t* masks = wk.masks->data();
   // More than 64 rating groups: the masks are all ones, every flow is read.
   const bool dense_scan = n_rg <= 8 || n_rg > 64;
+  constexpr uint32_t kAhead = 16;
   for (uint32_t slot = 0; slot < wk.slot_end; ++slot) {
     uint64_t m = masks[slot];
     if (m == 0) {
@@ -410,6 +411,15 @@ bool Poller::scanFlows(uint16_t w, bool include_ending) {
         check(slot, rg);
       }
       continue;
+    }
+    // The announced flows lie anywhere in the slot's stretch: the hardware prefetchers do not
+    // follow, so fetch the flows kAhead slots ahead.
+    if (slot + kAhead < wk.slot_end) {
+      for (uint64_t a = masks[slot + kAhead]; a != 0; a &= a - 1) {
+        const size_t j = size_t(slot + kAhead) * n_rg + uint32_t(__builtin_ctzll(a));
+        __builtin_prefetch(&counters[j]);
+        __builtin_prefetch(&baselines[j], 1);
+      }
     }
     do {
       check(slot, uint32_t(__builtin_ctzll(m)));
