@@ -286,7 +286,7 @@ void Poller::clearSlot(Worker& wk, uint32_t slot) {
   SlotInfo& si = (*wk.slots)[slot];
   Session* s = si.session;
   if (s != nullptr) {
-    syncSession(*s);  // the slot's last activity
+    foldActivity(si, *s);  // the slot's last activity stays the session's
   }
   stats_.tracked_flows -= si.flows;
   si = SlotInfo{};
@@ -461,6 +461,13 @@ void Poller::attribute(SlotInfo& si, uint8_t rg, const FlowCounters& d) {
   }
 }
 
+void Poller::foldActivity(const SlotInfo& si, const Session& s) {
+  if (si.last_mono_ns > s.last_activity_mono_ns) {
+    s.last_activity_mono_ns = si.last_mono_ns;
+    s.last_activity_wall_ns = si.last_wall_ns;
+  }
+}
+
 void Poller::syncSession(const Session& s) const {
   std::copy(s.settled.begin(), s.settled.end(), s.usage.begin());
   for (auto [w, slot] : s.slots) {
@@ -471,10 +478,7 @@ void Poller::syncSession(const Session& s) const {
     for (uint32_t rg = 0; rg < s.usage.size(); ++rg) {
       s.usage[rg] += workers_[w].baselines->flow(slot, rg);
     }
-    if (si.last_mono_ns > s.last_activity_mono_ns) {
-      s.last_activity_mono_ns = si.last_mono_ns;
-      s.last_activity_wall_ns = si.last_wall_ns;
-    }
+    foldActivity(si, s);
   }
 }
 

@@ -229,6 +229,7 @@ class Poller {
   void attribute(SlotInfo& si, uint8_t rg, const FlowCounters& delta);
   // Brings the session's usage and last activity up to date from the slots it holds.
   void syncSession(const Session& s) const;
+  static void foldActivity(const SlotInfo& si, const Session& s);  // the later of the two
   Session* sessionFor(const IpAddress& key);
   void clearSlot(Worker& wk, uint32_t slot);
   void endSessionInternal(Session* s, EndCause cause, bool workers_running);

@@ -1,7 +1,5 @@
 #include "dataplane/fastpath.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -126,23 +124,10 @@ uint8_t CountingPlan::classify(const ParsedPacket& p, bool uplink) const noexcep
 
 FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
                    WorkerStats& shared_stats)
-    : plan_(plan), slab_(slab), w2c_(w2c), shared_(shared_stats),
+    : serving_mem_(plan.geometry.slots), serving_(serving_mem_.data()), plan_(plan),
+      slab_(slab), w2c_(w2c), shared_(shared_stats),
       table_(plan.v4_addresses, plan.geometry.slots, !plan.pools6.empty()),
-      n_rg_(plan.geometry.rating_groups) {
-  serving_bytes_ = (size_t(plan.geometry.slots) + 1) * sizeof(uint32_t);
-  void* m = mmap(nullptr, serving_bytes_, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  serving_ = m == MAP_FAILED ? nullptr : static_cast<uint32_t*>(m);
-  if (serving_ != nullptr) {
-    madvise(serving_, serving_bytes_, MADV_HUGEPAGE);
-  }
-}
-
-FastPath::~FastPath() {
-  if (serving_ != nullptr) {
-    munmap(serving_, serving_bytes_);
-  }
-}
+      n_rg_(plan.geometry.rating_groups) {}
 
 void FastPath::noteServingNode(const ParsedPacket& p, uint32_t slot,
                                const IpAddress& key) noexcept {

@@ -87,7 +87,6 @@ class FastPath {
  public:
   // `shared_stats` is this worker's published statistics (read by the control plane).
   FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c, WorkerStats& shared_stats);
-  ~FastPath();
   bool ok() const { return table_.ok(); }  // its memory could be reserved
   FastPath(const FastPath&) = delete;
   FastPath& operator=(const FastPath&) = delete;
@@ -155,8 +154,8 @@ class FastPath {
   // Serving node (GTP-U outer source of uplink packets) last announced per subscriber slot, as a
   // non-zero 32-bit digest; 0 = none yet. Worker-private, lazily backed like the slab.
   void noteServingNode(const ParsedPacket& p, uint32_t slot, const IpAddress& key) noexcept;
-  uint32_t* serving_ = nullptr;
-  size_t serving_bytes_ = 0;
+  LazyArray<uint32_t> serving_mem_;
+  uint32_t* serving_;  // serving_mem_.data(); nullptr when the mapping failed
 
   const CountingPlan& plan_;
   CounterSlab& slab_;

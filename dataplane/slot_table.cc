@@ -1,22 +1,10 @@
 #include "dataplane/slot_table.h"
 
-#include <sys/mman.h>
-
 namespace tally {
 
 SlotTable::SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6)
-    : v4_addresses_(v4_addresses), slots_(slots), free_(slots) {
-  if (v4_addresses_ != 0) {
-    index4_bytes_ = size_t(v4_addresses_) * sizeof(uint32_t);
-    void* m = mmap(nullptr, index4_bytes_, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m != MAP_FAILED) {
-      index4_ = static_cast<uint32_t*>(m);
-      // Random subscribers touch random pages of the index: huge pages keep the page walks
-      // short (advisory; ignored where THP is off).
-      madvise(m, index4_bytes_, MADV_HUGEPAGE);
-    }
-  }
+    : v4_addresses_(v4_addresses), index4_mem_(v4_addresses), index4_(index4_mem_.data()),
+      slots_(slots), free_(slots) {
   if (v6 && slots_ != 0) {
     uint64_t cap = 16;
     while (cap < 2 * uint64_t{slots_}) {
@@ -25,12 +13,6 @@ SlotTable::SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6)
     mask_ = uint32_t(cap - 1);
     buckets_ = std::make_unique<LazyArray<Bucket>>(cap);
     bucket_data_ = buckets_->data();
-  }
-}
-
-SlotTable::~SlotTable() {
-  if (index4_ != nullptr) {
-    munmap(index4_, index4_bytes_);
   }
 }
 

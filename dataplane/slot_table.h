@@ -33,11 +33,10 @@ class SlotTable {
   // `v4_addresses`: the number of IPv4 pool addresses (size of the direct index);
   // `slots`: how many subscribers the worker can hold at once; `v6`: whether IPv6 pools exist.
   SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6);
-  ~SlotTable();
   SlotTable(const SlotTable&) = delete;
   SlotTable& operator=(const SlotTable&) = delete;
   bool ok() const {
-    return (v4_addresses_ == 0 || index4_ != nullptr) && free_.ok() &&
+    return index4_ != nullptr && free_.ok() &&
            (buckets_ == nullptr || buckets_->ok());
   }
 
@@ -92,8 +91,8 @@ class SlotTable {
   void free(uint32_t slot) noexcept { free_[free_top_++] = slot; }
 
   uint64_t v4_addresses_;
-  uint32_t* index4_ = nullptr;
-  size_t index4_bytes_ = 0;
+  LazyArray<uint32_t> index4_mem_;
+  uint32_t* index4_;  // index4_mem_.data()
   uint32_t slots_;
   uint32_t next_ = 0;            // slots below it have been handed out at least once
   LazyArray<uint32_t> free_;     // stack of freed slots (backed only as it grows)

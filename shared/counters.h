@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "shared/lazy_array.h"
+
 namespace tally {
 
 // One flow (subscriber x rating group) on one worker. 32 bytes: two flows per cache line.
@@ -71,14 +73,13 @@ constexpr uint32_t slotCapacity(uint32_t max_sessions) {
   return max_sessions + max_sessions / 8 + 64;
 }
 
-// The flow counters of one worker: one anonymous mapping, reserved lazily (unused slots cost
-// no memory).
+// The flow counters of one worker: one lazily backed mapping on huge pages (unused slots cost
+// no memory; random subscribers touch random lines, and huge pages keep those page walks
+// short, see docs/performance.md).
 class CounterSlab {
  public:
-  explicit CounterSlab(const SlabGeometry& g);
-  ~CounterSlab();
-  CounterSlab(const CounterSlab&) = delete;
-  CounterSlab& operator=(const CounterSlab&) = delete;
+  explicit CounterSlab(const SlabGeometry& g)
+      : geometry_(g), mem_(g.flows()), flows_(mem_.data()) {}
 
   const SlabGeometry& geometry() const { return geometry_; }
   FlowCounters* flows() { return flows_; }
@@ -93,8 +94,8 @@ class CounterSlab {
 
  private:
   SlabGeometry geometry_;
-  FlowCounters* flows_ = nullptr;
-  size_t bytes_ = 0;
+  LazyArray<FlowCounters> mem_;
+  FlowCounters* flows_;  // mem_.data(); nullptr when the mapping failed
 };
 
 }  // namespace tally
