@@ -596,7 +596,7 @@ void Loader::loadNode(const Field& f, NodeConfig& out) const {
 void Loader::loadDataplane(const Field& f, DataplaneConfig& out) const {
   Fields m =
       readMap(f, {"eal", "ports", "workers", "max_sessions", "poll_interval_ms", "burst_size",
-                  "mbufs"});
+                  "mbufs", "max_frame_size"});
   if (auto it = m.find("eal"); it != m.end()) {
     for (const Field& arg : readList(it->second, "strings (EAL arguments)")) {
       out.eal.push_back(scalar(arg, "must be a string (an EAL argument)"));
@@ -698,6 +698,9 @@ void Loader::loadDataplane(const Field& f, DataplaneConfig& out) const {
       failValue(it->second, "out of range: " + kAllowed);
     }
     out.mbufs = uint32_t(v);
+  }
+  if (auto it = m.find("max_frame_size"); it != m.end()) {
+    out.max_frame_size = uint32_t(integerIn(it->second, kMinMaxFrameSize, kMaxMaxFrameSize));
   }
 }
 

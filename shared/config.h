@@ -35,6 +35,8 @@ struct DataplaneConfig {
   uint32_t mbufs = 0;                      // 0 = sized automatically, else 1024..16777216
                                            // (tally extension; net_pcap infinite_rx keeps the
                                            // whole trace in mbufs)
+  uint32_t max_frame_size = 9216;          // 1518..65535: largest Ethernet frame (no FCS)
+                                           // received; sets MTU, mbuf size and scatter
 };
 
 struct StaticSubscriber {
@@ -146,6 +148,9 @@ struct LocalBillConfig {
 
 constexpr unsigned kMaxPorts = 16;
 constexpr unsigned kMaxWorkers = 64;
+// dataplane.max_frame_size: a standard Ethernet frame up to the largest an IPv4 packet allows.
+constexpr unsigned kMinMaxFrameSize = 1518;
+constexpr unsigned kMaxMaxFrameSize = 65535;
 
 struct Config {
   std::string source;  // file name it was read from

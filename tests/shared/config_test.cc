@@ -421,7 +421,11 @@ const BadCase kBadCases[] = {
      "out of range: allowed 1-256"},
     {"DataplaneUnknownKey", 16, 16, "  threads: 4", 16, 3, "dataplane.threads", "",
      "unknown key: allowed keys are eal, ports, workers, max_sessions, poll_interval_ms, "
-     "burst_size, mbufs"},
+     "burst_size, mbufs, max_frame_size"},
+    {"FrameTooSmall", 16, 16, "  max_frame_size: 1517", 16, 19, "dataplane.max_frame_size",
+     "1517", "out of range: allowed 1518-65535"},
+    {"FrameTooBig", 16, 16, "  max_frame_size: 65536", 16, 19, "dataplane.max_frame_size",
+     "65536", "out of range: allowed 1518-65535"},
     {"MbufsTooFew", 16, 16, "  mbufs: 1023", 16, 10, "dataplane.mbufs", "1023",
      "out of range: allowed 0 (sized automatically) or 1024-16777216"},
     {"MbufsTooMany", 16, 16, "  mbufs: 16777217", 16, 10, "dataplane.mbufs", "16777217",
