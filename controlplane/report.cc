@@ -196,7 +196,8 @@ std::string formatSummary(const Poller& poller) {
     << st.worker[size_t(Stat::kNonIp)] + st.worker[size_t(Stat::kL2Truncated)] +
            st.worker[size_t(Stat::kBadIpVersion)] + st.worker[size_t(Stat::kBadIpHeader)] +
            st.worker[size_t(Stat::kIpLengthExceedsFrame)] +
-           st.worker[size_t(Stat::kGtpMalformed)] + st.worker[size_t(Stat::kGtpNotGpdu)]
+           st.worker[size_t(Stat::kGtpMalformed)] + st.worker[size_t(Stat::kGtpNotGpdu)] +
+           st.worker[size_t(Stat::kHeadersSplit)]
     << " packets\n";
   o << "Conservation: counted " << st.worker[size_t(Stat::kCountedOctets)]
     << " = attributed " << st.attributed_octets << " + unattributed " << st.unattributedOctets()

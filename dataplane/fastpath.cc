@@ -24,6 +24,8 @@ constexpr Stat statOf(ParseStatus s) {
       return Stat::kGtpMalformed;
     case ParseStatus::kGtpNotGpdu:
       return Stat::kGtpNotGpdu;
+    case ParseStatus::kHeadersSplit:
+      return Stat::kHeadersSplit;
     default:
       return Stat::kNonIp;
   }
@@ -238,11 +240,12 @@ constexpr uint32_t kNone = SlotTable::kNone;
 constexpr uint32_t kIpv6Side = SlotTable::kNone - 1;
 }  // namespace
 
-void FastPath::stageBurst(const uint8_t* const* frames, const uint32_t* lens,
-                          uint32_t n) noexcept {
+void FastPath::stageBurst(const uint8_t* const* frames, const uint32_t* readable,
+                          const uint32_t* lens, uint32_t n) noexcept {
   while (n > kMaxBurst) {
-    stageBurst(frames, lens, kMaxBurst);
+    stageBurst(frames, readable, lens, kMaxBurst);
     frames += kMaxBurst;
+    readable += kMaxBurst;
     lens += kMaxBurst;
     n -= kMaxBurst;
   }
@@ -254,7 +257,7 @@ void FastPath::stageBurst(const uint8_t* const* frames, const uint32_t* lens,
   // prefetched). Every prefetch has a whole burst of work to arrive in.
   Staged& s = ring_[ring_next_];
   ring_next_ = (ring_next_ + 1) % kRing;
-  parseStage(s, frames, lens, n);
+  parseStage(s, frames, readable, lens, n);
   if (to_count_ != nullptr) {
     countStage(*to_count_);
   }
@@ -285,11 +288,11 @@ void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
 
 // Parse, find the sides that are in a pool, prefetch their index entries (IPv4) or home
 // buckets (IPv6).
-void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* lens,
-                          uint32_t n) noexcept {
+void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
+                          const uint32_t* lens, uint32_t n) noexcept {
   s.n = n;
   for (uint32_t i = 0; i < n; ++i) {
-    s.status[i] = parsePacket(frames[i], lens[i], s.pkt[i]);
+    s.status[i] = parsePacket(frames[i], readable[i], lens[i], s.pkt[i]);
     s.src_ref[i] = s.dst_ref[i] = kNone;
     if (s.status[i] != ParseStatus::kIp) [[unlikely]] {
       continue;

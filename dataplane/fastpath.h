@@ -98,7 +98,14 @@ class FastPath {
   // bursts (parse + prefetch the IPv4 index entries; classify, read the slots and prefetch the
   // flow counters; count) gives every memory access a whole burst of work to arrive in
   // (docs/performance.md).
-  void stageBurst(const uint8_t* const* frames, const uint32_t* lens, uint32_t n) noexcept;
+  // Frame i: `lens[i]` octets on the wire, of which the first `readable[i]` are contiguous at
+  // `frames[i]` (parsePacket in parser.h: frames larger than one packet buffer).
+  void stageBurst(const uint8_t* const* frames, const uint32_t* readable, const uint32_t* lens,
+                  uint32_t n) noexcept;
+  // Every frame contiguous (readable == len).
+  void stageBurst(const uint8_t* const* frames, const uint32_t* lens, uint32_t n) noexcept {
+    stageBurst(frames, lens, lens, n);
+  }
   // Count every burst in flight. Call when the rx queues are empty and before stopping.
   void flush() noexcept;
   // Count a burst now (stageBurst + flush).
@@ -140,8 +147,8 @@ class FastPath {
     uint8_t dst_rg[kMaxBurst];
   };
   static constexpr uint32_t kRing = 3;
-  void parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* lens,
-                  uint32_t n) noexcept;
+  void parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
+                  const uint32_t* lens, uint32_t n) noexcept;
   void lookupStage(Staged& s) noexcept;
   // Rating group and slot (kNone: none yet) of one side; prefetches its flow counters.
   uint32_t lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint8_t& rg) noexcept;

@@ -7,6 +7,12 @@
 //
 // Safety contract: every read is preceded by a bounds check against the bytes known to be in the
 // frame, so the parser is safe on arbitrary input (tests run it on random bytes under ASan).
+//
+// Frames in several buffers (parser.h): length checks use the frame's length on the wire, reads
+// stay within the `readable` contiguous octets. The windowed variant (kWin = true) adds a read
+// check after each length check; a header that passes the length check but lies beyond the
+// readable octets is kHeadersSplit. A frame whose every octet is readable takes kWin = false,
+// where those checks compile away (the hot path pays one compare per frame).
 // All offsets are uint32_t and bounded by the frame length (a uint32_t) plus small constants
 // only after a check, so no arithmetic below can wrap.
 //
@@ -98,6 +104,13 @@ inline void readPorts(const uint8_t* p, uint32_t l4_off, uint32_t ip_len,
   }
 }
 
+// True when readPorts would read ports that lie in the packet but beyond the `rd` readable
+// octets (windowed parsing only).
+inline bool portsUnreadable(uint8_t protocol, uint32_t l4_off, uint32_t ip_len,
+                            uint32_t rd) noexcept {
+  return protocolHasPorts(protocol) && l4_off + 4 <= ip_len && l4_off + 4 > rd;
+}
+
 // Parses the IPv4 packet at `p`; `avail` bytes of the frame remain from `p` on. Fills
 // family, protocol, addresses, ip_len, is_fragment, ports; `l4_off` = IHL * 4.
 //
@@ -105,8 +118,10 @@ inline void readPorts(const uint8_t* p, uint32_t l4_off, uint32_t ip_len,
 // leaves for it. Its header or length reaching beyond that is a tunnel framing error
 // (kGtpMalformed); intrinsic header errors (IHL < 5, total length < IHL * 4) keep the IP
 // statuses. The caller has checked the version nibble and that avail >= 1.
-template <bool kInner>
-inline ParseStatus parseIpv4(const uint8_t* p, uint32_t avail, ParsedPacket& out,
+//
+// kWin: only `rd` (<= avail) octets from `p` on may be read (see the file comment).
+template <bool kInner, bool kWin>
+inline ParseStatus parseIpv4(const uint8_t* p, uint32_t avail, uint32_t rd, ParsedPacket& out,
                              uint32_t& l4_off) noexcept {
   constexpr ParseStatus kHeaderBeyond =
       kInner ? ParseStatus::kGtpMalformed : ParseStatus::kBadIpHeader;
@@ -114,6 +129,9 @@ inline ParseStatus parseIpv4(const uint8_t* p, uint32_t avail, ParsedPacket& out
       kInner ? ParseStatus::kGtpMalformed : ParseStatus::kIpLengthExceedsFrame;
   if (avail < 1) [[unlikely]] {
     return kHeaderBeyond;
+  }
+  if (kWin && rd < 1) {
+    return ParseStatus::kHeadersSplit;
   }
   const uint8_t version_ihl = p[0];
   if ((version_ihl >> 4) != 4) [[unlikely]] {
@@ -125,6 +143,9 @@ inline ParseStatus parseIpv4(const uint8_t* p, uint32_t avail, ParsedPacket& out
   }
   if (header_len > avail) [[unlikely]] {
     return kHeaderBeyond;
+  }
+  if (kWin && header_len > rd) {
+    return ParseStatus::kHeadersSplit;
   }
   const uint32_t total_len = load16(p + 2);
   if (total_len < header_len) [[unlikely]] {
@@ -143,6 +164,9 @@ inline ParseStatus parseIpv4(const uint8_t* p, uint32_t avail, ParsedPacket& out
   l4_off = header_len;
   // Non-first fragments carry no L4 header: no ports (they match only port-less rules).
   if ((frag & kIpv4FragmentOffsetMask) == 0) [[likely]] {
+    if (kWin && portsUnreadable(out.protocol, header_len, total_len, rd)) {
+      return ParseStatus::kHeadersSplit;
+    }
     readPorts(p, header_len, total_len, out);
   }
   return ParseStatus::kIp;
@@ -153,8 +177,8 @@ inline ParseStatus parseIpv4(const uint8_t* p, uint32_t avail, ParsedPacket& out
 // longer than kMaxIpv6ExtHeaders, or ends in a non-first fragment / ESP / no-next-header ends
 // the walk with has_ports = false and protocol = the next-header value where it stopped. The
 // packet is still kIp: its IP header and length are valid, so its octets are billable.
-template <bool kInner>
-inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out,
+template <bool kInner, bool kWin>
+inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, ParsedPacket& out,
                              uint32_t& l4_off) noexcept {
   constexpr ParseStatus kHeaderBeyond =
       kInner ? ParseStatus::kGtpMalformed : ParseStatus::kBadIpHeader;
@@ -163,11 +187,17 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
   if (avail < 1) [[unlikely]] {
     return kHeaderBeyond;
   }
+  if (kWin && rd < 1) {
+    return ParseStatus::kHeadersSplit;
+  }
   if ((p[0] >> 4) != 6) [[unlikely]] {
     return ParseStatus::kBadIpVersion;
   }
   if (avail < kIpv6HeaderLen) [[unlikely]] {
     return kHeaderBeyond;
+  }
+  if (kWin && rd < kIpv6HeaderLen) {
+    return ParseStatus::kHeadersSplit;
   }
   const uint32_t ip_len = load16(p + 4) + kIpv6HeaderLen;
   if (ip_len > avail) [[unlikely]] {
@@ -191,6 +221,9 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
           out.protocol = next;
           return ParseStatus::kIp;
         }
+        if (kWin && off + 2 > rd) {
+          return ParseStatus::kHeadersSplit;
+        }
         // RFC 8200: Hdr Ext Len in 8-octet units, not counting the first 8 octets.
         // RFC 4302 (AH): Payload Len in 4-octet units, minus 2.
         ext_len =
@@ -209,6 +242,9 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
           out.protocol = next;
           return ParseStatus::kIp;
         }
+        if (kWin && off + 8 > rd) {
+          return ParseStatus::kHeadersSplit;
+        }
         const uint16_t offset_flags = load16(p + off + 2);  // offset << 3 | res | M
         next = p[off];
         off += 8;
@@ -224,6 +260,9 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
         // the port set): the walk ends here.
         out.protocol = next;
         l4_off = off;
+        if (kWin && portsUnreadable(next, off, ip_len, rd)) {
+          return ParseStatus::kHeadersSplit;
+        }
         readPorts(p, off, ip_len, out);
         return ParseStatus::kIp;
     }
@@ -244,13 +283,20 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
 // > If and only if one or more of these three flags are set, the fields Sequence Number, N-PDU
 // > and Extension Header shall be present.
 //
-// Out of line: keeps the plain IPv4/IPv6 path free of its register pressure.
-[[gnu::noinline]] ParseStatus parseGtpu(const uint8_t* ip, uint32_t l4_off,
+// Out of line: keeps the plain IPv4/IPv6 path free of its register pressure. `rd`: octets
+// readable from `ip` on (kWin).
+template <bool kWin>
+[[gnu::noinline]] ParseStatus parseGtpu(const uint8_t* ip, uint32_t l4_off, uint32_t rd,
                                         ParsedPacket& out) noexcept {
   // Bytes of the outer IP packet from the UDP header on (ip_len <= frame, checked).
   const uint32_t udp_avail = out.ip_len - l4_off;
   if (udp_avail < kUdpHeaderLen) {
     return ParseStatus::kGtpMalformed;
+  }
+  // Octets readable from the UDP header on (the ports were read, so rd >= l4_off + 4).
+  const uint32_t udp_rd = kWin ? rd - l4_off : 0;
+  if (kWin && udp_rd < kUdpHeaderLen) {
+    return ParseStatus::kHeadersSplit;
   }
   const uint8_t* udp = ip + l4_off;
   // The UDP datagram ends at the UDP length or at the end of the IP packet, whichever is first
@@ -263,6 +309,11 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
   if (udp_len < kUdpHeaderLen + kGtpHeaderLen) {
     return ParseStatus::kGtpMalformed;
   }
+  if (kWin && udp_rd < kUdpHeaderLen + kGtpHeaderLen) {
+    return ParseStatus::kHeadersSplit;
+  }
+  // Octets readable from the GTP-U header on.
+  const uint32_t gtp_rd = kWin ? udp_rd - kUdpHeaderLen : 0;
   const uint8_t* gtp = udp + kUdpHeaderLen;
   const uint32_t gtp_avail = udp_len - kUdpHeaderLen;
   const uint8_t flags = gtp[0];
@@ -286,6 +337,9 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
     if (off + kGtpOptionalLen > gtp_end) {
       return ParseStatus::kGtpMalformed;
     }
+    if (kWin && off + kGtpOptionalLen > gtp_rd) {
+      return ParseStatus::kHeadersSplit;
+    }
     off += kGtpOptionalLen;
     // > Extension Header flag (E): This flag indicates the presence of a meaningful value of
     // > the Next Extension Header field. When it is set to '0', the Next Extension Header field
@@ -303,9 +357,15 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
         if (off >= gtp_end) {
           return ParseStatus::kGtpMalformed;
         }
+        if (kWin && off >= gtp_rd) {
+          return ParseStatus::kHeadersSplit;
+        }
         const uint32_t ext_len = uint32_t{gtp[off]} * 4;
         if (ext_len == 0 || off + ext_len > gtp_end) {
           return ParseStatus::kGtpMalformed;
+        }
+        if (kWin && off + ext_len > gtp_rd) {
+          return ParseStatus::kHeadersSplit;
         }
         next_type = gtp[off + ext_len - 1];
         off += ext_len;
@@ -316,8 +376,13 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
   if (off >= gtp_end) {
     return ParseStatus::kGtpMalformed;
   }
+  if (kWin && off >= gtp_rd) {
+    return ParseStatus::kHeadersSplit;
+  }
   const uint8_t* inner_ip = gtp + off;
   const uint32_t inner_avail = gtp_end - off;
+  // Readable octets of the inner packet (at least its first octet, checked above).
+  const uint32_t inner_rd = kWin ? gtp_rd - off : 0;
   // From here on `out` describes the inner packet. (Parsing into a local ParsedPacket and copying
   // it over cost more than the whole IPv4 parse: the copy's wide loads stall on the narrow
   // stores just made.) GTP-U inside GTP-U is not decapsulated: inner UDP/2152 is plain UDP.
@@ -333,10 +398,10 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
   ParseStatus status;
   switch (inner_ip[0] >> 4) {
     case 4:
-      status = parseIpv4<true>(inner_ip, inner_avail, out, inner_l4_off);
+      status = parseIpv4<true, kWin>(inner_ip, inner_avail, inner_rd, out, inner_l4_off);
       break;
     case 6:
-      status = parseIpv6<true>(inner_ip, inner_avail, out, inner_l4_off);
+      status = parseIpv6<true, kWin>(inner_ip, inner_avail, inner_rd, out, inner_l4_off);
       break;
     default:
       return ParseStatus::kGtpMalformed;
@@ -350,12 +415,16 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, ParsedPacket& out
   return ParseStatus::kIp;
 }
 
-}  // namespace
-
-ParseStatus parsePacket(const uint8_t* frame, uint32_t len, ParsedPacket& out) noexcept {
+// `rd`: octets readable at `frame` (kWin; rd < len), `len`: the frame's length.
+template <bool kWin>
+inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
+                              ParsedPacket& out) noexcept {
   out = kEmptyPacket;
   if (len < kEthHeaderLen) [[unlikely]] {
     return ParseStatus::kL2Truncated;
+  }
+  if (kWin && rd < kEthHeaderLen) {
+    return ParseStatus::kHeadersSplit;
   }
   uint16_t type = load16(frame + 12);
   uint32_t off = kEthHeaderLen;
@@ -369,6 +438,9 @@ ParseStatus parsePacket(const uint8_t* frame, uint32_t len, ParsedPacket& out) n
       if (len - off < kVlanTagLen) {
         return ParseStatus::kL2Truncated;
       }
+      if (kWin && rd - off < kVlanTagLen) {
+        return ParseStatus::kHeadersSplit;
+      }
       type = load16(frame + off + 2);
       off += kVlanTagLen;
       ++tags;
@@ -377,12 +449,13 @@ ParseStatus parsePacket(const uint8_t* frame, uint32_t len, ParsedPacket& out) n
 
   const uint8_t* ip = frame + off;
   const uint32_t avail = len - off;
+  const uint32_t ip_rd = kWin ? rd - off : 0;
   uint32_t l4_off = 0;
   ParseStatus status;
   if (type == kEtherTypeIpv4) [[likely]] {
-    status = parseIpv4<false>(ip, avail, out, l4_off);
+    status = parseIpv4<false, kWin>(ip, avail, ip_rd, out, l4_off);
   } else if (type == kEtherTypeIpv6) {
-    status = parseIpv6<false>(ip, avail, out, l4_off);
+    status = parseIpv6<false, kWin>(ip, avail, ip_rd, out, l4_off);
   } else {
     return ParseStatus::kNonIp;
   }
@@ -392,9 +465,19 @@ ParseStatus parsePacket(const uint8_t* frame, uint32_t len, ParsedPacket& out) n
   // has_ports is false for outer non-first fragments (IPv4 offset != 0, IPv6 fragment header
   // with offset != 0): those are never treated as GTP-U.
   if (out.protocol == kProtoUdp && out.has_ports && out.dst_port == kGtpuPort) {
-    return parseGtpu(ip, l4_off, out);
+    return parseGtpu<kWin>(ip, l4_off, ip_rd, out);
   }
   return ParseStatus::kIp;
+}
+
+}  // namespace
+
+ParseStatus parsePacket(const uint8_t* frame, uint32_t readable, uint32_t len,
+                        ParsedPacket& out) noexcept {
+  if (readable >= len) [[likely]] {
+    return parseFrame<false>(frame, len, len, out);
+  }
+  return parseFrame<true>(frame, readable, len, out);
 }
 
 const char* parseStatusName(ParseStatus s) noexcept {
@@ -416,6 +499,8 @@ const char* parseStatusName(ParseStatus s) noexcept {
       return "gtpu_malformed";
     case ParseStatus::kGtpNotGpdu:
       return "gtpu_not_gpdu";
+    case ParseStatus::kHeadersSplit:
+      return "headers_split";
     case ParseStatus::kCount:
       break;
   }

@@ -21,6 +21,9 @@ enum class ParseStatus : uint8_t {
                          // or the G-PDU does not carry an IPv4/IPv6 packet (inner version
                          // nibble not 4 or 6) that fits inside it
   kGtpNotGpdu,           // GTP-U signalling (echo, error indication, end marker): not billed
+  kHeadersSplit,         // a frame in several buffers whose headers (up to the L4 ports of the
+                         // billed packet) reach beyond its readable contiguous octets; cannot
+                         // happen when the first buffer holds kHeaderWindow octets or more
   kCount
 };
 
@@ -50,7 +53,25 @@ struct ParsedPacket {
 // (G-PDU) is decapsulated (optional seq/N-PDU/next-ext fields and the extension-header chain
 // skipped) and the inner IPv4/IPv6 packet is what is parsed and billed; other message types
 // give kGtpNotGpdu. Outer non-first fragments are never treated as GTP-U.
-ParseStatus parsePacket(const uint8_t* frame, uint32_t len, ParsedPacket& out) noexcept;
+//
+// Frame sizes: every length check uses `len`, the frame's length on the wire (a frame may be
+// larger than one packet buffer). Only the first `readable` octets, contiguous at `frame`, are
+// ever read: the headers, never the payload. A frame held in one buffer has readable == len; the
+// DPDK adapter gives a frame in several buffers at least min(len, kHeaderWindow) readable
+// octets (its first buffer, or a copy of the first kHeaderWindow octets when that buffer is
+// shorter). Same result as the whole frame contiguous, except kHeadersSplit when a header needed
+// lies beyond `readable`.
+ParseStatus parsePacket(const uint8_t* frame, uint32_t readable, uint32_t len,
+                        ParsedPacket& out) noexcept;
+inline ParseStatus parsePacket(const uint8_t* frame, uint32_t len, ParsedPacket& out) noexcept {
+  return parsePacket(frame, len, len, out);
+}
+
+// Octets of a frame in several buffers that the DPDK adapter makes readable at least (copying
+// them only when the first buffer is shorter): room for the deepest header stack tally parses
+// (4 VLAN tags, outer IPv6 with extension headers, UDP, GTP-U with extension headers, inner
+// IPv6 with extension headers, the L4 ports).
+constexpr uint32_t kHeaderWindow = 512;
 
 const char* parseStatusName(ParseStatus s) noexcept;  // "non_ip", "l2_truncated", ...
 

@@ -23,6 +23,7 @@
 #include "controlplane/poller.h"
 #include "controlplane/report.h"
 #include "dataplane/fastpath.h"
+#include "dataplane/mbuf_frame.h"
 
 namespace tally {
 
@@ -34,7 +35,6 @@ void onSignal(int) { g_signal_stop.store(true, std::memory_order_relaxed); }
 
 constexpr uint16_t kRxDesc = 1024;
 constexpr uint16_t kTxDesc = 1024;
-constexpr uint32_t kScratch = 16384;  // bytes; multi-segment frames are linearised here
 
 struct RxAssign {
   uint16_t port_id;
@@ -55,14 +55,18 @@ struct alignas(64) WorkerCtx {
   uint16_t tx_queue = 0;
   uint32_t burst = 32;
   const std::atomic<bool>* stop = nullptr;
-  alignas(64) uint8_t scratch[kScratch];
+  // Headers of a burst's frames in several buffers whose first buffer holds fewer than
+  // kHeaderWindow octets (rare: drivers fill the first buffer), copied so that the parser sees
+  // them contiguous. Only the headers: the payload is never copied.
+  alignas(64) uint8_t headers[FastPath::kMaxBurst][kHeaderWindow];
 };
 
 int workerMain(void* arg) {
   WorkerCtx& w = *static_cast<WorkerCtx*>(arg);
-  rte_mbuf* mbufs[256];
-  const uint8_t* frames[256];
-  uint32_t lens[256];
+  rte_mbuf* mbufs[FastPath::kMaxBurst];
+  const uint8_t* frames[FastPath::kMaxBurst];
+  uint32_t readable[FastPath::kMaxBurst];
+  uint32_t lens[FastPath::kMaxBurst];
   WorkerStats& local = w.fp->local();
   uint32_t idle_loops = 0;
   while (!w.stop->load(std::memory_order_relaxed)) {
@@ -74,30 +78,19 @@ int workerMain(void* arg) {
       }
       got = true;
       uint64_t octets = 0;
-      uint32_t scratch_used = 0;
       for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = mbufs[i];
         octets += m->pkt_len;
         if (i + 1 < n) {
           rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + 1], void*));
         }
-        if (m->nb_segs == 1) [[likely]] {
-          frames[i] = rte_pktmbuf_mtod(m, const uint8_t*);
-          lens[i] = m->data_len;
-        } else {
-          // Rare: a frame spread over segments. Copy it whole so that length checks see the
-          // full frame; a frame larger than the scratch space is cut, which the parser then
-          // reports as a length error (counted, never billed).
-          uint32_t len = std::min<uint32_t>(m->pkt_len, kScratch - scratch_used);
-          const void* p = rte_pktmbuf_read(m, 0, len, w.scratch + scratch_used);
-          frames[i] = static_cast<const uint8_t*>(p);
-          lens[i] = p == nullptr ? 0 : len;
-          if (p == w.scratch + scratch_used) {
-            scratch_used += len;
-          }
-        }
+        const FrameRef f = frameOf(m, w.headers[i]);
+        frames[i] = f.data;
+        readable[i] = f.readable;
+        lens[i] = f.len;
       }
-      w.fp->stageBurst(frames, lens, n);  // parsed now, counted within two bursts
+      // Parsed now (the frames may be sent on), counted within two bursts.
+      w.fp->stageBurst(frames, readable, lens, n);
       local.c[size_t(Stat::kRxPackets)] += n;
       local.c[size_t(Stat::kRxOctets)] += octets;
       PortStats& ps = local.port[a.port_index];
@@ -143,11 +136,31 @@ std::string availablePorts() {
   return names.empty() ? "none" : names;
 }
 
+// How a port takes frames of up to dataplane.max_frame_size octets.
+struct FrameSetup {
+  uint16_t mtu = 1500;         // max_frame_size less the Ethernet header, within the device's
+                               // [min_mtu, max_mtu]
+  bool scatter = false;        // frames larger than one buffer arrive as chained buffers
+  bool multi_seg_tx = false;   // the device transmits chained buffers (forward_to targets)
+};
+
 struct PortSetup {
+  FrameSetup frames;
   uint16_t id = 0;
   uint16_t nb_rxq = 0;
   uint16_t nb_txq = 0;
 };
+
+// The largest MTU rte_eth_dev_configure accepts: max_mtu, and max_rx_pktlen less the L2
+// overhead that ethdev assumes (the device's own, or Ethernet header + CRC).
+uint32_t maxMtu(const rte_eth_dev_info& info) {
+  uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+  if (info.max_mtu != UINT16_MAX && info.max_rx_pktlen > info.max_mtu) {
+    overhead = info.max_rx_pktlen - info.max_mtu;
+  }
+  uint32_t by_len = info.max_rx_pktlen > overhead ? info.max_rx_pktlen - overhead : info.min_mtu;
+  return std::max<uint32_t>(info.min_mtu, std::min<uint32_t>(info.max_mtu, by_len));
+}
 
 }  // namespace
 
@@ -208,10 +221,23 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
   }
   unsigned socket = rte_socket_id();
   uint32_t nb_mbufs = 0;
+  // Frame sizes (docs/counting.md, "Frame sizes"): every port takes frames of up to
+  // max_frame_size octets. A port that can chain buffers (scattered receive) keeps the default
+  // 2048-octet buffers; if any port cannot, every buffer holds a whole frame.
+  const uint32_t max_frame = config.dataplane.max_frame_size;
+  uint32_t data_room = RTE_MBUF_DEFAULT_DATAROOM;
   for (size_t i = 0; i < ports.size(); ++i) {
     rte_eth_dev_info info{};
     if (rte_eth_dev_info_get(ports[i].id, &info) != 0) {
       return fail("cannot read device info of port '" + ports_cfg[i].name + "'");
+    }
+    FrameSetup& fs = ports[i].frames;
+    fs.mtu = uint16_t(std::clamp<uint32_t>(max_frame - RTE_ETHER_HDR_LEN, info.min_mtu,
+                                           maxMtu(info)));
+    fs.scatter = max_frame > data_room && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER);
+    fs.multi_seg_tx = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+    if (max_frame > RTE_MBUF_DEFAULT_DATAROOM && !fs.scatter) {
+      data_room = std::max<uint32_t>(data_room, max_frame);
     }
     ports[i].nb_rxq = uint16_t(std::max<uint32_t>(1, std::min<uint32_t>(workers,
                                                                         info.max_rx_queues)));
@@ -232,7 +258,8 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
     nb_mbufs = config.dataplane.mbufs;
   }
   rte_mempool* pool = rte_pktmbuf_pool_create("tally_mbufs", nb_mbufs, 256, 0,
-                                              RTE_MBUF_DEFAULT_BUF_SIZE, int(socket));
+                                              uint16_t(data_room + RTE_PKTMBUF_HEADROOM),
+                                              int(socket));
   if (pool == nullptr) {
     return fail("cannot create the packet buffer pool of " + std::to_string(nb_mbufs) +
                 " mbufs: " + rte_strerror(rte_errno) + " (give EAL more memory with -m)");
@@ -241,6 +268,14 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
     rte_eth_dev_info info{};
     rte_eth_dev_info_get(ports[i].id, &info);
     rte_eth_conf conf{};
+    const FrameSetup& fs = ports[i].frames;
+    conf.rxmode.mtu = fs.mtu;
+    if (fs.scatter) {
+      conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
+    }
+    if (fs.multi_seg_tx) {
+      conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+    }
     if (ports[i].nb_rxq > 1) {
       conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
       conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
@@ -271,6 +306,15 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
       return fail("cannot start port '" + ports_cfg[i].name + "': " + rte_strerror(-rc));
     }
     rte_eth_promiscuous_enable(ports[i].id);  // not every driver supports it; harmless
+    const uint32_t frame_limit = uint32_t(fs.mtu) + RTE_ETHER_HDR_LEN;
+    logInfo("port '" + ports_cfg[i].name + "': MTU " + std::to_string(fs.mtu) +
+            " (frames up to " + std::to_string(frame_limit) + " octets" +
+            (frame_limit < max_frame ? ", the most the device allows; max_frame_size is " +
+                                           std::to_string(max_frame)
+                                     : std::string()) +
+            "), " + (fs.scatter ? "scattered receive into " : "one buffer per frame, ") +
+            std::to_string(data_room) + "-octet buffers" +
+            (fs.multi_seg_tx ? ", multi-buffer transmit" : ""));
   }
 
   // ---- workers ----

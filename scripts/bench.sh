@@ -325,6 +325,7 @@ dataplane:
   workers: 1
   max_sessions: 2000000
   mbufs: $MBUFS
+  max_frame_size: 1518  # 2 KB buffers, as testpmd
 subscribers: {pools: [10.0.0.0/8], idle_timeout: 0}
 services: {rules: [{rating_group: 10, match: {protocol: udp, remote_port: 53}}, {rating_group: 20, match: {remote_prefix: 198.51.100.0/24}}, {rating_group: 30, match: {protocol: tcp, remote_port: 443}}], default_rating_group: 1}
 control: {socket: $SOCK}

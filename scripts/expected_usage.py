@@ -50,6 +50,26 @@ from scapy.layers.sctp import SCTP  # noqa: E402
 from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer  # noqa: E402
 from scapy.utils import RawPcapReader  # noqa: E402
 
+# The largest frame libpcap reads from an Ethernet capture (its snapshot length limit).
+MAX_CAPLEN = 262144
+
+
+def pcap_frames(pcap):
+    """Every frame of the pcap whole. (Iterating a RawPcapReader cuts each frame at scapy's MTU,
+    65535 octets: larger frames, which a port receives, would look truncated.)"""
+    reader = RawPcapReader(pcap)
+    try:
+        while True:
+            try:
+                raw, meta = reader._read_packet(size=MAX_CAPLEN)
+            except EOFError:
+                return
+            if len(raw) != meta.caplen:
+                sys.exit("%s: frame of %d octets cut to %d" % (pcap, meta.caplen, len(raw)))
+            yield raw
+    finally:
+        reader.close()
+
 # Only the dissectors the truth needs: application payloads stay Raw (faster, and a random
 # payload on port 53 cannot upset a DNS dissector).
 conf.layers.filter([Ether, Dot1Q, Dot1AD, IP, IPv6, UDP, TCP, ICMP, SCTP, IPv6ExtHdrHopByHop,
@@ -305,7 +325,7 @@ def compute(pcap, cfg, max_sessions_model="first-seen"):
         f[i] += octets
         f[i + 2] += 1
 
-    for raw, _meta in RawPcapReader(pcap):
+    for raw in pcap_frames(pcap):
         t["rx_packets"] += 1
         t["bytes"] += len(raw)
         try:

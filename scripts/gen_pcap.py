@@ -68,10 +68,13 @@ MAC_GW = bytes.fromhex("020000000001")
 MAC_PEER = bytes.fromhex("020000000002")
 
 
-def write_pcap(path, frames, t0=T0, step_us=50):
-    """Classic pcap (microsecond) with link type Ethernet; frames: iterable of bytes."""
+def write_pcap(path, frames, t0=T0, step_us=50, snaplen=65535):
+    """Classic pcap (microsecond) with link type Ethernet; frames: iterable of bytes.
+
+    snaplen: the file's snapshot length. libpcap cuts a frame longer than it when reading, so
+    files with frames over 65535 octets need more (262144 is libpcap's limit for Ethernet)."""
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_ETHERNET))
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, LINKTYPE_ETHERNET))
         us = 0
         for fr in frames:
             f.write(struct.pack("<IIII", t0 + us // 1000000, us % 1000000, len(fr), len(fr)))
@@ -128,6 +131,89 @@ def bench(args):
         f.write(buf)
     print("wrote %s: %d frames of %d bytes over %d subscribers"
           % (args.out, args.packets, frame_size, nsubs))
+
+
+# --------------------------------------------------------------------------------------
+# jumbo mode (scapy): frames of every size a port may receive
+# --------------------------------------------------------------------------------------
+
+# Frame sizes (octets, without FCS) around every boundary that matters: the minimum, the
+# standard MTU, DPDK's 2048-octet buffer (and its 128-octet headroom), common jumbo MTUs, the
+# 16 KiB the old copy scratch held, and the largest IP packets.
+JUMBO_SIZES = [64, 128, 1514, 1518, 1920, 2048, 2049, 2100, 2176, 3000, 4000, 4096, 8192,
+               9000, 9018, 9216, 12000, 16384, 16400, 32768, 65000, 65549, 65589]
+
+
+def jumbo(args):
+    """Frames of JUMBO_SIZES for every kind of billed packet, uplink and downlink."""
+    _import_scapy()
+    from scapy.contrib.gtp import GTP_U_Header, GTPPDUSessionContainer  # noqa: F401
+    rng = random.Random(args.seed)
+    subs4 = ["10.%d.%d.%d" % (rng.randrange(256), rng.randrange(256), 1 + rng.randrange(254))
+             for _ in range(6)]
+    subs6 = ["2001:db8:%x:%x::%x" % (rng.randrange(65536), rng.randrange(65536), 1 + k)
+             for k in range(4)]
+    def l2(tags, payload):
+        eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        return eth / Dot1Q(vlan=100) / payload if tags else eth / payload
+
+    def l4(kind, n, uplink):
+        """kind: udp53, tcp8080, udp_any, prefix; n payload octets."""
+        pay = Raw(bytes(rng.randrange(256) for _ in range(min(n, 16))) + bytes(max(0, n - 16)))
+        if kind == "udp53":
+            return (UDP(sport=40000, dport=53) if uplink else UDP(sport=53, dport=40000)) / pay
+        if kind == "tcp8080":
+            return (TCP(sport=40001, dport=8080) if uplink else TCP(sport=8080, dport=40001)) / pay
+        return (UDP(sport=40002, dport=9999) if uplink else UDP(sport=9999, dport=40002)) / pay
+
+    def peer4(kind):
+        return "198.51.100.7" if kind == "prefix" else "203.0.113.99"
+
+    def frame_of(size, family, kind, tunnel, gtp_ext, uplink, tags, sub):
+        """The frame of exactly `size` octets, or None if no such packet exists."""
+        def build(n):
+            if family == 4:
+                ip = (IP(src=sub, dst=peer4(kind)) if uplink else IP(src=peer4(kind), dst=sub))
+            else:
+                peer = "2001:4860::8888" if kind == "prefix" else "2001:db8:ffff::1"
+                ip = (IPv6(src=sub, dst=peer) if uplink else IPv6(src=peer, dst=sub))
+                ip = ip / IPv6ExtHdrDestOpt()
+            inner = ip / l4(kind, n, uplink)
+            if tunnel:
+                gtp = GTP_U_Header(teid=0x1000 + rng.randrange(1000), gtp_type=255)
+                if gtp_ext:
+                    gtp = GTP_U_Header(teid=0x2000, gtp_type=255, E=1, next_ex=0x85) / \
+                        GTPPDUSessionContainer(type=1, QFI=9)
+                inner = (IP(src="192.0.2.77", dst=GW4) / UDP(sport=2152, dport=2152) / gtp / inner)
+            return l2(tags, inner)
+        base = len(bytes(build(0)))
+        if size < base:
+            return None
+        try:
+            f = bytes(build(size - base))
+        except struct.error:  # an IP/UDP length field would exceed 65535: no such packet
+            return None
+        if len(f) != size:
+            return None
+        return f
+
+    frames = []
+    kinds = ["udp53", "tcp8080", "udp_any", "prefix"]
+    for size in JUMBO_SIZES:
+        for family in (4, 6):
+            for tunnel, gtp_ext in ((False, False), (True, False), (True, True)):
+                for uplink in (True, False):
+                    kind = kinds[rng.randrange(len(kinds))]
+                    tags = rng.randrange(3) == 0
+                    sub = rng.choice(subs4 if family == 4 else subs6)
+                    f = frame_of(size, family, kind, tunnel, gtp_ext, uplink, tags, sub)
+                    if f is not None:
+                        frames.append(f)
+    rng.shuffle(frames)
+    write_pcap(args.out, frames, snaplen=262144)
+    print("wrote %s: %d frames, %d bytes, largest %d" % (args.out, len(frames),
+                                                          sum(len(f) for f in frames),
+                                                          max(len(f) for f in frames)))
 
 
 # --------------------------------------------------------------------------------------
@@ -880,9 +966,14 @@ def main():
     ap.add_argument("--frame-size", type=int, default=60, help="bench: frame size in the file (no FCS)")
     ap.add_argument("--bench-downlink", type=int, default=0, metavar="PCT",
                     help="bench: percentage of downlink frames (default 0: all uplink)")
+    ap.add_argument("--jumbo", action="store_true",
+                    help="frames of 64 to 65589 octets: IPv4, IPv6, GTP-U, VLAN, both directions")
     args = ap.parse_args()
     if args.bench:
         bench(args)
+        return
+    if args.jumbo:
+        jumbo(args)
         return
     if args.subscribers < 2:
         sys.exit("--subscribers must be >= 2")

@@ -22,6 +22,7 @@ enum class Stat : uint16_t {
   kIpLengthExceedsFrame,
   kGtpMalformed,
   kGtpNotGpdu,
+  kHeadersSplit,
   // IP packets that touch no subscriber pool.
   kTransitPackets,
   kTransitOctets,
@@ -44,10 +45,10 @@ enum class Stat : uint16_t {
 
 constexpr std::array<const char*, size_t(Stat::kCount)> kStatNames = {
     "rx_packets", "rx_octets", "non_ip", "l2_truncated", "bad_ip_version", "bad_ip_header",
-    "ip_length_exceeds_frame", "gtpu_malformed", "gtpu_not_gpdu", "transit_packets",
-    "transit_octets", "counted_packets", "counted_octets", "learn_queue_full_packets",
-    "learn_queue_full_octets", "slot_table_full_packets", "slot_table_full_octets",
-    "gtpu_decapsulated", "fragments", "releases_handled"};
+    "ip_length_exceeds_frame", "gtpu_malformed", "gtpu_not_gpdu", "headers_split",
+    "transit_packets", "transit_octets", "counted_packets", "counted_octets",
+    "learn_queue_full_packets", "learn_queue_full_octets", "slot_table_full_packets",
+    "slot_table_full_octets", "gtpu_decapsulated", "fragments", "releases_handled"};
 
 struct PortStats {
   uint64_t rx_packets = 0;

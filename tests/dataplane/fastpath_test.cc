@@ -395,6 +395,24 @@ TEST_F(FastPathTest, BurstGivesTheSameCountsAsSinglePackets) {
   EXPECT_EQ(dl, expect_dl);
 }
 
+// Jumbo frames of which only the headers are readable (a frame in several packet buffers): each
+// is billed by its whole IP length; a header beyond the readable octets is counted as
+// headers_split, never billed and never guessed.
+TEST_F(FastPathTest, FramesInSeveralBuffersAreBilledByTheirWholeLength) {
+  const std::vector<uint8_t> up = ipv4Frame("10.0.0.2", "8.8.8.8", 17, 9, 53, 9000);
+  const std::vector<uint8_t> down = ipv4Frame("198.51.100.3", "10.0.0.2", 6, 80, 9, 65000);
+  const uint8_t* ptr[3] = {up.data(), down.data(), up.data()};
+  const uint32_t readable[3] = {kHeaderWindow, 2048, 20};  // the third: headers cut
+  const uint32_t len[3] = {uint32_t(up.size()), uint32_t(down.size()), uint32_t(up.size())};
+  fp_->stageBurst(ptr, readable, len, 3);
+  fp_->flush();
+  EXPECT_EQ(flow4("10.0.0.2", 10).ul_octets, 9028u);
+  EXPECT_EQ(flow4("10.0.0.2", 10).ul_packets, 1u);
+  EXPECT_EQ(flow4("10.0.0.2", 20).dl_octets, 65040u);
+  EXPECT_EQ(stat(Stat::kHeadersSplit), 1u);
+  EXPECT_EQ(stat(Stat::kCountedOctets), 9028u + 65040u);
+}
+
 // GTP-U uplink from serving node `sgw` carrying a subscriber packet (inner 10.0.0.4 -> 8.8.8.8).
 std::vector<uint8_t> gtpUplink(const std::string& sgw, size_t payload) {
   pkt::Ipv4 inner;

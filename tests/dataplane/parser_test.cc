@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <iterator>
@@ -610,6 +611,18 @@ ParseStatus parseExact(const Bytes& frame, size_t n, ParsedPacket& out) {
   return parsePacket(buf.get(), static_cast<uint32_t>(n), out);
 }
 
+// A frame of `len` octets of which only the first `readable` can be read (a frame in several
+// packet buffers): those are copied into a buffer of exactly that size, so that ASan reports any
+// read past them.
+ParseStatus parseSplit(const Bytes& frame, size_t readable, size_t len, ParsedPacket& out) {
+  auto buf = std::make_unique<uint8_t[]>(readable);
+  if (readable > 0) {
+    std::memcpy(buf.get(), frame.data(), readable);
+  }
+  return parsePacket(buf.get(), static_cast<uint32_t>(readable), static_cast<uint32_t>(len),
+                     out);
+}
+
 class ParserTableTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ParserTableTest, Parses) {
@@ -638,6 +651,7 @@ TEST(ParserTest, StatusNamesMatchStatCounters) {
       {ParseStatus::kIpLengthExceedsFrame, Stat::kIpLengthExceedsFrame},
       {ParseStatus::kGtpMalformed, Stat::kGtpMalformed},
       {ParseStatus::kGtpNotGpdu, Stat::kGtpNotGpdu},
+      {ParseStatus::kHeadersSplit, Stat::kHeadersSplit},
   };
   static_assert(std::size(pairs) + 1 == size_t(ParseStatus::kCount));
   for (const auto& [status, stat] : pairs) {
@@ -776,6 +790,120 @@ TEST(ParserTest, RandomInputIsSafe) {
       const size_t n = round % 3 == 0 ? f.size() : rng() % (f.size() + 1);
       const ParseStatus status = parseExact(f, n, out);
       checkInvariants(out, status, n);
+    }
+  }
+}
+
+// ---- Frames in several buffers, and jumbo frames -----------------------------------------
+
+// A frame whose first `readable` octets only are contiguous parses exactly like the whole frame
+// contiguous, or gives kHeadersSplit; with kHeaderWindow octets (or the whole frame) readable it
+// always parses like the whole frame: the headers of every table frame fit in the window.
+TEST(ParserTest, SplitFramesParseLikeContiguousOnes) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    const size_t n = c.frame.size();
+    ParsedPacket whole;
+    const ParseStatus whole_status = parseExact(c.frame, n, whole);
+    ASSERT_EQ(whole_status, c.status);
+    bool saw_split = false;
+    for (size_t r = 0; r <= n; ++r) {
+      ParsedPacket out;
+      const ParseStatus status = parseSplit(c.frame, r, n, out);
+      if (status == ParseStatus::kHeadersSplit) {
+        saw_split = true;
+        EXPECT_LT(r, std::min<size_t>(n, kHeaderWindow)) << "r=" << r;
+        continue;
+      }
+      ASSERT_EQ(parseStatusName(status), std::string(parseStatusName(whole_status))) << "r=" << r;
+      if (status == ParseStatus::kIp) {
+        expectSamePacket(out, whole);
+      }
+    }
+    // A billable frame read from too few octets must say so rather than guess.
+    if (c.status == ParseStatus::kIp && n > 14) {
+      EXPECT_TRUE(saw_split);
+    }
+  }
+}
+
+// Random corruptions of the table frames, split at random points: the same result as the whole
+// frame, or kHeadersSplit; never a read past the readable octets (ASan).
+TEST(ParserTest, RandomSplitsAreSafeAndAgree) {
+  std::mt19937 rng(20261204);
+  for (int round = 0; round < 200; ++round) {
+    for (const Case& c : cases()) {
+      if (c.frame.empty()) {
+        continue;
+      }
+      Bytes f = c.frame;
+      const int flips = static_cast<int>(rng() % 4);
+      for (int k = 0; k < flips; ++k) {
+        f[rng() % f.size()] = static_cast<uint8_t>(rng());
+      }
+      const size_t r = rng() % (f.size() + 1);
+      ParsedPacket whole;
+      ParsedPacket out;
+      const ParseStatus want = parseExact(f, f.size(), whole);
+      const ParseStatus got = parseSplit(f, r, f.size(), out);
+      if (got == ParseStatus::kHeadersSplit) {
+        continue;
+      }
+      ASSERT_EQ(parseStatusName(got), std::string(parseStatusName(want)))
+          << c.name << " r=" << r;
+      if (got == ParseStatus::kIp) {
+        expectSamePacket(out, whole);
+      }
+    }
+  }
+}
+
+// Jumbo frames of every size up to the largest IPv4 packet, plain and tunneled, parsed from the
+// first 2048-octet buffer (DPDK's default) or from the kHeaderWindow copy: billed by the IP
+// length exactly.
+TEST(ParserTest, JumboFramesAreBilledByTheirIpLength) {
+  const Ipv4 up4{.src = kSub4, .dst = kNet4, .protocol = 17};
+  const Ipv6 up6{.src = kSub6, .dst = kNet6, .next_header = 17};
+  for (size_t payload : {2000u, 4000u, 8972u, 9164u, 16000u, 65000u}) {
+    SCOPED_TRACE(payload);
+    struct Jumbo {
+      const char* name;
+      Bytes frame;
+      uint32_t ip_len;
+      bool tunneled;
+    };
+    std::vector<Jumbo> frames;
+    if (payload + 28 <= 65535) {
+      frames.push_back({"ipv4", eth4(ipv4(up4, udp(1000, 2000, filler(payload)))),
+                        uint32_t(payload + 28), false});
+    }
+    frames.push_back({"ipv6", eth6(ipv6(up6, udp(1000, 2000, filler(payload)))),
+                      uint32_t(payload + 48), false});
+    frames.push_back({"ipv6_ext", eth6(ipv6({.src = kSub6, .dst = kNet6, .next_header = 60},
+                                            ipv6Ext(17, 1, udp(1000, 2000, filler(payload))))),
+                      uint32_t(payload + 64), false});
+    if (payload + 28 + 64 <= 65535) {
+      const Bytes inner = ipv4({.src = kUe4, .dst = kServer4, .protocol = 17},
+                               udp(40001, 443, filler(payload)));
+      frames.push_back({"gtpu", gtpOver4(gtpu({}, inner)), uint32_t(payload + 28), true});
+      frames.push_back({"gtpu_ext", gtpOver4(gtpu({.extensions = {{0x85, {1, 2}}}}, inner)),
+                        uint32_t(payload + 28), true});
+    }
+    for (const Jumbo& j : frames) {
+      SCOPED_TRACE(j.name);
+      for (size_t r : {size_t{2048}, size_t{kHeaderWindow}, j.frame.size()}) {
+        r = std::min(r, j.frame.size());
+        ParsedPacket out;
+        ASSERT_EQ(parseStatusName(parseSplit(j.frame, r, j.frame.size(), out)),
+                  std::string("ip"))
+            << "readable " << r;
+        EXPECT_EQ(out.ip_len, j.ip_len);
+        EXPECT_EQ(out.tunneled, j.tunneled);
+        EXPECT_TRUE(out.has_ports);
+      }
+      // One octet missing from the end of the frame: refused, never billed.
+      ParsedPacket out;
+      EXPECT_NE(parseSplit(j.frame, kHeaderWindow, j.frame.size() - 1, out), ParseStatus::kIp);
     }
   }
 }
