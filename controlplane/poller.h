@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dataplane/fastpath.h"
+#include "shared/counting_plan.h"
 #include "shared/clock.h"
 #include "shared/config.h"
 #include "shared/counters.h"

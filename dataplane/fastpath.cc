@@ -33,73 +33,10 @@ constexpr Stat statOf(ParseStatus s) {
 
 }  // namespace
 
-CountingPlan CountingPlan::fromConfig(const Config& config) {
-  CountingPlan plan;
-  for (const IpPrefix& p : config.subscribers.pools) {
-    if (p.addr.family == 4) {
-      Pool4 pool;
-      pool.mask = p.len == 0 ? 0 : (~uint32_t{0} << (32 - p.len));
-      pool.base = p.addr.v4;
-      pool.first_offset = uint32_t(plan.v4_addresses);
-      plan.v4_addresses += uint64_t{1} << (32 - p.len);
-      plan.pools4.push_back(pool);
-    } else {
-      plan.pools6.push_back(p);
-    }
-  }
-  plan.ipv6_prefix_length = config.subscribers.ipv6_prefix_length;
-  auto rgIndex = [&plan](uint32_t rg) {
-    auto it = std::find(plan.rating_groups.begin(), plan.rating_groups.end(), rg);
-    if (it != plan.rating_groups.end()) {
-      return uint8_t(it - plan.rating_groups.begin());
-    }
-    plan.rating_groups.push_back(rg);
-    return uint8_t(plan.rating_groups.size() - 1);
-  };
-  plan.default_rg_index = rgIndex(config.services.default_rating_group);
-  for (const ServiceRule& r : config.services.rules) {
-    Rule rule;
-    rule.rg_index = rgIndex(r.rating_group);
-    if (r.match.protocol) {
-      rule.has_protocol = true;
-      rule.protocol = *r.match.protocol;
-    }
-    if (r.match.remote_prefix) {
-      rule.prefix = *r.match.remote_prefix;
-      rule.prefix_family = rule.prefix.addr.family;
-      if (rule.prefix_family == 4) {
-        rule.addr4 = rule.prefix.addr.v4;
-        rule.mask4 = rule.prefix.len == 0 ? 0 : (~uint32_t{0} << (32 - rule.prefix.len));
-      }
-    }
-    if (r.match.remote_port_min) {
-      rule.has_ports = true;
-      rule.port_min = *r.match.remote_port_min;
-      rule.port_max = r.match.remote_port_max.value_or(rule.port_min);
-    }
-    plan.rules.push_back(rule);
-  }
-  plan.geometry.slots = slotCapacity(config.dataplane.max_sessions);
-  plan.geometry.rating_groups = uint32_t(plan.rating_groups.size());
-  return plan;
-}
-
-IpAddress CountingPlan::keyOf(const IpAddress& a) const {
-  IpAddress k = a;
-  if (a.family == 6) {
-    k.v6 = maskIp6(a.v6, ipv6_prefix_length);
-  }
-  return k;
-}
-
-bool CountingPlan::inPool(const IpAddress& a) const {
-  return a.family == 4 ? offset4(a.v4) != SlotTable::kNone : inPool6(a.v6);
-}
-
-uint8_t CountingPlan::classify(const ParsedPacket& p, bool uplink) const noexcept {
+uint8_t classify(const CountingPlan& plan, const ParsedPacket& p, bool uplink) noexcept {
   // The remote side: destination for uplink, source for downlink.
   uint16_t remote_port = uplink ? p.dst_port : p.src_port;
-  for (const Rule& r : rules) {
+  for (const CountingPlan::Rule& r : plan.rules) {
     if (r.has_protocol && r.protocol != p.protocol) {
       continue;
     }
@@ -121,7 +58,7 @@ uint8_t CountingPlan::classify(const ParsedPacket& p, bool uplink) const noexcep
     }
     return r.rg_index;
   }
-  return default_rg_index;
+  return plan.default_rg_index;
 }
 
 FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
@@ -237,6 +174,7 @@ void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t offset, ui
 
 namespace {
 constexpr uint32_t kNone = SlotTable::kNone;
+static_assert(CountingPlan::kNoOffset == kNone, "an address in no pool has no slot reference");
 constexpr uint32_t kIpv6Side = SlotTable::kNone - 1;
 }  // namespace
 
@@ -336,7 +274,7 @@ void FastPath::lookupStage(Staged& s) noexcept {
 
 inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
                                      uint8_t& rg) noexcept {
-  rg = plan_.classify(p, uplink);
+  rg = classify(plan_, p, uplink);
   uint32_t slot = ref != kIpv6Side
                       ? table_.find4(ref)
                       : table_.find6(maskIp6(uplink ? p.src6 : p.dst6, plan_.ipv6_prefix_length));
