@@ -6,13 +6,14 @@
 
 #include "dataplane/runtime.h"
 #include "shared/config.h"
+#include "shared/config_check.h"
 
 namespace {
 
 void usage(FILE* out) {
   std::fprintf(out,
       "usage: tallyd --config FILE [options]\n"
-      "       tallyd --check-config FILE\n"
+      "       tallyd --check-config FILE [--eal-args \"ARGS\"] [--usage-report PATH]\n"
       "options:\n"
       "  --eal-args \"ARGS\"      EAL arguments (space separated) replacing dataplane.eal\n"
       "  --exit-when-idle MS     stop when no packet arrived for MS milliseconds, harvest\n"
@@ -114,9 +115,26 @@ int main(int argc, char** argv) {
   for (const std::string& w : r.config->warnings) {
     std::fprintf(stderr, "tallyd: warning: %s\n", w.c_str());
   }
+  // The machine: the same checks for --check-config and before start-up (shared/config_check.h).
+  tally::EnvironmentReport env =
+      tally::checkEnvironment(*r.config, tally::EnvironmentOptions{opt.eal_override,
+                                                                   opt.usage_report});
+  for (const std::string& w : env.warnings) {
+    std::fprintf(stderr, "tallyd: warning: %s\n", w.c_str());
+  }
+  for (const tally::ConfigError& e : env.errors) {
+    std::fprintf(stderr, "tallyd: %s: %s\n", check_only ? "invalid configuration" : "cannot start",
+                 e.format().c_str());
+  }
   if (check_only) {
-    std::printf("%s: configuration is valid\n", config_path.c_str());
-    return 0;
+    if (env.errors.empty()) {
+      std::printf("%s: configuration is valid\n", config_path.c_str());
+    }
+    std::printf("%s: %s\n", config_path.c_str(), tally::kNotCheckedWithoutStarting);
+    return env.errors.empty() ? 0 : 1;
+  }
+  if (!env.errors.empty()) {
+    return 2;
   }
   return tally::runDaemon(*r.config, opt);
 }

@@ -4,17 +4,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <streambuf>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 // The YAML loader behind docs/config.md. Parsing happens in two steps: yaml-cpp builds a node
@@ -32,6 +36,8 @@ constexpr uint64_t kMaxIpv4PoolAddresses = uint64_t{1} << 24;
 constexpr size_t kMaxSocketPathBytes = 107;  // sizeof(sockaddr_un::sun_path) - 1
 constexpr size_t kMaxPortNameChars = 63;     // RTE_DEV_NAME_MAX_LEN - 1
 constexpr size_t kMaxValueEcho = 200;        // longer values are cut in error messages
+constexpr size_t kMaxKeyEcho = 300;          // the same for key paths
+constexpr size_t kMaxMessageEcho = 1000;     // and messages
 constexpr size_t kMaxFileBytes = 16 * 1024 * 1024;
 
 constexpr size_t kMaxPathBytes = 4095;  // PATH_MAX - 1
@@ -53,15 +59,195 @@ struct LoadFailure {
   ConfigError error;
 };
 
+// ---- The document tree ----
+//
+// yaml-cpp's own node tree (YAML::Load) costs about 300 bytes and several allocations per node:
+// a 16 MiB file of 300,000 static subscribers took 880 MB and seconds to build. The loader
+// only reads the tree, so it is built here from yaml-cpp's parser events into flat arrays:
+// one 20-byte record per node, scalars in one text arena, children in one index array. The
+// events are those YAML::Load builds its nodes from (same null rule, same marks, an alias is
+// the anchored node itself), so the loader sees the same document.
+
+class Tree {
+ public:
+  enum class Kind : uint8_t { kNull, kScalar, kSequence, kMap };
+  struct Data {
+    Kind kind = Kind::kNull;
+    int32_t line = -1;    // yaml-cpp mark, 0-based; -1: no mark
+    int32_t column = -1;
+    uint32_t first = 0;   // scalar: offset in text_; container: index in children_
+    uint32_t count = 0;   // scalar: length; sequence: items; map: keys and values (2 per pair)
+  };
+  const Data& data(uint32_t id) const { return nodes_[id]; }
+  std::string_view text(const Data& d) const {
+    return std::string_view(text_).substr(d.first, d.count);
+  }
+  uint32_t child(const Data& d, size_t i) const { return children_[d.first + i]; }
+
+ private:
+  friend class TreeBuilder;
+  std::vector<Data> nodes_;
+  std::string text_;
+  std::vector<uint32_t> children_;
+};
+
+// A read-only view of one node (or of nothing: null, without a mark).
+class Node {
+ public:
+  Node() = default;
+  Node(const Tree* tree, uint32_t id) : tree_(tree), id_(id) {}
+  bool isNull() const { return kind() == Tree::Kind::kNull; }
+  bool isScalar() const { return kind() == Tree::Kind::kScalar; }
+  bool isSequence() const { return kind() == Tree::Kind::kSequence; }
+  bool isMap() const { return kind() == Tree::Kind::kMap; }
+  std::string scalar() const {
+    return isScalar() ? std::string(tree_->text(data())) : std::string();
+  }
+  YAML::Mark mark() const {
+    YAML::Mark m = YAML::Mark::null_mark();
+    if (tree_ != nullptr) {
+      m.line = data().line;
+      m.column = data().column;
+    }
+    return m;
+  }
+  // Items of a sequence, pairs of a map.
+  size_t size() const {
+    return isSequence() ? data().count : isMap() ? data().count / 2 : 0;
+  }
+  Node item(size_t i) const { return Node(tree_, tree_->child(data(), i)); }
+  Node key(size_t i) const { return Node(tree_, tree_->child(data(), 2 * i)); }
+  Node value(size_t i) const { return Node(tree_, tree_->child(data(), 2 * i + 1)); }
+
+ private:
+  const Tree::Data& data() const { return tree_->data(id_); }
+  Tree::Kind kind() const { return tree_ == nullptr ? Tree::Kind::kNull : data().kind; }
+  const Tree* tree_ = nullptr;
+  uint32_t id_ = 0;
+};
+
+// Builds one document's Tree from the parser's events.
+class TreeBuilder : public YAML::EventHandler {
+ public:
+  // `text_bytes`: the size of the text; room for that much is reserved up front (address
+  // space only: untouched pages cost no memory), so the arrays are not copied as they grow.
+  TreeBuilder(Tree& tree, size_t text_bytes) : tree_(tree) {
+    tree_.nodes_.reserve(text_bytes / 8 + 16);
+    tree_.children_.reserve(text_bytes / 8 + 16);
+    tree_.text_.reserve(text_bytes);
+  }
+  // The document's root; a null Node when the document held nothing.
+  Node root() const { return root_ ? Node(&tree_, *root_) : Node(); }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    add(push(Tree::Kind::kNull, mark, anchor));
+  }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
+    add(anchor < anchors_.size() ? anchors_[anchor] : push(Tree::Kind::kNull, {}, 0));
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    uint32_t id = push(Tree::Kind::kScalar, mark, anchor);
+    tree_.nodes_[id].first = uint32_t(tree_.text_.size());
+    tree_.nodes_[id].count = uint32_t(value.size());
+    tree_.text_ += value;
+    add(id);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(push(Tree::Kind::kSequence, mark, anchor));
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(push(Tree::Kind::kMap, mark, anchor));
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Open {
+    uint32_t id;
+    size_t first_pending;  // its children so far: pending_[first_pending..]
+  };
+  uint32_t push(Tree::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
+    uint32_t id = uint32_t(tree_.nodes_.size());
+    tree_.nodes_.push_back(Tree::Data{kind, int32_t(mark.line), int32_t(mark.column), 0, 0});
+    if (anchor != YAML::NullAnchor) {
+      if (anchors_.size() <= anchor) {
+        anchors_.resize(anchor + 1, 0);
+      }
+      anchors_[anchor] = id;
+    }
+    return id;
+  }
+  // A finished node: a child of the innermost open container, or the root.
+  void add(uint32_t id) {
+    if (open_.empty()) {
+      root_ = id;
+    } else {
+      pending_.push_back(id);
+    }
+  }
+  void open(uint32_t id) { open_.push_back(Open{id, pending_.size()}); }
+  void close() {
+    Open o = open_.back();
+    open_.pop_back();
+    Tree::Data& d = tree_.nodes_[o.id];
+    d.first = uint32_t(tree_.children_.size());
+    d.count = uint32_t(pending_.size() - o.first_pending);
+    tree_.children_.insert(tree_.children_.end(), pending_.begin() + ptrdiff_t(o.first_pending),
+                           pending_.end());
+    pending_.resize(o.first_pending);
+    add(o.id);
+  }
+
+  Tree& tree_;
+  std::optional<uint32_t> root_;
+  std::vector<Open> open_;
+  std::vector<uint32_t> pending_;
+  std::vector<uint32_t> anchors_;  // anchor_t -> node
+};
+
+// An istream over a string without copying it.
+class StringViewBuf : public std::streambuf {
+ public:
+  explicit StringViewBuf(const std::string& s) {
+    char* p = const_cast<char*>(s.data());  // only read (get area)
+    setg(p, p, p + s.size());
+  }
+};
+
 // A value in the document, with where to point at and the key path it was found under.
 struct Field {
-  YAML::Node node;      // the value (may be null: "key:" with nothing after it)
+  Node node;            // the value (may be null: "key:" with nothing after it)
   YAML::Mark mark;      // the value's position, or its key's when the value is empty
   std::string path;     // "dataplane.ports[1].forward_to"
   YAML::Mark key_mark;  // the key's position (for a list item: the item's)
 };
 
-using Fields = std::map<std::string, Field, std::less<>>;
+// The keys of one mapping, in file order. A mapping has a handful of keys, so a vector searched
+// linearly beats a std::map (a 300,000-entry static list reads 300,000 of them).
+class Fields {
+ public:
+  using Entry = std::pair<std::string, Field>;
+  using const_iterator = std::vector<Entry>::const_iterator;
+  const_iterator begin() const { return entries_.begin(); }
+  const_iterator end() const { return entries_.end(); }
+  bool empty() const { return entries_.empty(); }
+  const_iterator find(std::string_view key) const {
+    return std::find_if(begin(), end(), [key](const Entry& e) { return e.first == key; });
+  }
+  size_t count(std::string_view key) const { return find(key) == end() ? 0 : 1; }
+  void reserve(size_t n) { entries_.reserve(n); }
+  void emplace(std::string key, Field field) {
+    entries_.emplace_back(std::move(key), std::move(field));
+  }
+
+ private:
+  std::vector<Entry> entries_;
+};
 
 std::string joinNames(std::initializer_list<std::string_view> names) {
   std::string out;
@@ -296,7 +482,7 @@ class Loader {
  public:
   Loader(std::string file, LineMap lines) : file_(std::move(file)), lines_(lines) {}
 
-  Config load(const YAML::Node& root);
+  Config load(const Node& root);
 
  private:
   [[noreturn]] void fail(const YAML::Mark& mark, const std::string& key, const std::string& value,
@@ -307,6 +493,10 @@ class Loader {
 
   Fields readMap(const Field& f, std::initializer_list<std::string_view> allowed) const;
   std::vector<Field> readList(const Field& f, const std::string& what) const;
+  // The same one item at a time (a long list is not copied): listSize() fails when `f` is
+  // neither a list nor empty.
+  size_t listSize(const Field& f, const std::string& what) const;
+  Field listItem(const Field& list, size_t i) const;
   std::string scalar(const Field& f, const std::string& allowed) const;
   uint64_t integer(const Field& f, const std::string& allowed) const;
   uint64_t integerIn(const Field& f, uint64_t lo, uint64_t hi) const;
@@ -343,8 +533,15 @@ class Loader {
   bool loadLocalBill(const Field& f, LocalBillConfig& out) const;
   void checkBackupTiming(const Fields& m) const;
 
+  // Records where `f` was written, for Config::locations.
+  void locate(const Field& f) const {
+    locations_[f.path] = SourceLocation{lines_.line(f.mark), lines_.column(f.mark)};
+  }
+
   std::string file_;
   LineMap lines_;
+  // Config::locations, filled while loading (the load functions are const otherwise).
+  mutable std::map<std::string, SourceLocation, std::less<>> locations_;
 };
 
 void Loader::fail(const YAML::Mark& mark, const std::string& key, const std::string& value,
@@ -360,7 +557,7 @@ void Loader::fail(const YAML::Mark& mark, const std::string& key, const std::str
 }
 
 void Loader::failValue(const Field& f, const std::string& message) const {
-  fail(f.mark, f.path, f.node.IsScalar() ? f.node.Scalar() : std::string(), message);
+  fail(f.mark, f.path, f.node.isScalar() ? f.node.scalar() : std::string(), message);
 }
 
 void Loader::failMissing(const Field& parent, std::string_view key) const {
@@ -369,62 +566,71 @@ void Loader::failMissing(const Field& parent, std::string_view key) const {
 
 Fields Loader::readMap(const Field& f, std::initializer_list<std::string_view> allowed) const {
   Fields out;
-  if (f.node.IsNull()) {
+  if (f.node.isNull()) {
     return out;
   }
-  if (!f.node.IsMap()) {
+  if (!f.node.isMap()) {
     failValue(f, "must be a mapping with keys: " + joinNames(allowed));
   }
-  for (auto it = f.node.begin(); it != f.node.end(); ++it) {
-    const YAML::Node key = it->first;  // a copy: it-> yields a temporary proxy
-    std::string name = key.IsScalar() ? key.Scalar() : std::string();
+  out.reserve(f.node.size());
+  for (size_t i = 0; i < f.node.size(); ++i) {
+    const Node key = f.node.key(i);
+    std::string name = key.scalar();
     std::string path = childPath(f.path, name);
     bool known = false;
     for (std::string_view a : allowed) {
-      known = known || (key.IsScalar() && a == name);
+      known = known || (key.isScalar() && a == name);
     }
     if (!known) {
-      fail(key.Mark(), path, "", "unknown key: allowed keys are " + joinNames(allowed));
+      fail(key.mark(), path, "", "unknown key: allowed keys are " + joinNames(allowed));
     }
     if (auto prev = out.find(name); prev != out.end()) {
-      fail(key.Mark(), path, "",
+      fail(key.mark(), path, "",
            "duplicate key: already set at line " +
                std::to_string(lines_.line(prev->second.key_mark)));
     }
-    const YAML::Node value = it->second;
-    YAML::Mark mark = value.IsNull() || value.Mark().line < 0 ? key.Mark() : value.Mark();
-    out.emplace(name, Field{value, mark, path, key.Mark()});
+    const Node value = f.node.value(i);
+    YAML::Mark mark = value.isNull() || value.mark().line < 0 ? key.mark() : value.mark();
+    out.emplace(std::move(name), Field{value, mark, std::move(path), key.mark()});
   }
   return out;
 }
 
-std::vector<Field> Loader::readList(const Field& f, const std::string& what) const {
-  std::vector<Field> out;
-  if (f.node.IsNull()) {
-    return out;
+size_t Loader::listSize(const Field& f, const std::string& what) const {
+  if (f.node.isNull()) {
+    return 0;
   }
-  if (!f.node.IsSequence()) {
+  if (!f.node.isSequence()) {
     failValue(f, "must be a list of " + what);
   }
-  size_t i = 0;
-  for (YAML::const_iterator it = f.node.begin(); it != f.node.end(); ++it) {
-    const YAML::Node item = *it;
-    YAML::Mark mark = item.Mark().line < 0 ? f.mark : item.Mark();
-    out.push_back(Field{item, mark, indexPath(f.path, i), mark});
-    ++i;
+  return f.node.size();
+}
+
+Field Loader::listItem(const Field& f, size_t i) const {
+  const Node item = f.node.item(i);
+  YAML::Mark mark = item.mark().line < 0 ? f.mark : item.mark();
+  return Field{item, mark, indexPath(f.path, i), mark};
+}
+
+std::vector<Field> Loader::readList(const Field& f, const std::string& what) const {
+  std::vector<Field> out;
+  size_t n = listSize(f, what);
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(listItem(f, i));
   }
   return out;
 }
 
 std::string Loader::scalar(const Field& f, const std::string& allowed) const {
-  if (f.node.IsNull()) {
+  if (f.node.isNull()) {
     failValue(f, "missing value: " + allowed);
   }
-  if (!f.node.IsScalar()) {
+  if (!f.node.isScalar()) {
     failValue(f, std::string("must be a single value, not a ") +
-                     (f.node.IsSequence() ? "list" : "mapping") + ": " + allowed);
+                     (f.node.isSequence() ? "list" : "mapping") + ": " + allowed);
   }
-  return f.node.Scalar();
+  return f.node.scalar();
 }
 
 uint64_t Loader::integer(const Field& f, const std::string& allowed) const {
@@ -471,12 +677,15 @@ uint8_t Loader::ccProfile(const Field& f) const {
 }
 
 std::string Loader::digits(const Field& f, size_t min, size_t max) const {
-  std::string allowed = "must be " + std::to_string(min) + "-" + std::to_string(max) + " digits";
-  std::string text = scalar(f, allowed);
-  if (!isDigits(text) || text.size() < min || text.size() > max) {
-    failValue(f, allowed);
+  if (f.node.isScalar()) {  // the common case, without building the message
+    std::string text = f.node.scalar();
+    if (isDigits(text) && text.size() >= min && text.size() <= max) {
+      return text;
+    }
   }
-  return text;
+  std::string allowed = "must be " + std::to_string(min) + "-" + std::to_string(max) + " digits";
+  scalar(f, allowed);
+  failValue(f, allowed);
 }
 
 std::string Loader::oneOf(const Field& f, std::initializer_list<std::string_view> names) const {
@@ -511,11 +720,11 @@ std::string Loader::printable(const Field& f, size_t max) const {
   return text;
 }
 
-Config Loader::load(const YAML::Node& root) {
+Config Loader::load(const Node& root) {
   Config config;
   config.source = file_;
   YAML::Mark start;  // line 0, column 0: "1:1"
-  YAML::Mark root_mark = root.IsNull() || root.Mark().line < 0 ? start : root.Mark();
+  YAML::Mark root_mark = root.isNull() || root.mark().line < 0 ? start : root.mark();
   Field top{root, root_mark, "", root_mark};
   Fields sections = readMap(top, {"node", "dataplane", "subscribers", "services", "control",
                                   "accounting", "local_aaa_server"});
@@ -543,9 +752,10 @@ Config Loader::load(const YAML::Node& root) {
   if (auto it = sections.find("local_aaa_server"); it != sections.end()) {
     local_aaa_warning = loadLocalAaaServer(it->second, config.local_bill);
   }
+  config.locations = std::move(locations_);
   // Warnings in file order (only once the whole file is valid).
-  for (auto it = root.begin(); it != root.end(); ++it) {
-    std::string name = it->first.Scalar();
+  for (size_t i = 0; i < root.size(); ++i) {
+    std::string name = root.key(i).scalar();
     if (name == "accounting" && accounting_warning) {
       config.warnings.emplace_back(kRadiusNotImplemented);
     } else if (name == "local_aaa_server" && local_aaa_warning) {
@@ -558,9 +768,13 @@ Config Loader::load(const YAML::Node& root) {
 void Loader::loadNode(const Field& f, NodeConfig& out) const {
   Fields m = readMap(f, {"id", "address", "timezone"});
   if (auto it = m.find("id"); it != m.end()) {
-    static const std::string kAllowed = "must be 1-20 characters of A-Z a-z 0-9 _ . -";
+    // Part of every CDR file name (docs/cdr-format.md): a name starting with a dot is not a
+    // CDR file there (".tally-sequence", "." and ".." are not files at all).
+    static const std::string kAllowed =
+        "must be 1-20 characters of A-Z a-z 0-9 _ . -, not starting with '.' (it starts the CDR "
+        "file names)";
     std::string id = scalar(it->second, kAllowed);
-    bool ok = !id.empty() && id.size() <= 20;
+    bool ok = !id.empty() && id.size() <= 20 && id.front() != '.';
     for (char c : id) {
       ok = ok && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                   c == '_' || c == '.' || c == '-');
@@ -590,6 +804,7 @@ void Loader::loadNode(const Field& f, NodeConfig& out) const {
       failValue(it->second, kAllowed);
     }
     out.timezone = tz;
+    locate(it->second);
   }
 }
 
@@ -600,6 +815,7 @@ void Loader::loadDataplane(const Field& f, DataplaneConfig& out) const {
   if (auto it = m.find("eal"); it != m.end()) {
     for (const Field& arg : readList(it->second, "strings (EAL arguments)")) {
       out.eal.push_back(scalar(arg, "must be a string (an EAL argument)"));
+      locate(arg);
     }
   }
   auto ports = m.find("ports");
@@ -626,6 +842,7 @@ void Loader::loadDataplane(const Field& f, DataplaneConfig& out) const {
     static const std::string kNameAllowed =
         "must be 1-63 characters without spaces (a DPDK device name)";
     port.name = scalar(name->second, kNameAllowed);
+    locate(name->second);
     bool name_ok = !port.name.empty() && port.name.size() <= kMaxPortNameChars;
     for (char c : port.name) {
       name_ok = name_ok && c > ' ' && c != 0x7f;
@@ -681,6 +898,7 @@ void Loader::loadDataplane(const Field& f, DataplaneConfig& out) const {
   }
   if (auto it = m.find("workers"); it != m.end()) {
     out.workers = uint32_t(integerIn(it->second, 1, kMaxWorkers));
+    locate(it->second);
   }
   if (auto it = m.find("max_sessions"); it != m.end()) {
     out.max_sessions = uint32_t(integerIn(it->second, 1, kMaxSessions));
@@ -797,11 +1015,19 @@ void Loader::loadSubscribers(const Field& f, SubscribersConfig& out) const {
 }
 
 void Loader::loadStatics(const Field& f, SubscribersConfig& out) const {
-  // (family, hi, lo) of the subscriber key -> index of the first entry with it
-  std::map<std::tuple<uint8_t, uint64_t, uint64_t>, size_t> seen;
-  std::vector<Field> items = readList(f, "static subscribers");
-  for (size_t i = 0; i < items.size(); ++i) {
-    const Field& item = items[i];
+  // The subscriber key (IPv4 address, or IPv6 prefix) -> index of the first entry with it.
+  struct KeyHash {
+    size_t operator()(const std::tuple<uint8_t, uint64_t, uint64_t>& k) const {
+      auto [family, hi, lo] = k;
+      return std::hash<uint64_t>()(hi * 0x9e3779b97f4a7c15ULL ^ lo ^ family);
+    }
+  };
+  std::unordered_map<std::tuple<uint8_t, uint64_t, uint64_t>, size_t, KeyHash> seen;
+  const size_t count = listSize(f, "static subscribers");
+  seen.reserve(count);
+  out.statics.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    const Field item = listItem(f, i);
     Fields s = readMap(item, {"address", "imsi", "msisdn", "user_name", "cc_profile"});
     StaticSubscriber sub;
     sub.line = lines_.line(item.mark);
@@ -816,12 +1042,14 @@ void Loader::loadStatics(const Field& f, SubscribersConfig& out) const {
     }
     sub.address = *a;
     bool in_pool = false;
-    std::string pool_list;
     for (const IpPrefix& p : out.pools) {
       in_pool = in_pool || p.contains(*a);
-      pool_list += (pool_list.empty() ? "" : ", ") + formatPrefix(p);
     }
     if (!in_pool) {
+      std::string pool_list;
+      for (const IpPrefix& p : out.pools) {
+        pool_list += (pool_list.empty() ? "" : ", ") + formatPrefix(p);
+      }
       failValue(address->second, "not inside any subscribers.pools prefix: " + pool_list);
     }
     std::tuple<uint8_t, uint64_t, uint64_t> key{4, a->v4, 0};
@@ -833,7 +1061,8 @@ void Loader::loadStatics(const Field& f, SubscribersConfig& out) const {
       std::string what = a->family == 4
                              ? "same address as "
                              : "same /" + std::to_string(out.ipv6_prefix_length) + " prefix as ";
-      failValue(address->second, "duplicate static subscriber: " + what + items[prev->second].path +
+      failValue(address->second, "duplicate static subscriber: " + what +
+                                     indexPath(f.path, prev->second) +
                                      " (line " + std::to_string(out.statics[prev->second].line) +
                                      ")");
     }
@@ -863,14 +1092,14 @@ void Loader::loadStatics(const Field& f, SubscribersConfig& out) const {
 }
 
 void Loader::loadServices(const Field& f, ServicesConfig& out) const {
-  if (f.node.IsNull()) {
+  if (f.node.isNull()) {
     return;
   }
-  if (f.node.IsSequence()) {
+  if (f.node.isSequence()) {
     loadRules(f, f.path, out);  // plain list form: services[i]
     return;
   }
-  if (!f.node.IsMap()) {
+  if (!f.node.isMap()) {
     failValue(f, "must be a list of rules, or a mapping with keys: rules, default_rating_group");
   }
   // Mapping form {rules, default_rating_group}, or the example's list form after the rewrite:
@@ -879,16 +1108,16 @@ void Loader::loadServices(const Field& f, ServicesConfig& out) const {
   bool list_form = false;
   std::optional<Field> rules;
   std::optional<Field> default_rg;
-  for (auto it = f.node.begin(); it != f.node.end(); ++it) {
-    const YAML::Node key = it->first;  // a copy: it-> yields a temporary proxy
-    const YAML::Node value = it->second;
-    std::string name = key.IsScalar() ? key.Scalar() : std::string();
+  for (size_t i = 0; i < f.node.size(); ++i) {
+    const Node key = f.node.key(i);
+    const Node value = f.node.value(i);
+    std::string name = key.scalar();
     std::string path = childPath(f.path, name);
-    YAML::Mark mark = value.IsNull() || value.Mark().line < 0 ? key.Mark() : value.Mark();
-    if (it == f.node.begin() && lines_.insertedLine() >= 0 && name == "rules" &&
-        key.Mark().line == lines_.insertedLine()) {
+    YAML::Mark mark = value.isNull() || value.mark().line < 0 ? key.mark() : value.mark();
+    if (i == 0 && lines_.insertedLine() >= 0 && name == "rules" &&
+        key.mark().line == lines_.insertedLine()) {
       list_form = true;
-      rules = Field{value, mark, f.path, key.Mark()};
+      rules = Field{value, mark, f.path, key.mark()};
       continue;
     }
     std::optional<Field>* slot = nullptr;
@@ -897,15 +1126,15 @@ void Loader::loadServices(const Field& f, ServicesConfig& out) const {
     } else if (name == "rules" && !list_form) {
       slot = &rules;
     } else {
-      fail(key.Mark(), path, "",
+      fail(key.mark(), path, "",
            list_form ? "unknown key: allowed keys after the rule list are default_rating_group"
                      : "unknown key: allowed keys are rules, default_rating_group");
     }
     if (*slot) {
-      fail(key.Mark(), path, "",
+      fail(key.mark(), path, "",
            "duplicate key: already set at line " + std::to_string(lines_.line((*slot)->key_mark)));
     }
-    *slot = Field{value, mark, path, key.Mark()};
+    *slot = Field{value, mark, path, key.mark()};
   }
   if (rules) {
     loadRules(*rules, rules->path, out);
@@ -1011,6 +1240,7 @@ void Loader::loadControl(const Field& f, ControlConfig& out) const {
       failValue(it->second, kAllowed);
     }
     out.socket = path;
+    locate(it->second);
   }
   if (auto it = m.find("socket_mode"); it != m.end()) {
     static const std::string kAllowed =
@@ -1350,7 +1580,7 @@ void Loader::checkBillServer(const Field& f) const {
   }
   if (auto it = m.find("password"); it != m.end()) {
     const Field& pw = it->second;
-    if (pw.node.IsScalar()) {
+    if (pw.node.isScalar()) {
       // Never echoed: it may be the password itself.
       fail(pw.mark, pw.path, "", "plaintext passwords are not accepted: use {cipher: ...}");
     }
@@ -1396,6 +1626,7 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
         rest.remove_prefix(slash + 1);
       }
       out.cfcard_path = path;
+      locate(p->second);
     }
     if (auto c = cf.find("capacity"); c != cf.end()) {
       static const std::string kAllowed =
@@ -1461,27 +1692,103 @@ ConfigError syntaxError(const std::string& file, const YAML::Exception& e, const
   return err;
 }
 
-// The one document of `text`; a null node when the text holds none.
-YAML::Node loadDocument(const std::string& text, const std::string& file, const LineMap& lines) {
-  std::vector<YAML::Node> docs = YAML::LoadAll(text);
-  if (docs.size() > 1) {
+// The one document of `text`, built into `tree`; a null node when the text holds none.
+Node loadDocument(const std::string& text, const std::string& file, const LineMap& lines,
+                  Tree& tree) {
+  StringViewBuf buf(text);
+  std::istream in(&buf);
+  YAML::Parser parser(in);
+  TreeBuilder first(tree, text.size());
+  if (!parser.HandleNextDocument(first)) {
+    return Node();
+  }
+  Tree second_tree;
+  TreeBuilder second(second_tree, 0);
+  if (parser.HandleNextDocument(second)) {
     ConfigError err;
     err.file = file;
-    err.line = lines.line(docs[1].Mark());
-    err.column = lines.column(docs[1].Mark());
+    err.line = lines.line(second.root().mark());
+    err.column = lines.column(second.root().mark());
     err.message = "more than one YAML document: a configuration file holds exactly one";
     throw LoadFailure{std::move(err)};
   }
-  return docs.empty() ? YAML::Node() : docs[0];
+  return first.root();
+}
+
+// "0a" for 0x0a.
+std::string hexByte(unsigned char c) {
+  static const char kHex[] = "0123456789abcdef";
+  return std::string{kHex[c >> 4], kHex[c & 15]};
+}
+
+// YAML 1.2 §5.1: a document is printable Unicode text (tab, line breaks, U+0020-U+007E, U+0085,
+// U+00A0-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF) in UTF-8 here. yaml-cpp would turn a NUL
+// or a stray byte into a misleading message ("unknown escape character"), so the text is
+// checked first: the first byte outside that set is reported with its position.
+std::optional<ConfigError> checkText(const std::string& text, const std::string& file) {
+  int line = 1;
+  int column = 1;
+  auto error = [&](std::string message) {
+    return ConfigError{file, line, column, "", "",
+                       std::move(message) +
+                           ": a configuration file is UTF-8 text without control characters "
+                           "other than tab and line breaks"};
+  };
+  auto byteHex = [](unsigned char c) { return "0x" + hexByte(c); };
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      if (c == '\n') {
+        ++line;
+        column = 1;
+      } else if (c < 0x20 && c != '\t' && c != '\r') {
+        return error("control character " + byteHex(c));
+      } else if (c == 0x7f) {
+        return error("control character " + byteHex(c));
+      } else {
+        ++column;
+      }
+      ++i;
+      continue;
+    }
+    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    uint32_t cp = len == 4 ? c & 0x07u : len == 3 ? c & 0x0fu : c & 0x1fu;
+    bool ok = len != 0 && c <= 0xf4 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) {
+      ok = (p[i + k] & 0xc0) == 0x80;
+      cp = (cp << 6) | (p[i + k] & 0x3fu);
+    }
+    // No overlong forms, no surrogates, nothing beyond U+10FFFF.
+    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= kMin[len] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
+    if (!ok) {
+      return error("invalid UTF-8 byte " + byteHex(c));
+    }
+    if ((cp >= 0x80 && cp <= 0x9f && cp != 0x85) || cp == 0xfffe || cp == 0xffff) {
+      char u[16];
+      std::snprintf(u, sizeof u, "U+%04X", unsigned(cp));
+      return error(std::string("control character ") + u);
+    }
+    ++column;
+    i += len;
+  }
+  return std::nullopt;
 }
 
 ConfigResult parse(const std::string& text, const std::string& file) {
   ConfigResult result;
   LineMap lines(-1);
+  if (std::optional<ConfigError> bad = checkText(text, file)) {
+    result.error = std::move(bad);
+    return result;
+  }
   try {
-    YAML::Node root;
+    Tree tree;
+    Node root;
     try {
-      root = loadDocument(text, file, lines);
+      root = loadDocument(text, file, lines, tree);
     } catch (const YAML::ParserException& e) {
       int inserted = -1;
       std::optional<std::string> rewritten = rewriteServicesListForm(text, &inserted);
@@ -1489,7 +1796,8 @@ ConfigResult parse(const std::string& text, const std::string& file) {
         throw;
       }
       lines = LineMap(inserted);
-      root = loadDocument(*rewritten, file, lines);
+      tree = Tree();
+      root = loadDocument(*rewritten, file, lines, tree);
     }
     result.config = Loader(file, lines).load(root);
   } catch (const LoadFailure& f) {
@@ -1507,20 +1815,20 @@ ConfigResult parse(const std::string& text, const std::string& file) {
   return result;
 }
 
-std::string echo(const std::string& value) {
+// Text from the file as it may be shown in a message: bytes outside printable ASCII as \xNN
+// (control characters, and any byte of a non-ASCII character: never raw binary on a
+// terminal or in a log), cut after `max` bytes.
+std::string echo(const std::string& value, size_t max = kMaxValueEcho) {
   std::string out;
-  for (size_t i = 0; i < value.size() && i < kMaxValueEcho; ++i) {
+  for (size_t i = 0; i < value.size() && i < max; ++i) {
     unsigned char c = static_cast<unsigned char>(value[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+    if (c < 0x20 || c >= 0x7f) {
+      out += "\\x" + hexByte(c);
     } else {
       out += char(c);
     }
   }
-  if (value.size() > kMaxValueEcho) {
+  if (value.size() > max) {
     out += "...";
   }
   return out;
@@ -1545,13 +1853,15 @@ std::string ConfigError::format() const {
     out += ":" + std::to_string(line) + ":" + std::to_string(column);
   }
   out += ": ";
+  // The key path holds names as written (an unknown key can be anything) and a message can
+  // quote the file (port names, yaml-cpp's "unknown escape character"): all escaped.
   if (!key.empty()) {
-    out += key + ": ";
+    out += echo(key, kMaxKeyEcho) + ": ";
   }
   if (!value.empty()) {
     out += "value '" + echo(value) + "' ";
   }
-  out += message;
+  out += echo(message, kMaxMessageEcho);
   return out;
 }
 
@@ -1575,6 +1885,10 @@ ConfigResult loadConfigFile(const std::string& path) {
       return cannotRead(errno);
     }
     std::string text;
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && size_t(st.st_size) <= kMaxFileBytes) {
+      text.reserve(size_t(st.st_size) + 1);
+    }
     char buf[65536];
     for (;;) {
       ssize_t n = ::read(fd, buf, sizeof buf);

@@ -3,6 +3,8 @@
 // a bad file yields a ConfigError naming file:line:column, the key, the value and the allowed
 // range, and no Config at all (nothing of a bad file is ever applied).
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,7 +14,8 @@
 namespace tally {
 
 struct NodeConfig {
-  std::string id = "tally";        // nodeID in CDRs; 1-20 chars [A-Za-z0-9_.-]
+  std::string id = "tally";        // nodeID in CDRs; 1-20 chars [A-Za-z0-9_.-], no leading '.'
+
   IpAddress address;               // this gateway; required
   std::string timezone = "UTC";    // IANA name, must exist under /usr/share/zoneinfo (or "UTC")
 };
@@ -152,6 +155,12 @@ constexpr unsigned kMaxWorkers = 64;
 constexpr unsigned kMinMaxFrameSize = 1518;
 constexpr unsigned kMaxMaxFrameSize = 65535;
 
+// Where a value was written in the file (1-based).
+struct SourceLocation {
+  int line = 0;
+  int column = 0;
+};
+
 struct Config {
   std::string source;  // file name it was read from
   NodeConfig node;
@@ -163,6 +172,11 @@ struct Config {
   LocalBillConfig local_bill;
   // Non-fatal notes, e.g. sections recognised but not implemented in this release.
   std::vector<std::string> warnings;
+  // Where the values that the start-up checks (shared/config_check.h) name were written, by
+  // key path: "node.timezone", "dataplane.eal[I]", "dataplane.ports[I].name",
+  // "dataplane.workers", "control.socket", "local_aaa_server.local_bill.cfcard.path". A key
+  // not in the file (its default applies) has no entry.
+  std::map<std::string, SourceLocation, std::less<>> locations;
 };
 
 struct ConfigError {

@@ -13,7 +13,22 @@ Cases (each: exit status != 0 within the time limit, and stderr says what is wro
   missing_config      --check-config on a file that does not exist -> exit 1, names the file
   demo_config_valid   --check-config config/demo.yaml -> exit 0
   eal_args_replace    a config whose dataplane.eal is nonsense runs fine when --eal-args replaces it
-Prints PASS/FAIL per case; exits 1 on any failure.
+Paths and devices (shared/config_check.h): each refused by --check-config (exit 1, FILE:LINE:COL
+of the key, the reason) and by start-up (exit != 0, the same reason, before EAL starts):
+  cfcard_is_file          local_bill.cfcard.path names a regular file
+  cfcard_below_file       ... a path below a regular file
+  cfcard_not_writable     ... a directory of mode 0555 (skipped as root: root writes there)
+  sequence_file_is_dir    the CF card's .tally-sequence is a directory
+  socket_dir_missing      control.socket in a directory whose parent does not exist
+  socket_not_socket       control.socket names a regular file
+  rx_pcap_missing         dataplane.eal --vdev rx_pcap= names a missing file
+  tx_pcap_dir_missing     dataplane.eal --vdev tx_pcap= in a missing directory
+  vdev_port_missing       a net_* port that no --vdev in dataplane.eal creates
+  too_few_lcores          workers: 2 with -l 0-1
+  usage_report_dir_missing  --usage-report in a missing directory (command line: no position)
+  node_id_hidden          node.id: .hidden (refused by the loader)
+  nul_byte                a raw NUL byte in the file -> "control character 0x00" at its position
+Prints PASS/FAIL/SKIP per case; exits 1 on any failure.
 """
 
 import argparse
@@ -180,7 +195,8 @@ def case_bad_value_check(c):
 
 
 def case_bad_eal_args(c):
-    rc, out, err = c.tallyd(c.config("bad_eal_args"), "--no-such-eal-option")
+    # The devices are there (else the port check refuses first): EAL itself must refuse.
+    rc, out, err = c.tallyd(c.config("bad_eal_args"), c.eal() + " --no-such-eal-option")
     if rc is None:
         return "did not exit within %d s" % TIMEOUT_S
     if rc == 0:
@@ -215,6 +231,169 @@ def case_demo_config_valid(c):
     rc, out, err = run([c.args.tallyd, "--check-config", "config/demo.yaml"], cwd=REPO)
     if rc != 0:
         return "--check-config config/demo.yaml: exit %s: %s" % (rc, tail(err + out))
+    if "not checked without starting:" not in out:
+        return "--check-config does not say what it cannot check: %s" % tail(out)
+    return None
+
+
+# ---- paths and devices: --check-config and start-up refuse the same files ----
+
+def with_eal(c, extra=()):
+    """dataplane.eal = the test's EAL arguments (absolute pcap path, private prefix) + extra."""
+    args = c.eal().split() + list(extra)
+
+    def m(cfg):
+        cfg["dataplane"]["eal"] = args
+    return m
+
+
+def refused(c, cfg, needle, words, check_args=(), start_args=()):
+    """--check-config exits 1 pointing at the line of `needle` (key or value column) and
+    saying every word; start-up (the config's own EAL arguments) exits != 0 saying them too."""
+    rc, out, err = run([c.args.tallyd, "--check-config", cfg] + list(check_args))
+    if rc != 1:
+        return "--check-config: exit %s, expected 1: %s" % (rc, tail(err + out))
+    if needle is not None:
+        line, kc, vc = line_col_of(cfg, needle)
+        ln = Path(cfg).read_text().splitlines()[line - 1]
+        if ln.lstrip().startswith("- ") and ":" not in needle:  # an EAL argument: its column
+            kc = vc = ln.index("- ") + 3
+        problem = expect_location(err, cfg, line, {kc, vc} - {None})
+        if problem:
+            return "--check-config: " + problem
+    for w in words:
+        if w not in err:
+            return "--check-config does not say %r: %s" % (w, tail(err))
+    rc, out, err = run([c.args.tallyd, "--config", cfg, "--exit-when-idle", "300", "--no-summary"]
+                       + list(start_args))
+    if rc is None:
+        return "start-up did not exit within %d s" % TIMEOUT_S
+    if rc == 0:
+        return "--check-config refused it but start-up ran: exit 0"
+    for w in words:
+        if w not in err:
+            return "start-up exit %d does not say %r: %s" % (rc, w, tail(err))
+    return None
+
+
+CFCARD = ("local_aaa_server", "local_bill", "cfcard", "path")
+SOCKET = ("control", "socket")
+
+
+def refused_with(c, name, keys, value, words):
+    """A config with the test's EAL arguments and cfg[keys...] = value, refused (see refused())
+    at the line of that value."""
+    def m(cfg):
+        with_eal(c)(cfg)
+        d = cfg
+        for k in keys[:-1]:
+            d = d[k]
+        d[keys[-1]] = str(value)
+    return refused(c, c.config(name, m), "%s: %s" % (keys[-1], value), words)
+
+
+def case_cfcard_is_file(c):
+    f = c.work / "cfcard-file"
+    f.write_text("x")
+    return refused_with(c, "cfcard_is_file", CFCARD, f,
+                        ["local_bill.cfcard.path", "exists and is not a directory"])
+
+
+def case_cfcard_below_file(c):
+    f = c.work / "cfcard-file2"
+    f.write_text("x")
+    return refused_with(c, "cfcard_below_file", CFCARD, f / "cdr",
+                        ["local_bill.cfcard.path", "Not a directory"])
+
+
+def case_cfcard_not_writable(c):
+    if os.geteuid() == 0:
+        return "SKIP: root writes into a mode 0555 directory (and so does tallyd)"
+    d = c.work / "cfcard-ro"
+    d.mkdir(mode=0o555)
+    return refused_with(c, "cfcard_not_writable", CFCARD, d,
+                        ["local_bill.cfcard.path", "is not writable"])
+
+
+def case_sequence_file_is_dir(c):
+    d = c.work / "cfcard-seqdir"
+    (d / ".tally-sequence").mkdir(parents=True)
+    return refused_with(c, "sequence_file_is_dir", CFCARD, d,
+                        [".tally-sequence", "is not a regular file"])
+
+
+def case_socket_dir_missing(c):
+    return refused_with(c, "socket_dir_missing", SOCKET, c.work / "no" / "such" / "t.sock",
+                        ["control.socket", "does not exist and cannot be created"])
+
+
+def case_socket_not_socket(c):
+    sock = c.work / "plain-file.sock"
+    sock.write_text("x")
+    return refused_with(c, "socket_not_socket", SOCKET, sock,
+                        ["control.socket", "exists and is not a socket"])
+
+
+def case_rx_pcap_missing(c):
+    missing = c.work / "no-such-input.pcap"
+    cfg = c.config("rx_pcap_missing", with_eal(c))
+    text = cfg.read_text().replace(str(DEMO_PCAP), str(missing))
+    cfg.write_text(text)
+    return refused(c, cfg, "rx_pcap=%s" % missing, ["dataplane.eal[", "net_pcap0 rx_pcap file",
+                                                    str(missing)])
+
+
+def case_tx_pcap_dir_missing(c):
+    out = c.work / "no-dir" / "out.pcap"
+    cfg = c.config("tx_pcap_dir_missing", with_eal(c, ["--vdev=net_pcap1,tx_pcap=%s" % out]))
+    return refused(c, cfg, "tx_pcap=%s" % out, ["net_pcap1 tx_pcap file", "does not exist"])
+
+
+def case_vdev_port_missing(c):
+    def m(cfg):
+        with_eal(c)(cfg)
+        cfg["dataplane"]["ports"] = [{"name": "net_pcap9", "role": "access", "forward_to": "net_null0"},
+                                     {"name": "net_null0", "role": "core"}]
+    return refused(c, c.config("vdev_port_missing", m), "name: net_pcap9",
+                   ["dataplane.ports[0].name", "no --vdev EAL argument creates"])
+
+
+def case_too_few_lcores(c):
+    def m(cfg):
+        with_eal(c)(cfg)
+        cfg["dataplane"]["workers"] = 2
+    cfg = c.config("too_few_lcores", m)
+    return refused(c, cfg, None, ["dataplane.workers 2 needs workers + 1"])
+
+
+def case_usage_report_dir_missing(c):
+    report = c.work / "no-report-dir" / "usage.jsonl"
+    cfg = c.config("usage_report_dir_missing", with_eal(c))
+    return refused(c, cfg, None, ["--usage-report", "does not exist"],
+                   check_args=["--usage-report", report], start_args=["--usage-report", report])
+
+
+def case_node_id_hidden(c):
+    def m(cfg):
+        cfg["node"]["id"] = ".hidden"
+    return refused(c, c.config("node_id_hidden", m), "id: .hidden", ["node.id", "not starting with '.'"])
+
+
+def case_nul_byte(c):
+    cfg = c.config("nul_byte", with_eal(c))
+    text = cfg.read_bytes()
+    at = text.index(b"address: ") + len(b"address: ")
+    cfg.write_bytes(text[:at] + b"\0" + text[at:])
+    line = text[:at].count(b"\n") + 1
+    col = at - (text.rfind(b"\n", 0, at) + 1) + 1
+    rc, out, err = run([c.args.tallyd, "--check-config", cfg])
+    if rc != 1:
+        return "--check-config: exit %s, expected 1: %s" % (rc, tail(err + out))
+    problem = expect_location(err, cfg, line, {col})
+    if problem:
+        return problem
+    if "control character 0x00" not in err:
+        return "the message does not name the NUL: %s" % tail(err)
     return None
 
 
@@ -239,6 +418,19 @@ CASES = [
     ("missing_config", case_missing_config),
     ("demo_config_valid", case_demo_config_valid),
     ("eal_args_replace", case_eal_args_replace),
+    ("cfcard_is_file", case_cfcard_is_file),
+    ("cfcard_below_file", case_cfcard_below_file),
+    ("cfcard_not_writable", case_cfcard_not_writable),
+    ("sequence_file_is_dir", case_sequence_file_is_dir),
+    ("socket_dir_missing", case_socket_dir_missing),
+    ("socket_not_socket", case_socket_not_socket),
+    ("rx_pcap_missing", case_rx_pcap_missing),
+    ("tx_pcap_dir_missing", case_tx_pcap_dir_missing),
+    ("vdev_port_missing", case_vdev_port_missing),
+    ("too_few_lcores", case_too_few_lcores),
+    ("usage_report_dir_missing", case_usage_report_dir_missing),
+    ("node_id_hidden", case_node_id_hidden),
+    ("nul_byte", case_nul_byte),
 ]
 
 
@@ -263,7 +455,9 @@ def main():
             problem = fn(c)
         except Exception as e:   # noqa: BLE001
             problem = "%s: %s" % (type(e).__name__, e)
-        if problem:
+        if problem and problem.startswith("SKIP: "):
+            print("SKIP %s: %s" % (name, problem[6:]), flush=True)
+        elif problem:
             failed += 1
             print("FAIL %s: %s" % (name, problem), flush=True)
         else:

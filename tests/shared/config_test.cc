@@ -1,8 +1,13 @@
 #include "shared/config.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include "shared/config_check.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -334,6 +339,11 @@ const BadCase kBadCases[] = {
      "must be 1-20 characters of A-Z a-z 0-9 _ . -"},
     {"IdBadChar", 2, 2, "  id: gw/01", 2, 7, "node.id", "gw/01", "must be 1-20 characters"},
     {"IdEmpty", 2, 2, "  id: \"\"", 2, 7, "node.id", "", "must be 1-20 characters"},
+    // The id starts every CDR file name: a leading dot would make hidden files ("." and ".."
+    // no files at all) that the file rule (docs/cdr-format.md) says are not CDR files.
+    {"IdDot", 2, 2, "  id: \".\"", 2, 7, "node.id", ".", "not starting with '.'"},
+    {"IdDotDot", 2, 2, "  id: \"..\"", 2, 7, "node.id", "..", "not starting with '.'"},
+    {"IdHidden", 2, 2, "  id: .hidden", 2, 7, "node.id", ".hidden", "not starting with '.'"},
     {"IdList", 2, 2, "  id: [a]", 2, 7, "node.id", "",
      "must be a single value, not a list: must be 1-20 characters"},
     {"AddressBad", 3, 3, "  address: 192.0.2.300", 3, 12, "node.address", "192.0.2.300",
@@ -1829,6 +1839,341 @@ TEST(ConfigErrorFormatTest, Shapes) {
   EXPECT_EQ(e.format(), "cfg.yaml: missing value: allowed 1-64");
   ConfigError ctl{"c.yaml", 1, 2, "node.id", "a\nb", "must be"};
   EXPECT_EQ(ctl.format(), "c.yaml:1:2: node.id: value 'a\\x0ab' must be");
+}
+
+TEST(ConfigErrorFormatTest, KeyValueAndMessageNeverCarryRawBytes) {
+  ConfigError e{"c.yaml", 1, 2, "node.\xc3\xa9\x01", "\xff\xfe\x7f",
+                "unknown escape character: \x80"};
+  EXPECT_EQ(e.format(),
+            "c.yaml:1:2: node.\\xc3\\xa9\\x01: value '\\xff\\xfe\\x7f' unknown escape character: "
+            "\\x80");
+  e.value = std::string(300, 'v');
+  EXPECT_NE(e.format().find("value '" + std::string(200, 'v') + "...' "), std::string::npos);
+}
+
+// ---- Text that is not a configuration ----
+
+// A NUL or any control character (but tab and line breaks) or a byte that is not UTF-8 is
+// refused at its position before yaml-cpp sees it (yaml-cpp said "unknown escape character").
+struct TextCase {
+  const char* name;
+  std::string text;
+  int line;
+  int column;
+  const char* message;
+};
+
+class BadTextTest : public testing::TestWithParam<TextCase> {};
+
+TEST_P(BadTextTest, RefusedAtItsPosition) {
+  const TextCase& c = GetParam();
+  ConfigError e = loadBad(c.text, "t.yaml");
+  EXPECT_EQ(e.line, c.line);
+  EXPECT_EQ(e.column, c.column);
+  EXPECT_EQ(e.key, "");
+  EXPECT_EQ(e.message.find(c.message), 0u) << e.message;
+  EXPECT_EQ(e.format(), "t.yaml:" + std::to_string(c.line) + ":" + std::to_string(c.column) +
+                            ": " + e.message);
+}
+
+const TextCase kBadTexts[] = {
+    {"Nul", std::string("node:\n  id: a\0b\n", 16), 2, 8,
+     "control character 0x00: a configuration"},
+    {"NulInComment", std::string("node: # \0\n", 11), 1, 9, "control character 0x00"},
+    {"Bell", "node:\n  id: \x07\n", 2, 7, "control character 0x07"},
+    {"Escape", "\x1b[31mnode:\n", 1, 1, "control character 0x1b"},
+    {"Del", "node:\n  id: a\x7f\n", 2, 8, "control character 0x7f"},
+    {"FormFeed", "node: {}\n\x0c\n", 2, 1, "control character 0x0c"},
+    {"LoneHighByte", "node:\n  id: \xff\n", 2, 7, "invalid UTF-8 byte 0xff"},
+    {"TruncatedSequence", "node:\n  id: a\xc3", 2, 8, "invalid UTF-8 byte 0xc3"},
+    {"Overlong", "node: \xc0\xaf\n", 1, 7, "invalid UTF-8 byte 0xc0"},
+    {"Surrogate", "node: \xed\xa0\x80\n", 1, 7, "invalid UTF-8 byte 0xed"},
+    {"C1Control", "node: \xc2\x80\n", 1, 7, "control character U+0080"},
+    // Columns count characters: after "é" (2 bytes) the NUL is at column 3.
+    {"ColumnCountsCharacters", std::string("#\xc3\xa9\0\n", 5), 1, 3, "control character 0x00"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Table, BadTextTest, testing::ValuesIn(kBadTexts),
+                         [](const testing::TestParamInfo<TextCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(ConfigTextTest, TabsCrLfUtf8AndEscapedControlsLoad) {
+  std::string text =
+      replaceOnce(kBase, "  id: gw-01\n", "  id: gw-01\t# G\xc3\xa4teway \xe2\x82\xac\r\n");
+  EXPECT_EQ(loadOk(text).node.id, "gw-01");
+  // A NUL written as an escape is a value like any other (refused by the key, escaped).
+  ConfigError e = loadBad(replaceOnce(kBase, "  id: gw-01", "  id: \"a\\0\""));
+  EXPECT_EQ(e.key, "node.id");
+  EXPECT_NE(e.format().find("value 'a\\x00'"), std::string::npos) << e.format();
+}
+
+// ---- The document tree (yaml-cpp events, not YAML::Load) ----
+
+TEST(ConfigTreeTest, AliasesAnchorsAndNullsAsYamlCppReadsThem) {
+  // An alias is the anchored value; "~" and "null" are empty values.
+  Config c = loadOk(replaceOnce(replaceOnce(kBase, "  id: gw-01", "  id: &name gw-07"),
+                                "      user_name: alice", "      user_name: *name"));
+  EXPECT_EQ(c.node.id, "gw-07");
+  EXPECT_EQ(c.subscribers.statics[0].user_name, "gw-07");
+  ConfigError e = loadBad(replaceOnce(kBase, "  workers: 2", "  workers: ~"));
+  EXPECT_EQ(e.line, 13);
+  EXPECT_NE(e.message.find("missing value"), std::string::npos) << e.message;
+}
+
+TEST(ConfigTreeTest, LongStaticListKeepsPositionsAndFindsTheDuplicate) {
+  constexpr int kStatics = 20000;
+  std::string list;
+  for (int i = 0; i < kStatics; ++i) {
+    list += "    - {address: 10." + std::to_string(i / 65536) + "." +
+            std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) + ", imsi: \"00101" +
+            std::to_string(1000000000 + i) + "\"}\n";
+  }
+  std::string base = editBase(24, 28, list.substr(0, list.size() - 1));
+  Config c = loadOk(base);
+  ASSERT_EQ(c.subscribers.statics.size(), size_t(kStatics));
+  EXPECT_EQ(c.subscribers.statics.back().line, 24 + kStatics - 1);
+  EXPECT_EQ(c.subscribers.statics.back().imsi, "00101" + std::to_string(1000000000 + kStatics - 1));
+  // One more entry repeating entry 300: named with its index and line.
+  std::string dup = editBase(24, 28, list + "    - {address: 10.0.1.44}");
+  ConfigError e = loadBad(dup);
+  EXPECT_EQ(e.line, 24 + kStatics);
+  EXPECT_EQ(e.key, "subscribers.static[" + std::to_string(kStatics) + "].address");
+  EXPECT_NE(e.message.find("same address as subscribers.static[300] (line 324)"),
+            std::string::npos)
+      << e.message;
+}
+
+TEST(ConfigLocationsTest, PathsAndEalItemsRecordWhereTheyWereWritten) {
+  Config c = loadOk(kBase);
+  ASSERT_EQ(c.locations.count("dataplane.eal[2]"), 1u);
+  EXPECT_EQ(c.locations.at("dataplane.eal[2]").line, 6);
+  EXPECT_EQ(c.locations.at("dataplane.eal[2]").column, 28);
+  EXPECT_EQ(c.locations.at("control.socket").line, 37);
+  EXPECT_EQ(c.locations.at("control.socket").column, 11);
+  EXPECT_EQ(c.locations.at("dataplane.ports[1].name").line, 11);
+  EXPECT_EQ(c.locations.count("local_aaa_server.local_bill.cfcard.path"), 0u);  // default
+}
+
+// ---- The environment (shared/config_check.h) ----
+
+TEST(EalArgsTest, VdevsAndLcoreLists) {
+  std::vector<std::string> eal = {"-l", "0-2,5", "--vdev=net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap",
+                                  "--vdev", "net_null0", "-c", "0x3"};
+  std::vector<VdevArg> v = findVdevs(eal);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].name, "net_pcap0");
+  EXPECT_EQ(v[0].index, 2u);
+  EXPECT_EQ(v[0].kvargs, (std::vector<std::pair<std::string, std::string>>{
+                             {"rx_pcap", "a.pcap"}, {"tx_pcap", "b.pcap"}}));
+  EXPECT_EQ(v[1].name, "net_null0");
+  EXPECT_EQ(v[1].index, 4u);
+  std::optional<LcoreList> l = findLcores(eal);  // the last list given counts: -c 0x3
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->cpus, (std::vector<unsigned>{0, 1}));
+  EXPECT_EQ(l->index, 6u);
+  EXPECT_EQ(parseCpuList("0-2,5"), (std::vector<unsigned>{0, 1, 2, 5}));
+  EXPECT_EQ(parseCpuList("3"), (std::vector<unsigned>{3}));
+  EXPECT_FALSE(parseCpuList("2-1"));
+  EXPECT_FALSE(parseCpuList("0,"));
+  EXPECT_FALSE(parseCpuList("(0-1)@2"));
+  l = findLcores({"--lcores=(0-1)@0"});
+  ASSERT_TRUE(l);
+  EXPECT_FALSE(l->readable);
+  l = findLcores({"-l0-3"});
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->cpus.size(), 4u);
+  EXPECT_FALSE(findLcores({"--no-huge"}));
+}
+
+// A valid base file whose paths all lie in a fresh temporary directory.
+class EnvironmentTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tally_env_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    pcap_ = dir_ + "/in.pcap";
+    std::ofstream(pcap_) << "pcap";
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+    for (unsigned c = 0; c < CPU_SETSIZE && cpus_.size() < 2; ++c) {
+      if (CPU_ISSET(c, &set)) {
+        cpus_ += (cpus_.empty() ? "" : ",") + std::to_string(c);
+      }
+    }
+  }
+  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+
+  // kBase with workers 1, the lcores available here, and the given paths.
+  std::string text(const std::string& cfcard, const std::string& socket,
+                   const std::string& eal_tail = "") const {
+    std::string eal = "  eal: [\"-l\", \"" + cpus_ + "\", \"--vdev=net_pcap0,rx_pcap=" + pcap_ +
+                      "\", \"--vdev=net_null0\"" + eal_tail + "]";
+    std::string t = editBase(6, 6, eal);
+    t = replaceOnce(t, "  workers: 2", "  workers: 1");
+    t = replaceOnce(t, "  socket: /run/tally/tally.sock", "  socket: " + socket);
+    return t + "local_aaa_server:\n  local_bill:\n    cfcard:\n      path: " + cfcard + "\n";
+  }
+  // The errors, each checked to point into the file (line > 0) unless `key` is a flag.
+  std::vector<ConfigError> errors(const std::string& t, EnvironmentOptions o = {}) {
+    Config c = loadOk(t, "env.yaml");
+    EnvironmentReport r = checkEnvironment(c, o);
+    for (const ConfigError& e : r.errors) {
+      std::cout << "    " << e.format() << "\n";
+    }
+    return r.errors;
+  }
+  void expectOne(const std::vector<ConfigError>& errs, int line, int column, const char* key,
+                 const std::string& message) {
+    ASSERT_EQ(errs.size(), 1u);
+    EXPECT_EQ(errs[0].file, "env.yaml");
+    EXPECT_EQ(errs[0].line, line);
+    EXPECT_EQ(errs[0].column, column);
+    EXPECT_EQ(errs[0].key, key);
+    EXPECT_NE(errs[0].message.find(message), std::string::npos) << errs[0].message;
+  }
+
+  std::string dir_;
+  std::string pcap_;
+  std::string cpus_;
+};
+
+TEST_F(EnvironmentTest, GoodPathsPass) {
+  if (cpus_.find(',') == std::string::npos) {
+    GTEST_SKIP() << "needs 2 CPUs";
+  }
+  // The CF card directory and the socket's directory are created at start: missing is fine.
+  EXPECT_TRUE(errors(text(dir_ + "/spool/cdr", dir_ + "/run/t.sock")).empty());
+}
+
+TEST_F(EnvironmentTest, CfCardPathIsAFile) {
+  std::ofstream(dir_ + "/file") << "x";
+  expectOne(errors(text(dir_ + "/file", dir_ + "/t.sock")), 42, 13,
+            "local_aaa_server.local_bill.cfcard.path", "exists and is not a directory");
+}
+
+TEST_F(EnvironmentTest, CfCardPathBelowAFile) {
+  std::ofstream(dir_ + "/file") << "x";
+  expectOne(errors(text(dir_ + "/file/cdr/x", dir_ + "/t.sock")), 42, 13,
+            "local_aaa_server.local_bill.cfcard.path", "Not a directory");
+}
+
+TEST_F(EnvironmentTest, CfCardPathNotWritable) {
+  if (::geteuid() == 0) {
+    GTEST_SKIP() << "root writes into a mode 0555 directory (and so does tallyd)";
+  }
+  ::mkdir((dir_ + "/ro").c_str(), 0555);
+  expectOne(errors(text(dir_ + "/ro", dir_ + "/t.sock")), 42, 13,
+            "local_aaa_server.local_bill.cfcard.path", "is not writable");
+  expectOne(errors(text(dir_ + "/ro/cdr", dir_ + "/t.sock")), 42, 13,
+            "local_aaa_server.local_bill.cfcard.path", "cannot be created");
+}
+
+TEST_F(EnvironmentTest, SequenceFileThatIsADirectory) {
+  ::mkdir((dir_ + "/cdr").c_str(), 0750);
+  ::mkdir((dir_ + "/cdr/.tally-sequence").c_str(), 0750);
+  expectOne(errors(text(dir_ + "/cdr", dir_ + "/t.sock")), 42, 13,
+            "local_aaa_server.local_bill.cfcard.path", "is not a regular file");
+}
+
+TEST_F(EnvironmentTest, SocketDirectoryMissingTwoLevels) {
+  // Start-up creates only the socket's own directory, not its parents.
+  expectOne(errors(text(dir_ + "/cdr", dir_ + "/no/such/t.sock")), 37, 11, "control.socket",
+            "does not exist and cannot be created");
+}
+
+TEST_F(EnvironmentTest, SocketPathIsAFile) {
+  std::ofstream(dir_ + "/t.sock") << "x";
+  expectOne(errors(text(dir_ + "/cdr", dir_ + "/t.sock")), 37, 11, "control.socket",
+            "exists and is not a socket");
+}
+
+TEST_F(EnvironmentTest, LiveSocketIsOnlyAWarning) {
+  std::string path = dir_ + "/t.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  Config c = loadOk(text(dir_ + "/cdr", path), "env.yaml");
+  EnvironmentReport r = checkEnvironment(c, {});
+  ::close(fd);
+  EXPECT_TRUE(r.errors.empty());
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("in use by a running tallyd"), std::string::npos);
+}
+
+TEST_F(EnvironmentTest, RxPcapMissing) {
+  std::remove(pcap_.c_str());
+  expectOne(errors(text(dir_ + "/cdr", dir_ + "/t.sock")), 6, 22, "dataplane.eal[2]",
+            "net_pcap0 rx_pcap file " + pcap_ + ": No such file or directory");
+}
+
+TEST_F(EnvironmentTest, TxPcapDirectoryMissing) {
+  std::vector<ConfigError> errs = errors(text(
+      dir_ + "/cdr", dir_ + "/t.sock", ", \"--vdev=net_pcap1,tx_pcap=" + dir_ + "/no/out.pcap\""));
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].key, "dataplane.eal[4]");
+  EXPECT_EQ(errs[0].line, 6);
+  EXPECT_NE(errs[0].message.find("cannot be created: directory " + dir_ + "/no does not exist"),
+            std::string::npos);
+}
+
+TEST_F(EnvironmentTest, InterfaceMissing) {
+  std::vector<ConfigError> errs = errors(
+      text(dir_ + "/cdr", dir_ + "/t.sock", ", \"--vdev=net_pcap1,iface=tally-no-such0\""));
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_NE(errs[0].message.find("no network interface named tally-no-such0"), std::string::npos);
+}
+
+TEST_F(EnvironmentTest, VirtualPortNoVdevCreates) {
+  std::string t =
+      replaceOnce(text(dir_ + "/cdr", dir_ + "/t.sock"), "--vdev=net_null0", "--vdev=net_null1");
+  expectOne(errors(t), 11, 13, "dataplane.ports[1].name",
+            "no --vdev EAL argument creates this virtual device (EAL creates: net_pcap0, "
+            "net_null1)");
+}
+
+TEST_F(EnvironmentTest, PciPortWithNoPci) {
+  std::string t = replaceOnce(text(dir_ + "/cdr", dir_ + "/t.sock", ", \"--no-pci\""),
+                              "    - name: net_null0", "    - name: \"0000:01:00.0\"");
+  t = replaceOnce(t, "forward_to: net_null0", "forward_to: \"0000:01:00.0\"");
+  expectOne(errors(t), 11, 13, "dataplane.ports[1].name",
+            "a PCI device, but the EAL arguments hold --no-pci");
+}
+
+TEST_F(EnvironmentTest, TooFewLcores) {
+  std::string t =
+      replaceOnce(text(dir_ + "/cdr", dir_ + "/t.sock"), "  workers: 1", "  workers: 4");
+  std::vector<ConfigError> errs = errors(t);
+  ASSERT_GE(errs.size(), 1u);
+  EXPECT_EQ(errs[0].key, "dataplane.eal[1]");
+  EXPECT_EQ(errs[0].line, 6);
+  EXPECT_NE(errs[0].message.find("but dataplane.workers 4 needs workers + 1"), std::string::npos);
+}
+
+TEST_F(EnvironmentTest, EalOverrideAndUsageReportHaveNoPosition) {
+  EnvironmentOptions o;
+  o.eal_override = std::vector<std::string>{
+      "-l", cpus_, "--vdev=net_pcap0,rx_pcap=/nonexistent.pcap", "--vdev=net_null0"};
+  o.usage_report = dir_ + "/no/usage.jsonl";
+  std::vector<ConfigError> errs = errors(text(dir_ + "/cdr", dir_ + "/t.sock"), o);
+  ASSERT_EQ(errs.size(), 2u);
+  EXPECT_EQ(errs[0].key, "--eal-args");
+  EXPECT_EQ(errs[0].line, 0);
+  EXPECT_EQ(errs[0].value, "--vdev=net_pcap0,rx_pcap=/nonexistent.pcap");
+  EXPECT_EQ(errs[1].key, "--usage-report");
+  EXPECT_NE(errs[1].message.find("directory " + dir_ + "/no does not exist"), std::string::npos);
+}
+
+TEST_F(EnvironmentTest, EveryProblemIsReported) {
+  std::ofstream(dir_ + "/file") << "x";
+  std::remove(pcap_.c_str());
+  std::vector<ConfigError> errs = errors(text(dir_ + "/file", dir_ + "/no/such/t.sock"));
+  EXPECT_EQ(errs.size(), 3u);
 }
 
 // ---- The agreed example ----
