@@ -9,19 +9,13 @@
 #include <rte_mempool.h>
 
 #include <atomic>
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
 
-#include "controlplane/biller.h"
-#include "controlplane/commands.h"
-#include "controlplane/control_server.h"
 #include "controlplane/log.h"
-#include "controlplane/poller.h"
-#include "controlplane/report.h"
 #include "dataplane/fastpath.h"
 #include "dataplane/mbuf_frame.h"
 
@@ -356,20 +350,9 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
     channels.push_back(WorkerChannel{c->slab.get(), c->stats, c->w2c.get(), c->c2w.get()});
   }
   SteadyClock clock;
-  Poller poller(config, plan, channels, clock);
-  auto biller = Biller::open(config, clock);
-  if (!biller.ok()) {
-    return fail("billing: " + biller.error().message);
-  }
-  poller.setObserver(biller->get());
-
-  auto server = ControlServer::open(
-      config.control.socket, config.control.socket_mode,
-      [&poller, &biller](const std::vector<std::string>& words) {
-        return handleCommand(words, poller, biller->get());
-      });
-  if (!server.ok()) {
-    return fail(server.error().message);
+  auto daemon = Daemon::open(config, plan, std::move(channels), clock, opt);
+  if (!daemon.ok()) {
+    return fail(daemon.error().message);
   }
 
   std::signal(SIGINT, onSignal);
@@ -387,94 +370,19 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
   logInfo("running: " + std::to_string(workers) + " worker(s), " + std::to_string(ports.size()) +
           " port(s), control socket " + config.control.socket);
 
-  // ---- control plane loop (main lcore) ----
-  using SteadyT = std::chrono::steady_clock;
-  const auto interval = std::chrono::milliseconds(config.dataplane.poll_interval_ms);
-  auto start = SteadyT::now();
-  auto next_poll = start + interval;
-  uint64_t last_rx = 0;
-  auto last_rx_change = start;
-  auto first_rx = start;
-  bool seen_rx = false;
-  while (!g_signal_stop.load(std::memory_order_relaxed)) {
-    auto now = SteadyT::now();
-    if (now >= next_poll) {
-      poller.poll();
-      next_poll += interval;
-      if (next_poll < now) {
-        next_poll = now + interval;  // the poll overran: do not try to catch up
-      }
-      uint64_t rx = poller.statistics().worker[size_t(Stat::kRxPackets)];
-      if (rx != last_rx) {
-        if (!seen_rx) {
-          seen_rx = true;
-          first_rx = now;
-        }
-        last_rx = rx;
-        last_rx_change = now;
-      }
-      if (opt.exit_when_idle_ms >= 0 &&
-          now - last_rx_change >= std::chrono::milliseconds(opt.exit_when_idle_ms)) {
-        logInfo("no packet for " + std::to_string(opt.exit_when_idle_ms) + " ms: stopping");
-        break;
-      }
-      if (opt.run_for_s > 0 &&
-          now - start >= std::chrono::duration<double>(opt.run_for_s)) {
-        break;
-      }
-    }
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_poll - SteadyT::now());
-    (*server)->serve(int(std::max<int64_t>(0, std::min<int64_t>(wait.count(), 100))));
-  }
-  auto stopped_at = SteadyT::now();
+  (*daemon)->run(g_signal_stop);  // the control plane, on the main lcore
 
   // ---- stop and harvest ----
   stop.store(true, std::memory_order_relaxed);
-  rte_eal_mp_wait_lcore();
-  bool conserved = poller.finalHarvest();
-  (*biller)->shutdown();
-  server->reset();
+  rte_eal_mp_wait_lcore();  // every worker counted what it had in flight
+  (*daemon)->finish();
   // Close the ports first: every mbuf must then be back in the pool (none leaked).
   for (PortSetup& p : ports) {
     rte_eth_dev_stop(p.id);
     rte_eth_dev_close(p.id);
   }
-  int64_t in_use = int64_t(rte_mempool_in_use_count(pool));
-  poller.setMbufsInUseAtExit(in_use);
-  int rc = 0;
-  if (in_use != 0) {
-    logAlarm(std::to_string(in_use) + " packet buffer(s) not returned to the pool at exit");
-    rc = 1;
-  }
-  if (!opt.usage_report.empty()) {
-    std::string err = writeUsageReport(opt.usage_report, poller);
-    if (!err.empty()) {
-      logError("usage report: " + err);
-      rc = 1;
-    }
-  }
-  if (opt.summary) {
-    std::fputs(formatSummary(poller).c_str(), stdout);
-    std::fputs(formatBillingSummary(**biller).c_str(), stdout);
-  }
-  if ((*biller)->writer().pendingRecords() != 0 || (*biller)->writer().recordsDropped() != 0) {
-    logAlarm("CDR output: " + std::to_string((*biller)->writer().pendingRecords()) +
-             " record(s) could not be written, " +
-             std::to_string((*biller)->writer().recordsDropped()) + " dropped: " +
-             (*biller)->writer().lastError());
-    rc = 1;
-  }
-  if (opt.rate) {
-    double secs = std::chrono::duration<double>(stopped_at - first_rx).count();
-    uint64_t rx = poller.statistics().worker[size_t(Stat::kRxPackets)];
-    std::printf("rx_packets %llu seconds %.3f rate_pps %.0f\n", (unsigned long long)rx, secs,
-                secs > 0 ? double(rx) / secs : 0.0);
-  }
-  std::fflush(stdout);
-  if (!conserved) {
-    logAlarm("conservation check failed at the final harvest");
-    rc = 1;
-  }
+  const int rc = (*daemon)->report(int64_t(rte_mempool_in_use_count(pool)));
+  daemon->reset();
   ctx.clear();
   rte_mempool_free(pool);
   rte_eal_cleanup();

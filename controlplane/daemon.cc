@@ -1,0 +1,148 @@
+#include "controlplane/daemon.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "controlplane/commands.h"
+#include "controlplane/log.h"
+#include "controlplane/report.h"
+
+namespace tally {
+
+namespace {
+constexpr int64_t kNsPerMs = 1000000;
+}  // namespace
+
+Daemon::Daemon(const Config& config, const CountingPlan& plan, std::vector<WorkerChannel> workers,
+               const Clock& clock, const DaemonOptions& options)
+    : config_(config),
+      clock_(clock),
+      options_(options),
+      poller_(std::make_unique<Poller>(config, plan, std::move(workers), clock)),
+      interval_ns_(int64_t(config.dataplane.poll_interval_ms) * kNsPerMs),
+      start_ns_(clock.monotonicNs()),
+      next_poll_ns_(start_ns_ + interval_ns_),
+      last_rx_change_ns_(start_ns_),
+      first_rx_ns_(start_ns_) {}
+
+Daemon::~Daemon() = default;
+
+Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, const CountingPlan& plan,
+                                             std::vector<WorkerChannel> workers,
+                                             const Clock& clock, const DaemonOptions& options) {
+  std::unique_ptr<Daemon> d(new Daemon(config, plan, std::move(workers), clock, options));
+  auto biller = Biller::open(config, clock);
+  if (!biller.ok()) {
+    return Error{"billing: " + biller.error().message};
+  }
+  d->biller_ = std::move(*biller);
+  d->poller_->setObserver(d->biller_.get());
+  Poller* poller = d->poller_.get();
+  Biller* b = d->biller_.get();
+  auto server = ControlServer::open(
+      config.control.socket, config.control.socket_mode,
+      [poller, b](const std::vector<std::string>& words) {
+        return handleCommand(words, *poller, b);
+      });
+  if (!server.ok()) {
+    return server.error();
+  }
+  d->server_ = std::move(*server);
+  return d;
+}
+
+Daemon::Stop Daemon::step(int max_wait_ms) {
+  const int64_t now = clock_.monotonicNs();
+  if (now >= next_poll_ns_) {
+    poller_->poll();
+    next_poll_ns_ += interval_ns_;
+    if (next_poll_ns_ < now) {
+      next_poll_ns_ = now + interval_ns_;  // the poll overran: do not try to catch up
+    }
+    const uint64_t rx = poller_->statistics().worker[size_t(Stat::kRxPackets)];
+    if (rx != last_rx_) {
+      if (!seen_rx_) {
+        seen_rx_ = true;
+        first_rx_ns_ = now;
+      }
+      last_rx_ = rx;
+      last_rx_change_ns_ = now;
+    }
+    if (options_.exit_when_idle_ms >= 0 &&
+        now - last_rx_change_ns_ >= options_.exit_when_idle_ms * kNsPerMs) {
+      logInfo("no packet for " + std::to_string(options_.exit_when_idle_ms) + " ms: stopping");
+      stopped_at_ns_ = now;
+      return Stop::kIdle;
+    }
+    if (options_.run_for_s > 0 && double(now - start_ns_) >= options_.run_for_s * 1e9) {
+      stopped_at_ns_ = now;
+      return Stop::kRunFor;
+    }
+  }
+  const int64_t wait_ms = (next_poll_ns_ - clock_.monotonicNs()) / kNsPerMs;
+  server_->serve(int(std::clamp<int64_t>(wait_ms, 0, max_wait_ms)));
+  return Stop::kNo;
+}
+
+Daemon::Stop Daemon::run(const std::atomic<bool>& signal) {
+  while (!signal.load(std::memory_order_relaxed)) {
+    Stop s = step();
+    if (s != Stop::kNo) {
+      return s;
+    }
+  }
+  stopped_at_ns_ = clock_.monotonicNs();
+  return Stop::kSignal;
+}
+
+bool Daemon::finish() {
+  if (stopped_at_ns_ == 0) {
+    stopped_at_ns_ = clock_.monotonicNs();
+  }
+  conserved_ = poller_->finalHarvest();
+  biller_->shutdown();
+  server_.reset();
+  return conserved_;
+}
+
+int Daemon::report(int64_t mbufs_in_use_at_exit) {
+  poller_->setMbufsInUseAtExit(mbufs_in_use_at_exit);
+  int rc = 0;
+  if (mbufs_in_use_at_exit != 0) {
+    logAlarm(std::to_string(mbufs_in_use_at_exit) +
+             " packet buffer(s) not returned to the pool at exit");
+    rc = 1;
+  }
+  if (!options_.usage_report.empty()) {
+    std::string err = writeUsageReport(options_.usage_report, *poller_);
+    if (!err.empty()) {
+      logError("usage report: " + err);
+      rc = 1;
+    }
+  }
+  if (options_.summary) {
+    std::fputs(formatSummary(*poller_).c_str(), stdout);
+    std::fputs(formatBillingSummary(*biller_).c_str(), stdout);
+  }
+  const cdr::CdrFileWriter& w = biller_->writer();
+  if (w.pendingRecords() != 0 || w.recordsDropped() != 0) {
+    logAlarm("CDR output: " + std::to_string(w.pendingRecords()) +
+             " record(s) could not be written, " + std::to_string(w.recordsDropped()) +
+             " dropped: " + w.lastError());
+    rc = 1;
+  }
+  if (options_.rate) {
+    const double secs = double(stopped_at_ns_ - first_rx_ns_) / 1e9;
+    const uint64_t rx = poller_->statistics().worker[size_t(Stat::kRxPackets)];
+    std::printf("rx_packets %llu seconds %.3f rate_pps %.0f\n", (unsigned long long)rx, secs,
+                secs > 0 ? double(rx) / secs : 0.0);
+  }
+  std::fflush(stdout);
+  if (!conserved_) {
+    logAlarm("conservation check failed at the final harvest");
+    rc = 1;
+  }
+  return rc;
+}
+
+}  // namespace tally
