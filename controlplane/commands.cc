@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <optional>
 
 #include "controlplane/report.h"
@@ -180,6 +181,82 @@ Reply sessionCommand(const std::vector<std::string>& words, Poller& poller) {
   return text("QoS of " + words[2] + " is now QCI " + q + "\n");
 }
 
+// `display session --json` of every session, in steps (ControlServer renders it as the client
+// reads, between polls): the same text as one JSON array of sessionJson() by session id.
+// Consistency: "a snapshot in motion". The ids are those of the sessions when the command
+// arrives; each session is rendered when the display reaches it, with its usage then, and
+// left out if it has finished by then; sessions opened after the command are not shown.
+Reply sessionListJson(Poller& poller) {
+  struct Cursor {
+    std::vector<uint64_t> ids;
+    size_t next = 0;
+    size_t shown = 0;
+  };
+  auto cur = std::make_shared<Cursor>();
+  cur->ids = poller.sessionIds();
+  Reply r = text("[");
+  r.more = [cur, &poller](std::string& out, size_t max_bytes) {
+    const size_t start = out.size();
+    while (cur->next < cur->ids.size() && out.size() - start < max_bytes) {
+      const Session* s = poller.sessionById(cur->ids[cur->next++]);
+      if (s == nullptr) {
+        continue;
+      }
+      out += cur->shown++ == 0 ? "\n  " : ",\n  ";
+      // As an element of an array dumped with indent 2: every line two spaces further in.
+      std::string one = sessionJson(*s, poller.plan()).dump(2);
+      size_t from = 0;
+      for (size_t nl = one.find('\n'); nl != std::string::npos; nl = one.find('\n', from)) {
+        out.append(one, from, nl + 1 - from);
+        out += "  ";
+        from = nl + 1;
+      }
+      out.append(one, from, std::string::npos);
+    }
+    if (cur->next < cur->ids.size()) {
+      return false;
+    }
+    out += cur->shown == 0 ? "]\n" : "\n]\n";
+    return true;
+  };
+  return r;
+}
+
+// The control socket's own figures (display statistics), when served over it.
+void addControlSocketJson(nlohmann::ordered_json& j) {
+  const ControlSocketStats* cs = servingControlStats();
+  if (cs == nullptr) {
+    return;
+  }
+  nlohmann::ordered_json refused = nlohmann::ordered_json::object();
+  for (size_t r = 0; r < size_t(Refusal::kCount); ++r) {
+    refused[refusalName(Refusal(r))] = cs->refused[r];
+  }
+  j["control_socket"] = {{"open_connections", cs->open_connections},
+                         {"accepted", cs->accepted},
+                         {"replies_complete", cs->replies_complete},
+                         {"refused_total", cs->refusedTotal()},
+                         {"refused", refused}};
+}
+
+std::string controlSocketText() {
+  const ControlSocketStats* cs = servingControlStats();
+  if (cs == nullptr) {
+    return "";
+  }
+  std::string refused;
+  for (size_t r = 0; r < size_t(Refusal::kCount); ++r) {
+    refused += (refused.empty() ? "" : ", ") + std::string(refusalName(Refusal(r))) + " " +
+               std::to_string(cs->refused[r]);
+  }
+  return "  Control socket\n"
+         "    open / accepted / complete  : " +
+         std::to_string(cs->open_connections) + " / " + std::to_string(cs->accepted) + " / " +
+         std::to_string(cs->replies_complete) + "\n" +
+         "    refused or closed early     : " + std::to_string(cs->refusedTotal()) + " (" +
+         refused + ")\n";
+}
+
 Reply displaySession(const std::vector<std::string>& args, bool json, Poller& poller,
                      const Biller* biller) {
   if (args.size() > 1) {
@@ -188,11 +265,7 @@ Reply displaySession(const std::vector<std::string>& args, bool json, Poller& po
   }
   if (args.empty()) {
     if (json) {
-      nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-      for (const Session* s : poller.sessions()) {
-        arr.push_back(sessionJson(*s, poller.plan()));
-      }
-      return text(arr.dump(2) + "\n");
+      return sessionListJson(poller);
     }
     return text(formatSessionList(poller));
   }
@@ -308,12 +381,14 @@ Reply handleCommand(const std::vector<std::string>& in, Poller& poller, const Bi
           j["cdr_records_dropped"] = w.recordsDropped();
           j["charging_sessions_open"] = biller->engine().openSessions();
         }
+        addControlSocketJson(j);
         return text(j.dump(2) + "\n");
       }
       std::string out = formatStatistics(poller);
       if (biller != nullptr) {
         out += "  Billing\n    " + formatBillingSummary(*biller);
       }
+      out += controlSocketText();
       return text(out);
     }
   }

@@ -661,6 +661,25 @@ std::vector<const Session*> Poller::sessions() const {
   return out;
 }
 
+std::vector<uint64_t> Poller::sessionIds() const {
+  std::vector<uint64_t> out;
+  out.reserve(sessions_.size());
+  for (const auto& [id, s] : sessions_) {
+    out.push_back(id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const Session* Poller::sessionById(uint64_t id) const {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    return nullptr;
+  }
+  syncSession(*it->second);
+  return it->second.get();
+}
+
 std::vector<FlowUsage> Poller::usage() const {
   std::map<UsageKey, FlowCounters> all = archive_;
   for (const auto& [id, s] : sessions_) {

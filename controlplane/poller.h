@@ -177,6 +177,10 @@ class Poller {
   void setMbufsInUseAtExit(int64_t n) { stats_.mbufs_in_use_at_exit = n; }
   const Session* findSession(const IpAddress& address) const;  // any address of the subscriber
   std::vector<const Session*> sessions() const;                 // billed and pseudo, by id
+  // For a display in steps (the control socket): the ids of every session now, in order, and
+  // one session by id, brought up to date (nullptr once it has finished).
+  std::vector<uint64_t> sessionIds() const;
+  const Session* sessionById(uint64_t id) const;
   std::vector<FlowUsage> usage() const;                         // billed usage of the whole run
   const CountingPlan& plan() const { return plan_; }
   const Config& config() const { return config_; }

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controlplane/cdr_decode.h"
@@ -16,7 +17,10 @@ void usage(FILE* out) {
                "usage: tallyctl [--socket PATH | --config FILE] [--timeout MS] COMMAND...\n"
                "%s"
                "The socket is --socket, else control.socket of --config, else $TALLY_SOCKET,\n"
-               "else /run/tally/tally.sock.\n",
+               "else /run/tally/tally.sock. --timeout (default 5000 ms): how long to wait for the\n"
+               "daemon each time (a large reply may take longer in all). Exit status: 0 done,\n"
+               "1 refused (\"busy: ...\" when the socket is at a connection limit, after\n"
+               "retrying for a second), 2 usage, 3 no answer or a reply cut short.\n",
                tally::commandHelp().c_str());
 }
 
@@ -96,8 +100,13 @@ int main(int argc, char** argv) {
     const char* env = std::getenv("TALLY_SOCKET");
     socket_path = env != nullptr ? env : "/run/tally/tally.sock";
   }
-  auto reply = tally::sendCommand(socket_path, words, timeout_ms);
+  // The text goes to stdout as it arrives (a display of a million sessions is large).
+  auto reply = tally::sendCommand(socket_path, words, timeout_ms, [](std::string_view t) {
+    std::fwrite(t.data(), 1, t.size(), stdout);
+  });
+  std::fflush(stdout);
   if (!reply.ok()) {
+    // Also a reply cut short ("reply cut after N octets: why"): what was printed is incomplete.
     std::fprintf(stderr, "tallyctl: %s\n", reply.error().message.c_str());
     return 3;
   }
@@ -105,6 +114,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tallyctl: refused: %s\n", reply->error.c_str());
     return 1;
   }
-  std::fputs(reply->text.c_str(), stdout);
   return 0;
 }
