@@ -36,7 +36,7 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, const Countin
     return Error{"billing: " + biller.error().message};
   }
   d->biller_ = std::move(*biller);
-  d->poller_->setObserver(d->biller_.get());
+  d->poller_->addObserver(d->biller_.get());
   Poller* poller = d->poller_.get();
   Biller* b = d->biller_.get();
   auto server = ControlServer::open(

@@ -160,8 +160,8 @@ void Poller::poll() {
   }
   raced |= ending_sessions_ != 0;  // a release is mid-flight
   checkConservation(false, raced);
-  if (observer_ != nullptr) {
-    observer_->onTick(clock_.wallNs());
+  for (SessionObserver* o : observers_) {
+    o->onTick(clock_.wallNs());
   }
   if (t0 >= next_idle_check_ns_) {
     checkIdle();
@@ -330,8 +330,8 @@ void Poller::setServingNode(Session* s, const IpAddress& node) {
     return;
   }
   s->serving_node = node;
-  if (s->billed && s->charging_open && observer_ != nullptr && !s->ending) {
-    observer_->onServingNode(*s, node, clock_.wallNs());
+  if (s->billed && s->charging_open && !s->ending) {
+    notify([&](SessionObserver& o) { o.onServingNode(*s, node, clock_.wallNs()); });
   }
 }
 
@@ -351,8 +351,8 @@ bool Poller::qosChange(const IpAddress& address, uint8_t qci) {
   }
   Session* s = it->second;
   s->qci = qci;
-  if (s->charging_open && observer_ != nullptr) {
-    observer_->onQosChange(*s, qci, clock_.wallNs());
+  if (s->charging_open) {
+    notify([&](SessionObserver& o) { o.onQosChange(*s, qci, clock_.wallNs()); });
   }
   return true;
 }
@@ -443,17 +443,18 @@ void Poller::attribute(SlotInfo& si, uint8_t rg, const FlowCounters& d) {
   if (si.billed) {
     stats_.attributed_octets += d.octets();
     stats_.attributed_packets += d.ul_packets + d.dl_packets;
-    if (observer_ != nullptr) {
+    if (!observers_.empty()) {
       Session* s = si.session;
       int64_t now = now_wall_ns_;
       if (!s->charging_open) {
         s->charging_open = true;
-        observer_->onOpen(*s, now);
+        notify([&](SessionObserver& o) { o.onOpen(*s, now); });
         if (s->qci != 0) {
-          observer_->onQosChange(*s, s->qci, now);
+          notify([&](SessionObserver& o) { o.onQosChange(*s, s->qci, now); });
         }
       }
-      observer_->onUsage(*s, plan_.rating_groups[rg], d, now);
+      const uint32_t rating_group = plan_.rating_groups[rg];
+      notify([&](SessionObserver& o) { o.onUsage(*s, rating_group, d, now); });
     }
   } else {
     stats_.unattributed_octets[size_t(si.reason)] += d.octets();
@@ -568,8 +569,8 @@ void Poller::finalizeSession(Session* s) {
     }
   }
   syncSession(*s);
-  if (s->billed && s->charging_open && observer_ != nullptr) {
-    observer_->onEnd(*s, s->cause, clock_.wallNs());
+  if (s->billed && s->charging_open) {
+    notify([&](SessionObserver& o) { o.onEnd(*s, s->cause, clock_.wallNs()); });
   }
   if (s->billed) {
     for (uint32_t rg = 0; rg < s->usage.size(); ++rg) {

@@ -170,7 +170,9 @@ class Poller {
   // change. False if the address has no billed session.
   bool servingNodeChange(const IpAddress& address, const IpAddress& node);
   bool qosChange(const IpAddress& address, uint8_t qci);
-  void setObserver(SessionObserver* observer) { observer_ = observer; }
+  // Every observer hears every event, in the order they were added (the biller, RADIUS
+  // accounting, ...). Each must outlive the poller's use of it.
+  void addObserver(SessionObserver* observer) { observers_.push_back(observer); }
 
   const Statistics& statistics() const { return stats_; }
   // Set by the DPDK runtime at exit, after the ports are closed.
@@ -261,7 +263,13 @@ class Poller {
   std::map<UsageKey, FlowCounters> archive_;  // usage of finished billed sessions
   uint64_t billed_sessions_ = 0;              // counted against max_sessions
   bool sessions_full_alarm_ = false;
-  SessionObserver* observer_ = nullptr;
+  std::vector<SessionObserver*> observers_;
+  template <typename F>
+  void notify(F&& event) {
+    for (SessionObserver* o : observers_) {
+      event(*o);
+    }
+  }
   uint64_t ending_sessions_ = 0;  // sessions waiting for their slot releases
   // The clock, read once per poll (time stamps have the poll's resolution anyway).
   int64_t now_mono_ns_ = 0;

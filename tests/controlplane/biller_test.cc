@@ -32,7 +32,7 @@ class BillerTest : public ::testing::Test {
     auto b = Biller::open(config_, clock_);
     ASSERT_TRUE(b.ok()) << b.error().message;
     biller_ = std::move(b.value());
-    poller_->setObserver(biller_.get());
+    poller_->addObserver(biller_.get());
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   void serve() {
@@ -116,7 +116,7 @@ TEST_F(BillerTest, VolumeLimitGivesPartialRecordsThatAddUp) {
   auto b = Biller::open(config_, clock_);
   ASSERT_TRUE(b.ok()) << b.error().message;
   biller_ = std::move(b.value());
-  poller_->setObserver(biller_.get());
+  poller_->addObserver(biller_.get());
   uint64_t sent = 0;
   for (int round = 0; round < 10; ++round) {
     for (int i = 0; i < 30; ++i) {

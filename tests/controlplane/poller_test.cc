@@ -8,6 +8,7 @@
 
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/frames.h"
+#include "tests/fakes/recording_observer.h"
 #include "tests/fakes/test_config.h"
 #include "tests/fakes/worker_harness.h"
 
@@ -277,6 +278,29 @@ TEST_F(PollerTest, OperatorEndsASession) {
   poller_->poll();
   EXPECT_TRUE(poller_->sessions().empty());
   EXPECT_EQ(usageOf("10.0.0.1", 1).ul_octets, 100u);
+}
+
+// Session events fan out to every observer (the biller, RADIUS accounting, ...): each hears
+// the same events in the same order.
+TEST_F(PollerTest, EveryObserverHearsEveryEvent) {
+  testing::RecordingObserver a;
+  testing::RecordingObserver b;
+  poller_->addObserver(&a);
+  poller_->addObserver(&b);
+  w_[0]->send(ipv4Frame("10.0.0.1", "8.8.8.8", 17, 9, 53, 72));
+  poller_->poll();
+  w_[0]->send(ipv4Frame("198.51.100.4", "10.0.0.1", 6, 80, 9, 60));
+  poller_->poll();
+  ASSERT_TRUE(poller_->endSession(*parseIpAddress("10.0.0.1"), EndCause::kManagement));
+  serveWorkers();
+  poller_->poll();
+  const std::vector<std::string> want = {
+      "10.0.0.1 open", "10.0.0.1 usage rg 10 ul 100 dl 0", "10.0.0.1 usage rg 20 ul 0 dl 100",
+      "10.0.0.1 end"};
+  EXPECT_EQ(a.events, want);
+  EXPECT_EQ(b.events, want);
+  EXPECT_EQ(a.ticks, 3);
+  EXPECT_EQ(b.ticks, 3);
 }
 
 }  // namespace
