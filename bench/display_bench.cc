@@ -52,9 +52,11 @@ void runDisplay(benchmark::State& state, bool one_step) {
   Fixture& fx = *g_fixture;
   Poller& poller = *fx.poller;
   std::string path = "/tmp/tally-display-bench-" + std::to_string(::getpid()) + ".sock";
-  auto server = ControlServer::open(path, 0600, [&poller, one_step](const auto& words) {
+  CommandRegistry commands;
+  registerSessionCommands(commands, &poller);
+  auto server = ControlServer::open(path, 0600, [&poller, &commands, one_step](const auto& words) {
     if (!one_step) {
-      return handleCommand(words, poller, nullptr);
+      return commands.dispatch(words);
     }
     nlohmann::ordered_json arr = nlohmann::ordered_json::array();
     for (const Session* s : poller.sessions()) {

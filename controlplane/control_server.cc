@@ -14,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "controlplane/commands.h"
 #include "controlplane/log.h"
 
 namespace tally {
@@ -22,8 +23,6 @@ namespace {
 
 constexpr size_t kChunkBytes = 64 * 1024;  // text per chunk frame
 constexpr int kListenBacklog = 128;
-
-thread_local const ControlSocketStats* t_serving_stats = nullptr;
 
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -71,7 +70,43 @@ uint64_t ControlSocketStats::refusedTotal() const {
   return n;
 }
 
-const ControlSocketStats* servingControlStats() { return t_serving_stats; }
+namespace {
+
+// The control socket's own figures (display statistics).
+void addControlSocketJson(const ControlSocketStats* cs, nlohmann::ordered_json& j) {
+  nlohmann::ordered_json refused = nlohmann::ordered_json::object();
+  for (size_t r = 0; r < size_t(Refusal::kCount); ++r) {
+    refused[refusalName(Refusal(r))] = cs->refused[r];
+  }
+  j["control_socket"] = {{"open_connections", cs->open_connections},
+                         {"accepted", cs->accepted},
+                         {"replies_complete", cs->replies_complete},
+                         {"refused_total", cs->refusedTotal()},
+                         {"refused", refused}};
+}
+
+std::string controlSocketText(const ControlSocketStats* cs) {
+  std::string refused;
+  for (size_t r = 0; r < size_t(Refusal::kCount); ++r) {
+    refused += (refused.empty() ? "" : ", ") + std::string(refusalName(Refusal(r))) + " " +
+               std::to_string(cs->refused[r]);
+  }
+  return "  Control socket\n"
+         "    open / accepted / complete  : " +
+         std::to_string(cs->open_connections) + " / " + std::to_string(cs->accepted) + " / " +
+         std::to_string(cs->replies_complete) + "\n" +
+         "    refused or closed early     : " + std::to_string(cs->refusedTotal()) + " (" +
+         refused + ")\n";
+}
+
+}  // namespace
+
+void registerControlSocketStatistics(CommandRegistry& registry, const ControlServer& server) {
+  const ControlSocketStats* cs = &server.stats();
+  registry.addStatistics(CommandRegistry::Section{
+      [cs](std::string& out) { out += controlSocketText(cs); },
+      [cs](nlohmann::ordered_json& j) { addControlSocketJson(cs, j); }});
+}
 
 Result<std::vector<std::string>> parseRequest(const std::string& line) {
   nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
@@ -336,9 +371,7 @@ void ControlServer::onReadable(Conn& c, int64_t now_ms) {
           return;
         }
         stats_.open_connections = conns_.size();
-        t_serving_stats = &stats_;
         Reply r = handler_(words.value());
-        t_serving_stats = nullptr;
         startReply(c, std::move(r), nowMs());  // the handler may have taken a while
         return;
       }

@@ -140,9 +140,9 @@ class ControlServer {
   int64_t logged_ms_[size_t(Refusal::kCount)] = {};
 };
 
-// The statistics of the control server whose handler is running on this thread, or null
-// outside a handler: `display statistics` shows them without the handler owning the server.
-const ControlSocketStats* servingControlStats();
+// The control socket's section of `display statistics` (connections, refusals by reason).
+class CommandRegistry;
+void registerControlSocketStatistics(CommandRegistry& registry, const ControlServer& server);
 
 // Parses a request line; an error text on malformed input.
 Result<std::vector<std::string>> parseRequest(const std::string& line);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "controlplane/billing_commands.h"
 #include "controlplane/commands.h"
 #include "controlplane/log.h"
 #include "controlplane/report.h"
@@ -37,16 +38,17 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, const Countin
   }
   d->biller_ = std::move(*biller);
   d->poller_->addObserver(d->biller_.get());
-  Poller* poller = d->poller_.get();
-  Biller* b = d->biller_.get();
+  // Each module registers the commands it owns.
+  registerSessionCommands(d->commands_, d->poller_.get());
+  registerBillingCommands(d->commands_, config.accounting, d->biller_.get());
+  const CommandRegistry* commands = &d->commands_;
   auto server = ControlServer::open(
       config.control.socket, config.control.socket_mode,
-      [poller, b](const std::vector<std::string>& words) {
-        return handleCommand(words, *poller, b);
-      });
+      [commands](const std::vector<std::string>& words) { return commands->dispatch(words); });
   if (!server.ok()) {
     return server.error();
   }
+  registerControlSocketStatistics(d->commands_, **server);
   d->server_ = std::move(*server);
   return d;
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "controlplane/biller.h"
+#include "controlplane/commands.h"
 #include "controlplane/control_server.h"
 #include "controlplane/poller.h"
 #include "shared/clock.h"
@@ -74,6 +75,7 @@ class Daemon {
   DaemonOptions options_;
   std::unique_ptr<Poller> poller_;
   std::unique_ptr<Biller> biller_;
+  CommandRegistry commands_;  // before server_: the socket's handler uses it
   std::unique_ptr<ControlServer> server_;
   int64_t interval_ns_;
   int64_t start_ns_;

@@ -6,11 +6,22 @@
 #include <vector>
 
 #include "controlplane/cdr_decode.h"
+#include "controlplane/billing_commands.h"
 #include "controlplane/commands.h"
 #include "controlplane/ctl_client.h"
 #include "shared/config.h"
 
 namespace {
+
+// The daemon's command table (the modules register it as in tallyd), and the local commands.
+std::string commandHelp() {
+  static const tally::AccountingConfig kNoAccounting;
+  tally::CommandRegistry table;
+  tally::registerSessionCommands(table, nullptr);
+  tally::registerBillingCommands(table, kNoAccounting, nullptr);
+  return table.help() +
+         "  decode FILE...                       print CDR files as JSON (local, no daemon)\n";
+}
 
 void usage(FILE* out) {
   std::fprintf(out,
@@ -21,7 +32,7 @@ void usage(FILE* out) {
                "daemon each time (a large reply may take longer in all). Exit status: 0 done,\n"
                "1 refused (\"busy: ...\" when the socket is at a connection limit, after\n"
                "retrying for a second), 2 usage, 3 no answer or a reply cut short.\n",
-               tally::commandHelp().c_str());
+               commandHelp().c_str());
 }
 
 }  // namespace

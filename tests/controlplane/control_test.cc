@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "controlplane/billing_commands.h"
 #include "controlplane/commands.h"
 #include "controlplane/control_server.h"
 #include "controlplane/ctl_client.h"
@@ -47,13 +48,17 @@ class ControlTest : public ::testing::Test {
     server_.reset();
     std::system(("rm -rf " + dir_).c_str());
   }
+  // The commands as tallyd registers them, without a biller (the profiles only).
   void open(unsigned mode = 0660, const ControlLimits& limits = {}) {
+    commands_ = std::make_unique<CommandRegistry>();
+    registerSessionCommands(*commands_, poller_.get());
+    registerBillingCommands(*commands_, config_.accounting, nullptr);
     auto s = ControlServer::open(
         path_, mode,
-        [this](const std::vector<std::string>& w) { return handleCommand(w, *poller_, nullptr); },
-        limits);
+        [this](const std::vector<std::string>& w) { return commands_->dispatch(w); }, limits);
     ASSERT_TRUE(s.ok()) << s.error().message;
     server_ = std::move(s.value());
+    registerControlSocketStatistics(*commands_, *server_);
   }
   // One serve() call, as tallyd's loop makes it; remembers the longest.
   void serveOnce(int timeout_ms = 10) {
@@ -86,6 +91,7 @@ class ControlTest : public ::testing::Test {
   FakeClock clock_;
   std::unique_ptr<testing::WorkerHarness> worker_;
   std::unique_ptr<Poller> poller_;
+  std::unique_ptr<CommandRegistry> commands_;
   std::unique_ptr<ControlServer> server_;
 };
 
@@ -608,9 +614,11 @@ TEST_F(ControlTest, TheSessionDisplayOfThousandsIsStreamedWholeAndInOrder) {
   EXPECT_EQ(r->text, arr.dump(2) + "\n");
   EXPECT_LT(max_serve_, std::chrono::milliseconds(40))
       << std::chrono::duration_cast<std::chrono::milliseconds>(max_serve_).count() << " ms";
-  // Small answers keep their text.
+  // Small answers keep their text (a new poller: the commands are registered anew with it).
+  server_.reset();
   poller_ = std::make_unique<Poller>(config_, plan_,
                                      std::vector<WorkerChannel>{worker_->channel()}, clock_);
+  open();
   r = call({"display", "session", "--json"});
   ASSERT_TRUE(r.ok() && r->ok);
   EXPECT_EQ(r->text, "[]\n");
