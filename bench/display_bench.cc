@@ -11,7 +11,6 @@
 //   late_ms          the most a poll started after it was due
 //   longest_serve_ms the longest serve() call beyond the wait it was given
 //   max_poll_ms      the longest Poller::poll() itself during the display
-//   snapshot_ms      Poller::sessionIds() alone (the display's first step takes the ids)
 //   MB, sessions     the size of the reply and the sessions in it; complete: 1 when whole
 // Cases: display_streamed (the server renders the reply in steps as the client reads: the
 // code as it is), display_one_step (the same text rendered in one step: the code before
@@ -68,11 +67,6 @@ void runDisplay(benchmark::State& state, bool one_step) {
     state.SkipWithError(server.error().message.c_str());
     return;
   }
-  // The display's first step takes the ids of every session (Poller::sessionIds).
-  auto s0 = SteadyT::now();
-  size_t n_ids = poller.sessionIds().size();
-  state.counters["snapshot_ms"] = ms(SteadyT::now() - s0);
-  state.counters["ids"] = double(n_ids);
   const auto interval = std::chrono::milliseconds(fx.config.dataplane.poll_interval_ms);
   SteadyT::duration longest_gap{}, late{}, longest_serve{}, longest_poll_call{};
   uint64_t bytes = 0;

@@ -656,24 +656,13 @@ std::vector<const Session*> Poller::sessions() const {
   std::vector<const Session*> out;
   for (const auto& [id, s] : sessions_) {
     syncSession(*s);
-    out.push_back(s.get());
+    out.push_back(s.get());  // in id order: the map's
   }
-  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->id < b->id; });
   return out;
 }
 
-std::vector<uint64_t> Poller::sessionIds() const {
-  std::vector<uint64_t> out;
-  out.reserve(sessions_.size());
-  for (const auto& [id, s] : sessions_) {
-    out.push_back(id);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-const Session* Poller::sessionById(uint64_t id) const {
-  auto it = sessions_.find(id);
+const Session* Poller::sessionAfter(uint64_t id) const {
+  auto it = sessions_.upper_bound(id);
   if (it == sessions_.end()) {
     return nullptr;
   }

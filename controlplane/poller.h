@@ -179,10 +179,11 @@ class Poller {
   void setMbufsInUseAtExit(int64_t n) { stats_.mbufs_in_use_at_exit = n; }
   const Session* findSession(const IpAddress& address) const;  // any address of the subscriber
   std::vector<const Session*> sessions() const;                 // billed and pseudo, by id
-  // For a display in steps (the control socket): the ids of every session now, in order, and
-  // one session by id, brought up to date (nullptr once it has finished).
-  std::vector<uint64_t> sessionIds() const;
-  const Session* sessionById(uint64_t id) const;
+  // For a display in steps (the control socket): the session with the lowest id above `id`,
+  // brought up to date (nullptr when there is none), in O(log sessions); and the newest id
+  // given so far (0: none yet).
+  const Session* sessionAfter(uint64_t id) const;
+  uint64_t newestSessionId() const { return next_session_id_ - 1; }
   std::vector<FlowUsage> usage() const;                         // billed usage of the whole run
   const CountingPlan& plan() const { return plan_; }
   const Config& config() const { return config_; }
@@ -257,7 +258,7 @@ class Poller {
 
   uint64_t next_session_id_ = 1;
   SessionArena arena_;  // before sessions_: outlives them
-  std::unordered_map<uint64_t, SessionPtr> sessions_;
+  std::map<uint64_t, SessionPtr> sessions_;  // by id: ordered, for displays in steps
   std::unordered_map<IpAddress, Session*, KeyHash> by_key_;        // live (not ending) only
   std::unordered_map<IpAddress, const StaticSubscriber*, KeyHash> statics_;
   std::map<UsageKey, FlowCounters> archive_;  // usage of finished billed sessions

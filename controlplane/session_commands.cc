@@ -1,3 +1,4 @@
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,25 +65,29 @@ Reply sessionCommand(const std::vector<std::string>& words, Poller& poller) {
 
 // `display session --json` of every session, in steps (ControlServer renders it as the client
 // reads, between polls): the same text as one JSON array of sessionJson() by session id.
-// Consistency: "a snapshot in motion". The ids are those of the sessions when the command
-// arrives; each session is rendered when the display reaches it, with its usage then, and
+// Consistency: "a snapshot in motion". The display walks the sessions by id up to the newest
+// id when the command arrived, each step resuming after the last id shown (O(log n), no copy
+// of the ids): each session is rendered when the display reaches it, with its usage then, and
 // left out if it has finished by then; sessions opened after the command are not shown.
 Reply sessionListJson(Poller& poller) {
   struct Cursor {
-    std::vector<uint64_t> ids;
-    size_t next = 0;
+    uint64_t last = 0;    // the id shown (or passed) last
+    uint64_t newest = 0;  // the newest id when the command arrived: the display ends there
     size_t shown = 0;
   };
   auto cur = std::make_shared<Cursor>();
-  cur->ids = poller.sessionIds();
+  cur->newest = poller.newestSessionId();
   Reply r = textReply("[");
   r.more = [cur, &poller](std::string& out, size_t max_bytes) {
     const size_t start = out.size();
-    while (cur->next < cur->ids.size() && out.size() - start < max_bytes) {
-      const Session* s = poller.sessionById(cur->ids[cur->next++]);
-      if (s == nullptr) {
-        continue;
+    bool done = false;
+    while (out.size() - start < max_bytes) {
+      const Session* s = poller.sessionAfter(cur->last);
+      if (s == nullptr || s->id > cur->newest) {
+        done = true;
+        break;
       }
+      cur->last = s->id;
       out += cur->shown++ == 0 ? "\n  " : ",\n  ";
       // As an element of an array dumped with indent 2: every line two spaces further in.
       std::string one = sessionJson(*s, poller.plan()).dump(2);
@@ -94,7 +99,7 @@ Reply sessionListJson(Poller& poller) {
       }
       out.append(one, from, std::string::npos);
     }
-    if (cur->next < cur->ids.size()) {
+    if (!done) {
       return false;
     }
     out += cur->shown == 0 ? "]\n" : "\n]\n";
