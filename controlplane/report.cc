@@ -246,26 +246,40 @@ std::string formatStatistics(const Poller& poller) {
   return o.str();
 }
 
-std::string formatSessionList(const Poller& poller) {
+std::string sessionListHeader() {
   std::ostringstream o;
-  auto sessions = poller.sessions();
   o << "  " << pad("ID", 8) << pad("SUBSCRIBER", 26) << pad("USER", 12) << pad("STATE", 18)
     << pad("UP OCTETS", 14, true) << pad("DOWN OCTETS", 14, true) << "\n";
-  for (const Session* s : sessions) {
-    FlowCounters t;
-    for (const FlowCounters& f : s->usage) {
-      t += f;
-    }
-    std::string state = s->ending ? "ending" : "active";
-    if (!s->billed) {
-      state = s->reason == Unattributed::kSessionsFull ? "unbilled(full)" : "unbilled(learn)";
-    }
-    o << "  " << pad(num(s->id), 8) << pad(subscriberText(s->key, poller.plan()), 26)
-      << pad(s->user_name.empty() ? "-" : s->user_name, 12) << pad(state, 18)
-      << pad(num(t.ul_octets), 14, true) << pad(num(t.dl_octets), 14, true) << "\n";
-  }
-  o << "  Total: " << sessions.size() << " session(s)\n";
   return o.str();
+}
+
+std::string sessionListRow(const Session& s, const CountingPlan& plan) {
+  FlowCounters t;
+  for (const FlowCounters& f : s.usage) {
+    t += f;
+  }
+  std::string state = s.ending ? "ending" : "active";
+  if (!s.billed) {
+    state = s.reason == Unattributed::kSessionsFull ? "unbilled(full)" : "unbilled(learn)";
+  }
+  std::ostringstream o;
+  o << "  " << pad(num(s.id), 8) << pad(subscriberText(s.key, plan), 26)
+    << pad(s.user_name.empty() ? "-" : s.user_name, 12) << pad(state, 18)
+    << pad(num(t.ul_octets), 14, true) << pad(num(t.dl_octets), 14, true) << "\n";
+  return o.str();
+}
+
+std::string sessionListFooter(size_t sessions) {
+  return "  Total: " + std::to_string(sessions) + " session(s)\n";
+}
+
+std::string formatSessionList(const Poller& poller) {
+  std::string out = sessionListHeader();
+  auto sessions = poller.sessions();
+  for (const Session* s : sessions) {
+    out += sessionListRow(*s, poller.plan());
+  }
+  return out + sessionListFooter(sessions.size());
 }
 
 std::string formatSession(const Session& s, const Poller& poller) {

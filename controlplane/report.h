@@ -24,7 +24,10 @@ std::string writeUsageReport(const std::string& path, const Poller& poller);
 // Per-subscriber summary table printed at exit.
 std::string formatSummary(const Poller& poller);
 std::string formatStatistics(const Poller& poller);
-std::string formatSessionList(const Poller& poller);
+std::string formatSessionList(const Poller& poller);  // header, a row per session, footer
+std::string sessionListHeader();
+std::string sessionListRow(const Session& s, const CountingPlan& plan);
+std::string sessionListFooter(size_t sessions);
 std::string formatSession(const Session& s, const Poller& poller);
 
 }  // namespace tally

@@ -1,3 +1,4 @@
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,13 +64,15 @@ Reply sessionCommand(const std::vector<std::string>& words, Poller& poller) {
   return textReply("QoS of " + words[2] + " is now QCI " + q + "\n");
 }
 
-// `display session --json` of every session, in steps (ControlServer renders it as the client
-// reads, between polls): the same text as one JSON array of sessionJson() by session id.
+// Every session, in steps (ControlServer renders the reply as the client reads, between polls):
+// `begin`, then item() for each session by id, then end(sessions shown).
 // Consistency: "a snapshot in motion". The display walks the sessions by id up to the newest
 // id when the command arrived, each step resuming after the last id shown (O(log n), no copy
 // of the ids): each session is rendered when the display reaches it, with its usage then, and
 // left out if it has finished by then; sessions opened after the command are not shown.
-Reply sessionListJson(Poller& poller) {
+Reply streamSessions(Poller& poller, std::string begin,
+                     std::function<void(const Session& s, size_t index, std::string& out)> item,
+                     std::function<std::string(size_t shown)> end) {
   struct Cursor {
     uint64_t last = 0;    // the id shown (or passed) last
     uint64_t newest = 0;  // the newest id when the command arrived: the display ends there
@@ -77,35 +80,52 @@ Reply sessionListJson(Poller& poller) {
   };
   auto cur = std::make_shared<Cursor>();
   cur->newest = poller.newestSessionId();
-  Reply r = textReply("[");
-  r.more = [cur, &poller](std::string& out, size_t max_bytes) {
+  Reply r = textReply(std::move(begin));
+  r.more = [cur, &poller, item = std::move(item), end = std::move(end)](std::string& out,
+                                                                        size_t max_bytes) {
     const size_t start = out.size();
-    bool done = false;
     while (out.size() - start < max_bytes) {
       const Session* s = poller.sessionAfter(cur->last);
       if (s == nullptr || s->id > cur->newest) {
-        done = true;
-        break;
+        out += end(cur->shown);
+        return true;
       }
       cur->last = s->id;
-      out += cur->shown++ == 0 ? "\n  " : ",\n  ";
-      // As an element of an array dumped with indent 2: every line two spaces further in.
-      std::string one = sessionJson(*s, poller.plan()).dump(2);
-      size_t from = 0;
-      for (size_t nl = one.find('\n'); nl != std::string::npos; nl = one.find('\n', from)) {
-        out.append(one, from, nl + 1 - from);
-        out += "  ";
-        from = nl + 1;
-      }
-      out.append(one, from, std::string::npos);
+      item(*s, cur->shown++, out);
     }
-    if (!done) {
-      return false;
-    }
-    out += cur->shown == 0 ? "]\n" : "\n]\n";
-    return true;
+    return false;
   };
   return r;
+}
+
+// `display session --json`: the same text as one JSON array of sessionJson() dumped with
+// indent 2.
+Reply sessionListJson(Poller& poller) {
+  const CountingPlan* plan = &poller.plan();
+  return streamSessions(
+      poller, "[",
+      [plan](const Session& s, size_t index, std::string& out) {
+        out += index == 0 ? "\n  " : ",\n  ";
+        // As an element of an array dumped with indent 2: every line two spaces further in.
+        std::string one = sessionJson(s, *plan).dump(2);
+        size_t from = 0;
+        for (size_t nl = one.find('\n'); nl != std::string::npos; nl = one.find('\n', from)) {
+          out.append(one, from, nl + 1 - from);
+          out += "  ";
+          from = nl + 1;
+        }
+        out.append(one, from, std::string::npos);
+      },
+      [](size_t shown) { return std::string(shown == 0 ? "]\n" : "\n]\n"); });
+}
+
+// `display session`: the table of formatSessionList().
+Reply sessionListText(Poller& poller) {
+  const CountingPlan* plan = &poller.plan();
+  return streamSessions(
+      poller, sessionListHeader(),
+      [plan](const Session& s, size_t, std::string& out) { out += sessionListRow(s, *plan); },
+      [](size_t shown) { return sessionListFooter(shown); });
 }
 
 Reply displaySession(const std::vector<std::string>& args, bool json, Poller& poller,
@@ -118,7 +138,7 @@ Reply displaySession(const std::vector<std::string>& args, bool json, Poller& po
     if (json) {
       return sessionListJson(poller);
     }
-    return textReply(formatSessionList(poller));
+    return sessionListText(poller);
   }
   auto addr = parseIpAddress(args[0]);
   if (!addr) {

@@ -614,6 +614,15 @@ TEST_F(ControlTest, TheSessionDisplayOfThousandsIsStreamedWholeAndInOrder) {
   EXPECT_EQ(r->text, arr.dump(2) + "\n");
   EXPECT_LT(max_serve_, std::chrono::milliseconds(40))
       << std::chrono::duration_cast<std::chrono::milliseconds>(max_serve_).count() << " ms";
+  // The text table too, in steps: the same text as rendered at once.
+  max_serve_ = {};
+  r = call({"display", "session"});
+  ASSERT_TRUE(r.ok() && r->ok);
+  EXPECT_GT(r->text.size(), 200000u);
+  EXPECT_EQ(r->text, formatSessionList(*poller_));
+  EXPECT_NE(r->text.find("Total: 3000 session(s)"), std::string::npos);
+  EXPECT_LT(max_serve_, std::chrono::milliseconds(40))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(max_serve_).count() << " ms";
   // Small answers keep their text (a new poller: the commands are registered anew with it).
   server_.reset();
   poller_ = std::make_unique<Poller>(config_, plan_,
