@@ -1,14 +1,11 @@
 #include "controlplane/cdr_decode.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include "controlplane/ber.h"
 #include "controlplane/cdr_encode.h"
+#include "controlplane/durable_file.h"
+#include "controlplane/time_format.h"
 
 namespace tally::cdr {
 namespace {
@@ -1141,12 +1138,8 @@ Result<std::string> timeStampText(Bytes ts) {
     return s.error();
   }
   const Stamp& t = s.value();
-  int off = t.offset_min < 0 ? -t.offset_min : t.offset_min;
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d %c%02d%02d", t.year, t.month,
-                t.day, t.hour, t.minute, t.second, t.offset_min < 0 ? '-' : '+', off / 60,
-                off % 60);
-  return std::string(buf);
+  return localTimeText(
+      LocalTime{t.year, t.month, t.day, t.hour, t.minute, t.second, t.offset_min * 60});
 }
 
 Result<int64_t> timeStampUnix(Bytes ts) {
@@ -1411,75 +1404,15 @@ Result<PgwRecord> decodePgwRecord(Bytes data) {
 
 namespace {
 
-uint32_t get32(Bytes b, size_t at) {
-  return uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 | b[at + 3];
-}
-
-uint16_t get16(Bytes b, size_t at) { return static_cast<uint16_t>(b[at] << 8 | b[at + 1]); }
-
-// Release from a release id (and its extension when the id is 7).
-uint8_t releaseFromId(uint8_t id, uint8_t ext) {
-  if (id == 0) {
-    return 99;
-  }
-  if (id < 7) {
-    return static_cast<uint8_t>(id + 3);
-  }
-  return static_cast<uint8_t>(10 + ext);
-}
-
-// Orders releases (Rel-99 below Rel-4) and versions.
-int rvRank(uint8_t release, uint8_t version) {
-  int rel = release == 99 ? 3 : release;
-  return rel * 32 + version;
-}
-
-std::string rvText(uint8_t release, uint8_t version) {
-  return (release == 99 ? std::string("Rel-99") : "Rel-" + std::to_string(release)) + " v" +
-         std::to_string(version);
-}
-
 std::string headerTimeText(const HeaderTimestamp& t) {
-  int off = t.utc_offset_min < 0 ? -t.utc_offset_min : t.utc_offset_min;
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%02u-%02u %02u:%02u %c%02d%02d", t.month, t.day, t.hour,
-                t.minute, t.utc_offset_min < 0 ? '-' : '+', off / 60, off % 60);
-  return buf;
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%02u-%02u %02u:%02u ", t.month, t.day, t.hour, t.minute);
+  return buf + utcOffsetText(t.utc_offset_min);
 }
 
 bool endsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-Result<std::string> readWholeFile(const std::string& path, size_t limit) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Error{path + ": " + std::strerror(errno)};
-  }
-  std::string data;
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      Error e{path + ": read: " + std::strerror(errno)};
-      ::close(fd);
-      return e;
-    }
-    if (n == 0) {
-      break;
-    }
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > limit) {
-      ::close(fd);
-      return Error{path + ": larger than " + std::to_string(limit) + " octets"};
-    }
-  }
-  ::close(fd);
-  return data;
 }
 
 std::vector<std::string> splitCsvLine(const std::string& line, bool* ok) {
@@ -1516,8 +1449,6 @@ std::vector<std::string> splitCsvLine(const std::string& line, bool* ok) {
   return out;
 }
 
-constexpr size_t kMaxFileSize = size_t{1} << 30;
-
 // CSV cells as JSON strings: bytes outside printable ASCII become '?'.
 std::string printable(std::string s) {
   for (char& c : s) {
@@ -1530,164 +1461,12 @@ std::string printable(std::string s) {
 
 }  // namespace
 
-Result<CdrFileContents> parseCdrFile(Bytes b, const std::string& name) {
-  auto fail = [&](const std::string& what) { return Error{name + ": " + what}; };
-  constexpr size_t kFixed = 50;  // up to and including the routeing filter length
-  if (b.size() < kFixed) {
-    return fail("truncated: " + std::to_string(b.size()) +
-                " octets, a TS 32.297 file header needs at least " + std::to_string(kFixed));
-  }
-  CdrFileContents out;
-  out.name = name;
-  CdrFileHeader& h = out.header;
-  h.file_length = get32(b, 0);
-  h.header_length = get32(b, 4);
-  if (h.file_length > b.size()) {
-    return fail("truncated: the file header says " + std::to_string(h.file_length) +
-                " octets, the file has " + std::to_string(b.size()));
-  }
-  if (h.file_length < b.size()) {
-    return fail(std::to_string(b.size() - h.file_length) + " octets after the " +
-                std::to_string(h.file_length) + " octets the file header announces");
-  }
-  if (h.header_length < kFixed + 2 || h.header_length > b.size()) {
-    return fail("header length " + std::to_string(h.header_length) + " out of range (" +
-                std::to_string(kFixed + 2) + ".." + std::to_string(b.size()) + ")");
-  }
-  const uint8_t high_id = b[8] >> 5;
-  const uint8_t low_id = b[9] >> 5;
-  h.high_version = b[8] & 0x1F;
-  h.low_version = b[9] & 0x1F;
-  h.opening = unpackHeaderTimestamp(get32(b, 10));
-  h.last_append = unpackHeaderTimestamp(get32(b, 14));
-  h.cdr_count = get32(b, 18);
-  h.file_sequence_number = get32(b, 22);
-  h.closure_reason = b[26];
-  for (size_t i = 0; i < 20; ++i) {
-    h.node_address[i] = b[27 + i];
-  }
-  h.lost_cdr_indicator = b[47];
-  const size_t filter_len = get16(b, 48);
-  size_t pos = kFixed;
-  const size_t ext_count = (high_id == 7 ? 1 : 0) + (low_id == 7 ? 1 : 0);
-  if (pos + filter_len + ext_count > h.header_length) {
-    return fail("CDR routeing filter length " + std::to_string(filter_len) +
-                " runs past the header length " + std::to_string(h.header_length));
-  }
-  h.routeing_filter.assign(b.begin() + static_cast<std::ptrdiff_t>(pos),
-                           b.begin() + static_cast<std::ptrdiff_t>(pos + filter_len));
-  pos += filter_len;
-  const size_t rest = h.header_length - ext_count - pos;
-  if (rest == 1) {
-    return fail("header length " + std::to_string(h.header_length) +
-                " leaves 1 octet for the private extension length");
-  }
-  if (rest >= 2) {
-    // > Length of private extension (M): free5gc and SigScale always write it (0 when empty);
-    // > the Open5GS writer omits it when there is no extension. Both are accepted.
-    size_t m = get16(b, pos);
-    if (m != rest - 2) {
-      return fail("private extension length " + std::to_string(m) +
-                  " does not match the header length " + std::to_string(h.header_length) +
-                  " (expected " + std::to_string(rest - 2) + ")");
-    }
-    pos += 2;
-    h.private_extension.assign(b.begin() + static_cast<std::ptrdiff_t>(pos),
-                               b.begin() + static_cast<std::ptrdiff_t>(pos + m));
-    pos += m;
-  }
-  uint8_t high_ext = 0;
-  uint8_t low_ext = 0;
-  if (high_id == 7) {
-    high_ext = b[pos++];
-  }
-  if (low_id == 7) {
-    low_ext = b[pos++];
-  }
-  h.high_release = releaseFromId(high_id, high_ext);
-  h.low_release = releaseFromId(low_id, low_ext);
-  if (high_id == 7 && high_ext > 31) {
-    return fail("high release identifier extension " + std::to_string(high_ext) + " out of range");
-  }
-  if (low_id == 7 && low_ext > 31) {
-    return fail("low release identifier extension " + std::to_string(low_ext) + " out of range");
-  }
-  if (rvRank(h.high_release, h.high_version) < rvRank(h.low_release, h.low_version)) {
-    return fail("high release/version " + rvText(h.high_release, h.high_version) +
-                " is below the low release/version " + rvText(h.low_release, h.low_version));
-  }
-  // Records.
-  size_t index = 0;
-  while (pos < b.size()) {
-    ++index;
-    const std::string where =
-        "record " + std::to_string(index) + " at offset " + std::to_string(pos) + ": ";
-    if (b.size() - pos < 4) {
-      return fail(where + "truncated CDR header (" + std::to_string(b.size() - pos) +
-                  " octets left)");
-    }
-    CdrFileRecord rec;
-    rec.offset = pos;
-    rec.length = get16(b, pos);
-    const uint8_t id = b[pos + 2] >> 5;
-    rec.version = b[pos + 2] & 0x1F;
-    rec.data_record_format = b[pos + 3] >> 5;
-    rec.ts_number = b[pos + 3] & 0x1F;
-    size_t hdr = 4;
-    uint8_t ext = 0;
-    if (id == 7) {
-      if (b.size() - pos < 5) {
-        return fail(where + "truncated CDR header (no release identifier extension)");
-      }
-      ext = b[pos + 4];
-      hdr = 5;
-    }
-    rec.release = releaseFromId(id, ext);
-    if (rec.length == 0) {
-      return fail(where + "CDR length 0");
-    }
-    if (rec.length > b.size() - pos - hdr) {
-      return fail(where + "CDR length " + std::to_string(rec.length) + " exceeds the " +
-                  std::to_string(b.size() - pos - hdr) + " octets left in the file");
-    }
-    if (rec.data_record_format < 1 || rec.data_record_format > 4) {
-      return fail(where + "data record format " + std::to_string(rec.data_record_format) +
-                  " unknown (1 BER, 2 unaligned PER, 3 aligned PER, 4 XER)");
-    }
-    const int rank = rvRank(rec.release, rec.version);
-    if (rank < rvRank(h.low_release, h.low_version) ||
-        rank > rvRank(h.high_release, h.high_version)) {
-      return fail(where + "release/version " + rvText(rec.release, rec.version) +
-                  " outside the file header's range " + rvText(h.low_release, h.low_version) +
-                  " .. " + rvText(h.high_release, h.high_version));
-    }
-    rec.data.assign(b.begin() + static_cast<std::ptrdiff_t>(pos + hdr),
-                    b.begin() + static_cast<std::ptrdiff_t>(pos + hdr + rec.length));
-    pos += hdr + rec.length;
-    out.records.push_back(std::move(rec));
-  }
-  if (out.records.size() != h.cdr_count) {
-    return fail("the file header says " + std::to_string(h.cdr_count) + " CDRs, the file holds " +
-                std::to_string(out.records.size()));
-  }
-  return out;
-}
-
-Result<CdrFileContents> readCdrFile(const std::string& path) {
-  auto data = readWholeFile(path, kMaxFileSize);
-  if (!data) {
-    return data.error();
-  }
-  const std::string& d = data.value();
-  return parseCdrFile(Bytes(reinterpret_cast<const uint8_t*>(d.data()), d.size()), path);
-}
-
 nlohmann::ordered_json fileHeaderToJson(const CdrFileHeader& h) {
   Json j = Json::object();
   j["fileLength"] = h.file_length;
   j["headerLength"] = h.header_length;
-  j["highReleaseVersion"] = rvText(h.high_release, h.high_version);
-  j["lowReleaseVersion"] = rvText(h.low_release, h.low_version);
+  j["highReleaseVersion"] = releaseVersionText(h.high_release, h.high_version);
+  j["lowReleaseVersion"] = releaseVersionText(h.low_release, h.low_version);
   j["fileOpeningTimestamp"] = headerTimeText(h.opening);
   j["lastCdrAppendTimestamp"] = headerTimeText(h.last_append);
   j["numberOfCdrs"] = h.cdr_count;
@@ -1721,7 +1500,7 @@ nlohmann::ordered_json fileHeaderToJson(const CdrFileHeader& h) {
 Result<std::vector<nlohmann::ordered_json>> decodeCdrFileToJson(const std::string& path) {
   std::vector<Json> out;
   if (endsWith(path, ".csv")) {
-    auto data = readWholeFile(path, kMaxFileSize);
+    auto data = readFileWhole(path, kMaxCdrFileSize);
     if (!data) {
       return data.error();
     }

@@ -1,8 +1,8 @@
 #pragma once
 // Reading what tally writes: BER PGW-CDRs (and SGW-CDRs) into JSON with the TS 32.298 field
-// names, PGW-CDRs back into the record model, and TS 32.297 CDR files (header, CDR headers,
-// records) with precise errors for corrupt or truncated files. Never throws, never reads
-// outside its input.
+// names, PGW-CDRs back into the record model, and whole CDR files (read by cdr_file_reader.h,
+// or tally's CSV) as JSON lines for `tallyctl decode`. Never throws, never reads outside its
+// input.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -11,6 +11,7 @@
 
 #include "controlplane/cdr.h"
 #include "controlplane/cdr_file.h"
+#include "controlplane/cdr_file_reader.h"
 #include "shared/result.h"
 
 namespace tally::cdr {
@@ -35,29 +36,6 @@ Result<std::string> timeStampText(std::span<const uint8_t> ts);
 Result<int64_t> timeStampUnix(std::span<const uint8_t> ts);
 // TBCD digits (stops at an F filler).
 Result<std::string> tbcdDigits(std::span<const uint8_t> v);
-
-struct CdrFileRecord {
-  size_t offset = 0;    // of its CDR header in the file
-  uint16_t length = 0;  // CDR length from its header
-  uint8_t release = 0;  // 99 (Rel-99 and earlier), 4..9, 10+ (from the extension octet)
-  uint8_t version = 0;
-  uint8_t data_record_format = 0;  // 1 BER, 2 unaligned PER, 3 aligned PER, 4 XER
-  uint8_t ts_number = 0;           // 7 = TS 32.251
-  std::vector<uint8_t> data;       // the CDR
-};
-
-struct CdrFileContents {
-  std::string name;  // path as given
-  CdrFileHeader header;
-  std::vector<CdrFileRecord> records;
-};
-
-// Parses and validates a TS 32.297 file: file length = size, header length = the parsed
-// header, release/version ids (extension octets), CDR count = records found, each CDR header
-// within the file and within the header's low..high release/version. Errors name the file and
-// the offset ("x.cdr: record 2 at offset 406: CDR length 347 exceeds the 110 octets left").
-Result<CdrFileContents> parseCdrFile(std::span<const uint8_t> bytes, const std::string& name);
-Result<CdrFileContents> readCdrFile(const std::string& path);
 
 nlohmann::ordered_json fileHeaderToJson(const CdrFileHeader& h);
 

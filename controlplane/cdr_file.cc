@@ -1,16 +1,12 @@
 #include "controlplane/cdr_file.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <utility>
 
-#include "controlplane/cdr_decode.h"
 #include "controlplane/cdr_encode.h"
+#include "controlplane/cdr_file_reader.h"
+#include "controlplane/durable_file.h"
+#include "controlplane/time_format.h"
 
 namespace tally::cdr {
 namespace {
@@ -37,14 +33,7 @@ std::string pad(int v, int width) {
 
 // "2024-05-17 10:00:00 +0200"
 std::string timeText(int64_t ns, const TimeZone& tz) {
-  LocalTime lt = tz.toLocal(toUnixSeconds(ns));
-  int off = lt.utc_offset_s;
-  char sign = off < 0 ? '-' : '+';
-  int m = (off < 0 ? -off : off) / 60;
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d %c%02d%02d", lt.year, lt.month,
-                lt.day, lt.hour, lt.minute, lt.second, sign, m / 60, m % 60);
-  return buf;
+  return localTimeText(toUnixSeconds(ns), tz);
 }
 
 std::string csvQuote(const std::string& s) {
@@ -64,14 +53,6 @@ std::string csvQuote(const std::string& s) {
 bool endsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-void fsyncDir(const std::string& dir) {
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 }  // namespace
@@ -219,10 +200,8 @@ std::array<uint8_t, kCdrHeaderLength> encodeCdrHeader(uint16_t cdr_length) {
 
 std::string cdrFileName(const std::string& node_id, int64_t opening_unix_s, const TimeZone& tz,
                         uint32_t file_sequence, CdrFormat format) {
-  LocalTime lt = tz.toLocal(opening_unix_s);
-  return node_id + "_" + pad(lt.year, 4) + pad(lt.month, 2) + pad(lt.day, 2) + pad(lt.hour, 2) +
-         pad(lt.minute, 2) + pad(lt.second, 2) + "_" + pad(static_cast<int>(file_sequence), 8) +
-         (format == CdrFormat::kCsv ? ".csv" : ".cdr");
+  return node_id + "_" + compactLocalTime(tz.toLocal(opening_unix_s)) + "_" +
+         pad(static_cast<int>(file_sequence), 8) + (format == CdrFormat::kCsv ? ".csv" : ".cdr");
 }
 
 std::string csvHeaderLine() {
@@ -387,33 +366,26 @@ Result<std::unique_ptr<CdrFileWriter>> CdrFileWriter::open(const Config& config,
   if (!d) {
     return d.error();
   }
-  // Writable? Create and remove a probe file (access() says yes to root on a read-only mount
-  // only for some file systems).
-  std::string probe = dir + "/.tally-probe-" + std::to_string(::getpid());
-  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return Error{"CDR directory " + dir + " is not writable: " + std::strerror(errno)};
+  auto probe = probeWritable(dir);
+  if (!probe) {
+    return Error{"CDR directory " + probe.error().message};
   }
-  ::close(fd);
-  ::unlink(probe.c_str());
   std::unique_ptr<CdrFileWriter> w(new CdrFileWriter(config, std::move(tz), seq, clock));
   w->recoverTmpFiles();
   return w;
 }
 
 void CdrFileWriter::recoverTmpFiles() {
-  DIR* d = ::opendir(dir_.c_str());
-  if (d == nullptr) {
+  auto names = listDirectory(dir_);
+  if (!names) {
     return;
   }
   std::vector<std::string> tmps;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
+  for (const std::string& n : names.value()) {
     if (endsWith(n, ".cdr.tmp") || endsWith(n, ".csv.tmp")) {
       tmps.push_back(n);
     }
   }
-  ::closedir(d);
   for (const std::string& n : tmps) {
     std::string path = dir_ + "/" + n;
     std::string final_name = n.substr(0, n.size() - 4);
@@ -422,13 +394,7 @@ void CdrFileWriter::recoverTmpFiles() {
       // A crash between write and rename: the file may be complete (then it is finished now)
       // or not (then it is set aside for the operator; never deleted).
       auto f = readCdrFile(path);
-      if (f) {
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-          complete = ::fsync(fd) == 0;
-          ::close(fd);
-        }
-      }
+      complete = f && fsyncFile(path);
     }
     std::string target = dir_ + "/" + (complete ? final_name : n + ".broken");
     if (::rename(path.c_str(), target.c_str()) == 0) {
@@ -436,7 +402,7 @@ void CdrFileWriter::recoverTmpFiles() {
     }
   }
   if (!tmps.empty()) {
-    fsyncDir(dir_);
+    (void)fsyncDirectory(dir_);
   }
 }
 

@@ -3,17 +3,15 @@
 #include <cstdio>
 #include <ctime>
 
+#include "controlplane/time_format.h"
+
 namespace tally {
 
 namespace {
 
 void emit(const char* level, const std::string& msg) {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::fprintf(stderr, "%s tallyd %s: %s\n", ts, level, msg.c_str());
+  std::string ts = utcLogStamp(std::time(nullptr));
+  std::fprintf(stderr, "%s tallyd %s: %s\n", ts.c_str(), level, msg.c_str());
 }
 
 }  // namespace

@@ -1,26 +1,16 @@
 #include "controlplane/report.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <ctime>
 #include <map>
 #include <sstream>
+
+#include "controlplane/durable_file.h"
+#include "controlplane/time_format.h"
 
 namespace tally {
 
 namespace {
 
-std::string timeText(int64_t wall_ns) {
-  std::time_t t = std::time_t(wall_ns / 1000000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
+std::string timeText(int64_t wall_ns) { return utcTimeText(wall_ns / 1000000000); }
 
 std::string pad(const std::string& s, size_t w, bool right = false) {
   if (s.size() >= w) {
@@ -138,31 +128,8 @@ std::string writeUsageReport(const std::string& path, const Poller& poller) {
     text += flowJson(u, poller.plan()).dump() + "\n";
   }
   text += totalsJson(poller).dump() + "\n";
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return "cannot create " + tmp + ": " + std::strerror(errno);
-  }
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      std::string err = "cannot write " + tmp + ": " + std::strerror(errno);
-      ::close(fd);
-      return err;
-    }
-    off += size_t(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return "cannot sync " + tmp + ": " + std::strerror(errno);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
-  }
-  return "";
+  auto r = writeFileDurably(path, text);
+  return r ? "" : r.error().message;
 }
 
 std::string formatSummary(const Poller& poller) {

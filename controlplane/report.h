@@ -18,7 +18,8 @@ nlohmann::ordered_json flowJson(const FlowUsage& u, const CountingPlan& plan);
 nlohmann::ordered_json totalsJson(const Poller& poller);
 nlohmann::ordered_json sessionJson(const Session& s, const CountingPlan& plan);
 
-// Writes the report atomically (temporary file, fsync, rename). Returns "" or an error text.
+// Writes the report durably (durable_file.h: temporary file, fsync, rename, fsync of the
+// directory). Returns "" or an error text.
 std::string writeUsageReport(const std::string& path, const Poller& poller);
 
 // Per-subscriber summary table printed at exit.

@@ -1,15 +1,12 @@
 #include "controlplane/sequence_store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <sstream>
 #include <string_view>
-#include <vector>
+
+#include "controlplane/durable_file.h"
 
 namespace tally {
 namespace {
@@ -19,10 +16,7 @@ constexpr const char* kMagic = "tally-sequence 1";
 constexpr uint64_t kUint32Span = uint64_t{1} << 32;
 constexpr uint64_t kFileSeqSpan = 100000000;  // 8 decimal digits in file names
 constexpr uint64_t kRetryEvery = 16;          // numbers between retries after a failed store
-
-std::string sysError(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
-}
+constexpr size_t kMaxStateFileBytes = 65536;
 
 uint32_t fnv1a(std::string_view s) {
   uint32_t h = 2166136261u;
@@ -31,22 +25,6 @@ uint32_t fnv1a(std::string_view s) {
     h *= 16777619u;
   }
   return h;
-}
-
-std::string dirOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) {
-    return ".";
-  }
-  if (slash == 0) {
-    return "/";
-  }
-  return path.substr(0, slash);
-}
-
-std::string baseOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 std::string render(const uint64_t ceilings[3]) {
@@ -135,127 +113,42 @@ Result<bool> parse(const std::string& text, uint64_t ceilings[3]) {
   return true;
 }
 
+// Reads and checks a state file that exists; an error names the file.
+Result<bool> readStateFile(const std::string& path, uint64_t ceilings[3]) {
+  auto text = readFileWhole(path, kMaxStateFileBytes);
+  if (!text) {
+    return Error{"cannot read sequence state file " + text.error().message};
+  }
+  auto p = parse(text.value(), ceilings);
+  if (!p) {
+    return Error{"corrupt sequence state file " + path + ": " + p.error().message +
+                 " (refusing to restart the numbering; restore the file or remove it "
+                 "knowingly)"};
+  }
+  return true;
+}
+
 }  // namespace
-
-Result<bool> ensureDirectory(const std::string& dir, unsigned mode) {
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) {
-      return Error{dir + ": exists and is not a directory"};
-    }
-    return true;
-  }
-  if (errno != ENOENT) {
-    return Error{sysError("cannot stat", dir)};
-  }
-  std::string parent = dirOf(dir);
-  if (parent != dir && parent != "." && parent != "/") {
-    auto p = ensureDirectory(parent, mode);
-    if (!p) {
-      return p;
-    }
-  }
-  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
-    return Error{sysError("cannot create directory", dir)};
-  }
-  // mkdir applies the umask; the mode asked for is what we want.
-  ::chmod(dir.c_str(), mode);
-  return true;
-}
-
-Result<bool> writeFileDurably(const std::string& dir, const std::string& name,
-                              std::span<const uint8_t> bytes) {
-  const std::string final_path = dir + "/" + name;
-  const std::string tmp = final_path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    return Error{sysError("cannot create", tmp)};
-  }
-  auto fail = [&](const std::string& what) {
-    Error e{sysError(what, tmp)};
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return e;
-  };
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return fail("cannot write");
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    return fail("cannot fsync");
-  }
-  if (::close(fd) != 0) {
-    Error e{sysError("cannot close", tmp)};
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    Error e{sysError("cannot rename to " + final_path + ":", tmp)};
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) {
-    return Error{sysError("cannot open directory", dir)};
-  }
-  if (::fsync(dfd) != 0) {
-    Error e{sysError("cannot fsync directory", dir)};
-    ::close(dfd);
-    return e;
-  }
-  ::close(dfd);
-  return true;
-}
 
 Result<std::unique_ptr<SequenceStore>> SequenceStore::open(const std::string& path,
                                                            uint64_t block) {
   if (block < 2) {
     block = 2;
   }
-  const std::string dir = dirOf(path);
-  auto d = ensureDirectory(dir, 0750);
+  auto d = ensureDirectory(dirName(path), 0750);
   if (!d) {
     return d.error();
   }
   uint64_t ceilings[3] = {1, 1, 1};
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    std::string text;
-    char buf[4096];
-    while (true) {
-      ssize_t n = ::read(fd, buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n < 0) {
-        Error e{sysError("cannot read sequence state file", path)};
-        ::close(fd);
-        return e;
-      }
-      if (n == 0) {
-        break;
-      }
-      text.append(buf, static_cast<size_t>(n));
-      if (text.size() > 65536) {
-        break;
-      }
+  auto exists = fileExists(path);
+  if (!exists) {
+    return Error{"sequence state file: " + exists.error().message};
+  }
+  if (exists.value()) {
+    auto r = readStateFile(path, ceilings);
+    if (!r) {
+      return r.error();
     }
-    ::close(fd);
-    auto p = parse(text, ceilings);
-    if (!p) {
-      return Error{"corrupt sequence state file " + path + ": " + p.error().message +
-                   " (refusing to restart the numbering; restore the file or remove it "
-                   "knowingly)"};
-    }
-  } else if (errno != ENOENT) {
-    return Error{sysError("cannot open sequence state file", path)};
   }
   uint64_t reserve[kCount];
   for (int i = 0; i < kCount; ++i) {
@@ -281,10 +174,7 @@ SequenceStore::~SequenceStore() {
 }
 
 Result<bool> SequenceStore::store(const uint64_t ceilings[kCount]) {
-  std::string text = render(ceilings);
-  return writeFileDurably(
-      dirOf(path_), baseOf(path_),
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return writeFileDurably(path_, render(ceilings));
 }
 
 Result<bool> SequenceStore::flush() {

@@ -73,12 +73,4 @@ class SequenceStore : public SequenceSource {
   std::string last_error_;
 };
 
-// Durable file helpers shared with the CDR file writer.
-// Creates `dir` (and missing parents) with `mode` when it does not exist.
-Result<bool> ensureDirectory(const std::string& dir, unsigned mode);
-// Writes dir/name via dir/name.tmp: write, fsync, rename, fsync(dir). Removes the temporary
-// file on failure. Errors name the file and the system error.
-Result<bool> writeFileDurably(const std::string& dir, const std::string& name,
-                              std::span<const uint8_t> bytes);
-
 }  // namespace tally
