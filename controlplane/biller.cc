@@ -21,21 +21,29 @@ Result<std::unique_ptr<Biller>> Biller::open(const Config& config, const Clock& 
   if (!tz.ok()) {
     return Error{"node.timezone '" + config.node.timezone + "': " + tz.error().message};
   }
+  auto store = FlashBillStore::open(config.local_bill.cfcard_path);
+  if (!store.ok()) {
+    return Error{store.error().message};
+  }
   auto seq = SequenceStore::open(config.local_bill.cfcard_path + "/.tally-sequence");
   if (!seq.ok()) {
     return Error{seq.error().message};
   }
-  auto writer = cdr::CdrFileWriter::open(config, tz.value(), *seq.value(), clock);
+  auto writer = cdr::CdrFileWriter::open(config, tz.value(), *seq.value(), clock, *store.value());
   if (!writer.ok()) {
     return Error{writer.error().message};
   }
-  return std::unique_ptr<Biller>(
-      new Biller(config, tz.value(), std::move(seq.value()), std::move(writer.value())));
+  return std::unique_ptr<Biller>(new Biller(config, tz.value(), std::move(store.value()),
+                                            std::move(seq.value()), std::move(writer.value())));
 }
 
-Biller::Biller(const Config& config, TimeZonePtr tz, std::unique_ptr<SequenceStore> seq,
-               std::unique_ptr<cdr::CdrFileWriter> writer)
-    : config_(config), tz_(std::move(tz)), seq_(std::move(seq)), writer_(std::move(writer)) {
+Biller::Biller(const Config& config, TimeZonePtr tz, BillStorePtr store,
+               std::unique_ptr<SequenceStore> seq, std::unique_ptr<cdr::CdrFileWriter> writer)
+    : config_(config),
+      tz_(std::move(tz)),
+      store_(std::move(store)),
+      seq_(std::move(seq)),
+      writer_(std::move(writer)) {
   engine_ = std::make_unique<ChargingEngine>(config_, tz_, *writer_, *seq_);
 }
 

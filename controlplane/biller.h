@@ -1,8 +1,10 @@
 #pragma once
 // The biller: glue between the poller's sessions and the charging engine, the CDR files on the
-// CF card and the persistent sequence numbers. Control-plane thread only.
+// CF card (through the bill-storage seam, bill_store.h) and the persistent sequence numbers.
+// Control-plane thread only.
 #include <memory>
 
+#include "controlplane/bill_store.h"
 #include "controlplane/cdr_file.h"
 #include "controlplane/charging.h"
 #include "controlplane/poller.h"
@@ -38,11 +40,12 @@ class Biller final : public SessionObserver {
   static cdr::Cause causeOf(EndCause c);
 
  private:
-  Biller(const Config& config, TimeZonePtr tz, std::unique_ptr<SequenceStore> seq,
-         std::unique_ptr<cdr::CdrFileWriter> writer);
+  Biller(const Config& config, TimeZonePtr tz, BillStorePtr store,
+         std::unique_ptr<SequenceStore> seq, std::unique_ptr<cdr::CdrFileWriter> writer);
 
   Config config_;
   TimeZonePtr tz_;
+  BillStorePtr store_;  // outlives the writer (declared before it)
   std::unique_ptr<SequenceStore> seq_;
   std::unique_ptr<cdr::CdrFileWriter> writer_;
   std::unique_ptr<ChargingEngine> engine_;

@@ -5,7 +5,6 @@
 
 #include "controlplane/cdr_encode.h"
 #include "controlplane/cdr_file_reader.h"
-#include "controlplane/durable_file.h"
 #include "controlplane/time_format.h"
 
 namespace tally::cdr {
@@ -334,11 +333,11 @@ std::string csvRecordLine(const PgwRecord& r, const TimeZone& tz) {
 }
 
 CdrFileWriter::CdrFileWriter(const Config& config, TimeZonePtr tz, SequenceStore& seq,
-                             const Clock& clock)
+                             const Clock& clock, BillStore& store)
     : cdr_(config.accounting.cdr),
       node_id_(config.node.id),
       node_address_(config.node.address),
-      dir_(config.local_bill.cfcard_path),
+      store_(store),
       tz_(std::move(tz)),
       seq_(seq),
       clock_(clock) {
@@ -354,55 +353,49 @@ CdrFileWriter::~CdrFileWriter() {
 }
 
 Result<std::unique_ptr<CdrFileWriter>> CdrFileWriter::open(const Config& config, TimeZonePtr tz,
-                                                           SequenceStore& seq, const Clock& clock) {
-  const std::string& dir = config.local_bill.cfcard_path;
-  if (dir.empty()) {
-    return Error{"local_bill.cfcard_path is empty"};
-  }
+                                                           SequenceStore& seq, const Clock& clock,
+                                                           BillStore& store) {
   if (!tz) {
     return Error{"no time zone"};
   }
-  auto d = ensureDirectory(dir, 0750);
-  if (!d) {
-    return d.error();
-  }
-  auto probe = probeWritable(dir);
-  if (!probe) {
-    return Error{"CDR directory " + probe.error().message};
-  }
-  std::unique_ptr<CdrFileWriter> w(new CdrFileWriter(config, std::move(tz), seq, clock));
-  w->recoverTmpFiles();
+  std::unique_ptr<CdrFileWriter> w(new CdrFileWriter(config, std::move(tz), seq, clock, store));
+  w->recoverLeftovers();
   return w;
 }
 
-void CdrFileWriter::recoverTmpFiles() {
-  auto names = listDirectory(dir_);
+Result<std::unique_ptr<CdrFileWriter>> CdrFileWriter::open(const Config& config, TimeZonePtr tz,
+                                                           SequenceStore& seq,
+                                                           const Clock& clock) {
+  auto store = FlashBillStore::open(config.local_bill.cfcard_path);
+  if (!store) {
+    return store.error();
+  }
+  auto w = open(config, std::move(tz), seq, clock, *store.value());
+  if (w) {
+    w.value()->owned_store_ = std::move(store.value());
+  }
+  return w;
+}
+
+void CdrFileWriter::recoverLeftovers() {
+  auto names = store_.leftovers();
   if (!names) {
     return;
   }
-  std::vector<std::string> tmps;
-  for (const std::string& n : names.value()) {
-    if (endsWith(n, ".cdr.tmp") || endsWith(n, ".csv.tmp")) {
-      tmps.push_back(n);
-    }
-  }
-  for (const std::string& n : tmps) {
-    std::string path = dir_ + "/" + n;
-    std::string final_name = n.substr(0, n.size() - 4);
+  for (const std::string& name : names.value()) {
+    // A crash between write and rename: the file may be complete (then it is finished now) or
+    // not (then it is set aside for the operator; never deleted). CSV files have no framing
+    // to check them by: always set aside.
     bool complete = false;
-    if (endsWith(final_name, ".cdr")) {
-      // A crash between write and rename: the file may be complete (then it is finished now)
-      // or not (then it is set aside for the operator; never deleted).
-      auto f = readCdrFile(path);
-      complete = f && fsyncFile(path);
+    if (endsWith(name, ".cdr")) {
+      auto bytes = store_.readLeftover(name);
+      complete = bytes && parseCdrFile(bytes.value(), store_.location() + "/" + name);
     }
-    std::string target = dir_ + "/" + (complete ? final_name : n + ".broken");
-    if (::rename(path.c_str(), target.c_str()) == 0) {
-      complete ? ++recovered_tmp_ : ++broken_tmp_;
+    if (complete && store_.finishLeftover(name)) {
+      ++recovered_tmp_;
+    } else if (store_.setAsideLeftover(name)) {
+      ++broken_tmp_;
     }
-  }
-  if (!tmps.empty()) {
-    (void)fsyncDirectory(dir_);
   }
 }
 
@@ -548,7 +541,7 @@ std::vector<uint8_t> CdrFileWriter::render(const OpenFile& f) const {
 
 bool CdrFileWriter::writeOut(const OpenFile& f) {
   std::vector<uint8_t> bytes = render(f);
-  auto r = writeFileDurably(dir_, f.name, bytes);
+  auto r = store_.store(f.name, bytes);
   if (!r) {
     ++write_errors_;
     last_error_ = r.error().message;

@@ -1,7 +1,8 @@
 #pragma once
 // TS 32.297 CDR files (Bx interface): file header + N x (CDR header + BER CDR), and the CDR
 // file writer (RecordSink) that closes files on record count, size, age, hot billing and
-// shutdown. See docs/cdr-format.md.
+// shutdown and hands each finished file to a BillStore (bill_store.h). The reader of the
+// format is cdr_file_reader.h. See docs/cdr-format.md.
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "controlplane/ber.h"
+#include "controlplane/bill_store.h"
 #include "controlplane/cdr.h"
 #include "controlplane/charging.h"
 #include "controlplane/sequence_store.h"
@@ -113,8 +115,14 @@ class CdrFileWriter : public RecordSink {
   // Minimum time between retries of unwritten files from tick().
   static constexpr int64_t kRetryIntervalNs = 10'000'000'000;
 
-  // Directory = config.local_bill.cfcard_path (created 0750 if missing; an error if it cannot
-  // be written). Completes or sets aside temporary files left by a crash.
+  // Finished files go to `store` (which must outlive the writer). Completes or sets aside the
+  // files a crash left half stored (the store's leftovers): a leftover .cdr that reads as a
+  // complete, valid TS 32.297 file is finished, any other is set aside.
+  static Result<std::unique_ptr<CdrFileWriter>> open(const Config& config, TimeZonePtr tz,
+                                                     SequenceStore& seq, const Clock& clock,
+                                                     BillStore& store);
+  // The same with a FlashBillStore of its own on config.local_bill.cfcard_path (created 0750
+  // if missing; an error if it cannot be written).
   static Result<std::unique_ptr<CdrFileWriter>> open(const Config& config, TimeZonePtr tz,
                                                      SequenceStore& seq, const Clock& clock);
   // Closes and writes what is still open (as closeAll()), best effort.
@@ -141,9 +149,11 @@ class CdrFileWriter : public RecordSink {
   uint32_t currentFileRecords() const { return current_ ? current_->count() : 0; }
   size_t pendingFiles() const { return pending_.size(); }
   size_t pendingRecords() const;
-  const std::string& directory() const { return dir_; }
+  // Where the files go (the store's location, e.g. the CF card directory).
+  const std::string& directory() const { return store_.location(); }
   const std::string& lastFileName() const { return last_file_; }
-  // Temporary files found at open(): completed (renamed) / set aside as <name>.broken.
+  // Leftovers found at open(): finished / set aside (FlashBillStore: <name>.tmp renamed to
+  // <name> / <name>.tmp.broken).
   uint32_t recoveredTmpFiles() const { return recovered_tmp_; }
   uint32_t brokenTmpFiles() const { return broken_tmp_; }
 
@@ -160,18 +170,20 @@ class CdrFileWriter : public RecordSink {
     uint32_t count() const { return static_cast<uint32_t>(records.size()); }
   };
 
-  CdrFileWriter(const Config& config, TimeZonePtr tz, SequenceStore& seq, const Clock& clock);
+  CdrFileWriter(const Config& config, TimeZonePtr tz, SequenceStore& seq, const Clock& clock,
+                BillStore& store);
   void startFile(int64_t now_ns);
   void close(FileClosureReason reason);
   bool writeOut(const OpenFile& f);
   void retryPending();
   std::vector<uint8_t> render(const OpenFile& f) const;
-  void recoverTmpFiles();
+  void recoverLeftovers();
 
   const CdrConfig cdr_;
   const std::string node_id_;
   const IpAddress node_address_;
-  const std::string dir_;
+  BillStore& store_;
+  BillStorePtr owned_store_;  // set when open() made the store itself
   TimeZonePtr tz_;
   SequenceStore& seq_;
   const Clock& clock_;

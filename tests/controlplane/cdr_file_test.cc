@@ -18,7 +18,9 @@
 #include "controlplane/ber.h"
 #include "controlplane/cdr_decode.h"
 #include "controlplane/cdr_encode.h"
+#include "controlplane/cdr_file_reader.h"
 #include "controlplane/sequence_store.h"
+#include "tests/fakes/fake_bill_store.h"
 #include "tests/fakes/fake_clock.h"
 
 namespace tally::cdr {
@@ -29,6 +31,7 @@ using tally::testing::fromHex;
 using tally::testing::ip;
 using tally::testing::utcNs;
 using tally::testing::exampleRecord;
+using tally::testing::FakeBillStore;
 using tally::testing::kExampleHex;
 
 namespace fs = std::filesystem;
@@ -68,11 +71,12 @@ class CdrFileTest : public ::testing::Test {
     std::error_code ec;
     fs::remove_all(root_, ec);
   }
-  CdrFileWriter& open() {
-    auto s = SequenceStore::open(dir_ + "/" + SequenceStore::kFileName);
+  CdrFileWriter& open(BillStore* store = nullptr) {
+    auto s = SequenceStore::open(root_ + "/state/" + SequenceStore::kFileName);
     EXPECT_TRUE(s) << s.error().message;
     seq_ = std::move(s.value());
-    auto w = CdrFileWriter::open(config_, tz_, *seq_, clock_);
+    auto w = store != nullptr ? CdrFileWriter::open(config_, tz_, *seq_, clock_, *store)
+                              : CdrFileWriter::open(config_, tz_, *seq_, clock_);
     EXPECT_TRUE(w) << w.error().message;
     writer_ = std::move(w.value());
     return *writer_;
@@ -535,6 +539,122 @@ TEST_F(CdrFileTest, ReaderSurvivesRandomDamage) {
     }
   }
   EXPECT_GT(accepted, 0);  // damage inside the CDRs keeps the framing valid
+}
+
+// The writer through the storage seam: it hands whole TS 32.297 files to the store and never
+// touches the file system itself.
+TEST_F(CdrFileTest, HandsWholeFilesToTheStore) {
+  FakeBillStore store;
+  config_.local_bill.cfcard_path = root_ + "/never-created";
+  CdrFileWriter& w = open(&store);
+  EXPECT_EQ(w.directory(), "fake://cfcard");
+  w.emit(exampleRecord(), false);
+  w.emit(exampleRecord(), false);
+  EXPECT_TRUE(store.calls.empty());  // nothing leaves before the file closes
+  w.closeAll();
+  ASSERT_EQ(store.calls.size(), 1u);
+  EXPECT_EQ(store.calls[0].name, "gw-biller-01_20240517100000_00000001.cdr");
+  auto f = parseCdrFile(store.calls[0].bytes, store.calls[0].name);
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f.value().records.size(), 2u);
+  EXPECT_EQ(f.value().header.closure_reason, 4);
+  EXPECT_EQ(w.filesWritten(), 1u);
+  EXPECT_EQ(w.recordsWritten(), 2u);
+  EXPECT_EQ(w.lastFileName(), store.calls[0].name);
+  EXPECT_FALSE(fs::exists(root_ + "/never-created"));
+}
+
+TEST_F(CdrFileTest, FailingStoreKeepsTheFilePendingAndRetriesIt) {
+  FakeBillStore store;
+  CdrFileWriter& w = open(&store);
+  store.fail = true;
+  w.emit(exampleRecord(), true);
+  EXPECT_EQ(w.writeErrors(), 1u);
+  EXPECT_EQ(w.filesWritten(), 0u);
+  EXPECT_EQ(w.pendingFiles(), 1u);
+  EXPECT_EQ(w.pendingRecords(), 1u);
+  EXPECT_EQ(w.lastError(),
+            "fake store: No space left on device (gw-biller-01_20240517100000_00000001.cdr)");
+  ASSERT_EQ(store.calls.size(), 1u);
+  const std::vector<uint8_t> first = store.calls[0].bytes;
+  // The next close retries the older file first; still failing, the new one queues behind it.
+  clock_.advanceMs(1000);
+  w.emit(exampleRecord(), true);
+  EXPECT_EQ(w.pendingFiles(), 2u);
+  EXPECT_EQ(w.pendingRecords(), 2u);
+  EXPECT_EQ(w.writeErrors(), 2u);
+  ASSERT_EQ(store.calls.size(), 2u);
+  EXPECT_EQ(store.calls[1].name, store.calls[0].name);
+  // tick() retries at most every kRetryIntervalNs.
+  const int64_t now = clock_.wallNs();
+  w.tick(now);
+  ASSERT_EQ(store.calls.size(), 3u);
+  EXPECT_FALSE(store.calls[2].ok);
+  w.tick(now + CdrFileWriter::kRetryIntervalNs - 1);
+  EXPECT_EQ(store.calls.size(), 3u);
+  EXPECT_EQ(w.writeErrors(), 3u);
+  store.fail = false;
+  w.tick(now + CdrFileWriter::kRetryIntervalNs);
+  EXPECT_EQ(w.pendingFiles(), 0u);
+  EXPECT_EQ(w.filesWritten(), 2u);
+  EXPECT_EQ(w.recordsWritten(), 2u);
+  ASSERT_EQ(store.calls.size(), 5u);
+  EXPECT_TRUE(store.calls[3].ok);
+  EXPECT_EQ(store.calls[3].name, "gw-biller-01_20240517100000_00000001.cdr");
+  EXPECT_EQ(store.calls[3].bytes, first);  // the same file, byte for byte
+  EXPECT_EQ(store.calls[4].name, "gw-biller-01_20240517100001_00000002.cdr");
+  EXPECT_EQ(store.stored.size(), 2u);
+  EXPECT_EQ(store.failedCalls(), 3u);
+  // One failure in the middle: the failed file waits, the next close takes both in order.
+  store.fail_next = 1;
+  w.emit(exampleRecord(), true);
+  EXPECT_EQ(w.pendingFiles(), 1u);
+  w.emit(exampleRecord(), true);
+  EXPECT_EQ(w.pendingFiles(), 0u);
+  ASSERT_EQ(store.calls.size(), 8u);
+  EXPECT_TRUE(store.calls[6].name.ends_with("_00000003.cdr"));
+  EXPECT_TRUE(store.calls[7].name.ends_with("_00000004.cdr"));
+  EXPECT_EQ(w.writeErrors(), 4u);
+  EXPECT_EQ(w.filesWritten(), 4u);
+}
+
+TEST_F(CdrFileTest, FailingStoreBoundsWhatIsKept) {
+  FakeBillStore store;
+  CdrFileWriter& w = open(&store);
+  store.fail = true;
+  for (size_t i = 0; i <= CdrFileWriter::kMaxPendingFiles; ++i) {
+    w.emit(exampleRecord(), true);
+  }
+  EXPECT_EQ(w.pendingFiles(), CdrFileWriter::kMaxPendingFiles);
+  EXPECT_EQ(w.recordsDropped(), 1u);
+  EXPECT_NE(w.lastError().find("record dropped"), std::string::npos) << w.lastError();
+  store.fail = false;
+  w.closeAll();
+  EXPECT_EQ(store.stored.size(), CdrFileWriter::kMaxPendingFiles);
+  w.emit(exampleRecord(), true);
+  auto f = parseCdrFile(store.calls.back().bytes, "x.cdr");
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f.value().header.lost_cdr_indicator, 1);
+}
+
+TEST_F(CdrFileTest, LeftoversAreFinishedOnlyWhenWhole) {
+  std::vector<uint8_t> good = twoRecordFile();
+  writer_.reset();
+  FakeBillStore store;
+  store.leftover_files["a_00000042.cdr"] = good;
+  store.leftover_files["b_00000043.cdr"] = std::vector<uint8_t>(good.begin(), good.begin() + 100);
+  store.leftover_files["c_00000044.csv"] = {'x', '\n'};
+  store.leftover_files["d_00000045.cdr"] = good;
+  store.unreadable.insert("d_00000045.cdr");
+  auto w = CdrFileWriter::open(config_, tz_, *seq_, clock_, store);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w.value()->recoveredTmpFiles(), 1u);
+  EXPECT_EQ(w.value()->brokenTmpFiles(), 3u);
+  EXPECT_EQ(store.finished, std::vector<std::string>{"a_00000042.cdr"});
+  EXPECT_EQ(store.stored.at("a_00000042.cdr"), good);
+  std::set<std::string> aside(store.set_aside.begin(), store.set_aside.end());
+  EXPECT_EQ(aside, (std::set<std::string>{"b_00000043.cdr", "c_00000044.csv", "d_00000045.cdr"}));
+  EXPECT_TRUE(store.leftover_files.empty());
 }
 
 }  // namespace
