@@ -1,5 +1,10 @@
 #include "controlplane/biller.h"
 
+#include <filesystem>
+
+#include "controlplane/durable_file.h"
+#include "controlplane/log.h"
+
 namespace tally {
 
 cdr::Cause Biller::causeOf(EndCause c) {
@@ -25,7 +30,7 @@ Result<std::unique_ptr<Biller>> Biller::open(const Config& config, const Clock& 
   if (!store.ok()) {
     return Error{store.error().message};
   }
-  auto seq = SequenceStore::open(config.local_bill.cfcard_path + "/.tally-sequence");
+  auto seq = openSequenceStore(config);
   if (!seq.ok()) {
     return Error{seq.error().message};
   }
@@ -35,6 +40,34 @@ Result<std::unique_ptr<Biller>> Biller::open(const Config& config, const Clock& 
   }
   return std::unique_ptr<Biller>(new Biller(config, tz.value(), std::move(store.value()),
                                             std::move(seq.value()), std::move(writer.value())));
+}
+
+Result<std::unique_ptr<SequenceStore>> Biller::openSequenceStore(const Config& config) {
+  const std::string& dir = config.node.state_dir;
+  if (dir.empty()) {
+    return Error{"node.state_dir is empty"};
+  }
+  auto d = ensureDirectory(dir, 0750);
+  if (!d) {
+    return Error{"node.state_dir: " + d.error().message};
+  }
+  std::error_code ec;
+  if (std::filesystem::equivalent(dir, config.local_bill.cfcard_path, ec)) {
+    return Error{"node.state_dir " + dir + " is the CF card directory (local_bill.cfcard_path " +
+                 config.local_bill.cfcard_path +
+                 "), which a transfer sweeps: give the state files a directory of their own "
+                 "(e.g. /var/lib/tally)"};
+  }
+  const std::string path = dir + "/" + SequenceStore::kFileName;
+  auto adopted = SequenceStore::adoptLegacyFile(
+      path, config.local_bill.cfcard_path + "/" + SequenceStore::kFileName);
+  if (!adopted.ok()) {
+    return Error{adopted.error().message};
+  }
+  if (!adopted.value().empty()) {
+    logInfo(adopted.value());
+  }
+  return SequenceStore::open(path);
 }
 
 Biller::Biller(const Config& config, TimeZonePtr tz, BillStorePtr store,

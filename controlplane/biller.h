@@ -1,7 +1,7 @@
 #pragma once
 // The biller: glue between the poller's sessions and the charging engine, the CDR files on the
-// CF card (through the bill-storage seam, bill_store.h) and the persistent sequence numbers.
-// Control-plane thread only.
+// CF card (through the bill-storage seam, bill_store.h) and the persistent sequence numbers
+// (in node.state_dir). Control-plane thread only.
 #include <memory>
 
 #include "controlplane/bill_store.h"
@@ -18,9 +18,14 @@ namespace tally {
 
 class Biller final : public SessionObserver {
  public:
-  // Loads the time zone, opens the sequence store and the CDR directory. An error names what
-  // failed (time zone, directory, state file).
+  // Loads the time zone, opens the CDR directory (FlashBillStore) and the sequence store in
+  // node.state_dir (moving a state file of an older release over from the CF card directory).
+  // An error names what failed (time zone, directory, state file).
   static Result<std::unique_ptr<Biller>> open(const Config& config, const Clock& clock);
+  // The sequence store of node.state_dir, after adopting <cfcard_path>/.tally-sequence
+  // (SequenceStore::adoptLegacyFile, logged once). Refuses a state directory that is the CF
+  // card directory.
+  static Result<std::unique_ptr<SequenceStore>> openSequenceStore(const Config& config);
 
   void onOpen(const Session& s, int64_t now_ns) override;
   void onUsage(const Session& s, uint32_t rating_group, const FlowCounters& delta,

@@ -1,8 +1,10 @@
 #include "controlplane/sequence_store.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string_view>
 
@@ -128,7 +130,66 @@ Result<bool> readStateFile(const std::string& path, uint64_t ceilings[3]) {
   return true;
 }
 
+std::string ceilingsText(const uint64_t ceilings[3]) {
+  std::string t;
+  for (int i = 0; i < 3; ++i) {
+    t += std::string(i == 0 ? "" : ", ") + kKeys[i] + " " + std::to_string(ceilings[i]);
+  }
+  return t;
+}
+
 }  // namespace
+
+Result<std::string> SequenceStore::adoptLegacyFile(const std::string& path,
+                                                  const std::string& legacy_path) {
+  auto legacy = fileExists(legacy_path);
+  if (!legacy) {
+    return Error{"sequence state file: " + legacy.error().message};
+  }
+  std::error_code ec;
+  if (!legacy.value() || path == legacy_path || std::filesystem::equivalent(path, legacy_path, ec)) {
+    return std::string();
+  }
+  uint64_t ceilings[kCount] = {1, 1, 1};
+  auto old = readStateFile(legacy_path, ceilings);
+  if (!old) {
+    return old.error();
+  }
+  auto current = fileExists(path);
+  if (!current) {
+    return Error{"sequence state file: " + current.error().message};
+  }
+  if (current.value()) {
+    // Both exist (e.g. an older release ran again after the upgrade): keep the higher ceiling
+    // of each counter, so that no number is handed out twice.
+    uint64_t mine[kCount] = {1, 1, 1};
+    auto r = readStateFile(path, mine);
+    if (!r) {
+      return r.error();
+    }
+    for (int i = 0; i < kCount; ++i) {
+      ceilings[i] = std::max(ceilings[i], mine[i]);
+    }
+  }
+  // Copy first (durably), remove second: a crash in between leaves both, and the next start
+  // merges them to the same ceilings.
+  auto d = ensureDirectory(dirName(path), 0750);
+  if (!d) {
+    return d.error();
+  }
+  auto w = writeFileDurably(path, render(ceilings));
+  if (!w) {
+    return w.error();
+  }
+  auto rm = removeDurably(dirName(legacy_path), baseName(legacy_path));
+  if (!rm) {
+    return rm.error();
+  }
+  return std::string(current.value() ? "merged" : "moved") + " the sequence state file " +
+         legacy_path + " (in the CF card directory, which transfers sweep) into " + path +
+         (current.value() ? " (higher ceilings kept: " : " (ceilings: ") + ceilingsText(ceilings) +
+         ")";
+}
 
 Result<std::unique_ptr<SequenceStore>> SequenceStore::open(const std::string& path,
                                                            uint64_t block) {

@@ -1,6 +1,7 @@
 #pragma once
 // Numbers that never repeat across restarts: localSequenceNumber, chargingID and the CDR file
-// sequence number, persisted in a small state file (<cfcard_path>/.tally-sequence).
+// sequence number, persisted in a small state file (<node.state_dir>/.tally-sequence; never in
+// the CF card directory, which a transfer sweeps).
 //
 // Block reservation: the state file holds, per counter, a ceiling above every number handed
 // out. Numbers below the ceiling are handed out from memory; when half of the reserved block is
@@ -29,6 +30,15 @@ class SequenceStore : public SequenceSource {
   // restarts from 1.
   static Result<std::unique_ptr<SequenceStore>> open(const std::string& path,
                                                      uint64_t block = kDefaultBlock);
+  // Upgrade from releases that kept the state file in the CF card directory. When
+  // `legacy_path` exists it is moved to `path` durably: written into path's directory (created
+  // 0750; tmp, fsync, rename, fsync), then the legacy file is removed (and its directory
+  // fsync'd). When both exist, each counter keeps the higher ceiling, so no number repeats.
+  // Both files are checked as open() checks them: a corrupt one is an error naming it, and
+  // nothing is changed. Returns what was done, to be logged once ("" when nothing was to do:
+  // no legacy file, or it is `path` itself).
+  static Result<std::string> adoptLegacyFile(const std::string& path,
+                                             const std::string& legacy_path);
   // Stores the exact next values (best effort).
   ~SequenceStore() override;
 

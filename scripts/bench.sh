@@ -320,7 +320,7 @@ tallyd_run() {
   PREFIXES+=("$prefix")
   local cfg="$WORK/tallyd-$RUN_SEQ.yaml" out="$WORK/tallyd-$RUN_SEQ.log"
   cat >"$cfg" <<YAML
-node: {id: bench, address: 192.0.2.1}
+node: {id: bench, address: 192.0.2.1, state_dir: $WORK/state-$RUN_SEQ}
 dataplane:
   eal: ["--no-huge", "-m", "$EAL_MEM_MB", "--no-pci", "-l", "0-1", "--file-prefix", "$prefix", "--vdev=net_pcap0,rx_pcap=$trace,infinite_rx=1"]
   ports: [{name: net_pcap0, role: access}]
@@ -331,6 +331,7 @@ dataplane:
 subscribers: {pools: [10.0.0.0/8], idle_timeout: 0}
 services: {rules: [{rating_group: 10, match: {protocol: udp, remote_port: 53}}, {rating_group: 20, match: {remote_prefix: 198.51.100.0/24}}, {rating_group: 30, match: {protocol: tcp, remote_port: 443}}], default_rating_group: 1}
 control: {socket: $SOCK}
+local_aaa_server: {local_bill: {cfcard: {path: $WORK/cdr-$RUN_SEQ}}}
 YAML
   rm -f "$SOCK"
   local max_run=$((START_LIMIT + WARM_LIMIT + DURATION + 10))

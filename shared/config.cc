@@ -766,7 +766,7 @@ Config Loader::load(const Node& root) {
 }
 
 void Loader::loadNode(const Field& f, NodeConfig& out) const {
-  Fields m = readMap(f, {"id", "address", "timezone"});
+  Fields m = readMap(f, {"id", "address", "timezone", "state_dir"});
   if (auto it = m.find("id"); it != m.end()) {
     // Part of every CDR file name (docs/cdr-format.md): a name starting with a dot is not a
     // CDR file there (".tally-sequence", "." and ".." are not files at all).
@@ -805,6 +805,10 @@ void Loader::loadNode(const Field& f, NodeConfig& out) const {
     }
     out.timezone = tz;
     locate(it->second);
+  }
+  if (auto it = m.find("state_dir"); it != m.end()) {
+    out.state_dir =
+        filePath(it->second, "must be a directory path of 1-4095 bytes (e.g. /var/lib/tally)");
   }
 }
 

@@ -18,6 +18,9 @@ struct NodeConfig {
 
   IpAddress address;               // this gateway; required
   std::string timezone = "UTC";    // IANA name, must exist under /usr/share/zoneinfo (or "UTC")
+  // State files (.tally-sequence: numbers that never repeat). Not the CF card directory: a
+  // transfer sweeps that one. 1-4095 bytes, no NUL.
+  std::string state_dir = "/var/lib/tally";
 };
 
 enum class PortRole : uint8_t { kAccess, kCore };

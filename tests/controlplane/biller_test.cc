@@ -25,6 +25,7 @@ class BillerTest : public ::testing::Test {
     dir_ = mkdtemp(tmpl);
     config_ = testing::testConfig();
     config_.local_bill.cfcard_path = dir_ + "/cf";
+    config_.node.state_dir = dir_ + "/state";
     plan_ = CountingPlan::fromConfig(config_);
     worker_ = std::make_unique<testing::WorkerHarness>(plan_);
     poller_ = std::make_unique<Poller>(config_, plan_,
@@ -140,6 +141,36 @@ TEST_F(BillerTest, VolumeLimitGivesPartialRecordsThatAddUp) {
     }
   }
   EXPECT_EQ(total, sent);
+}
+
+// The sequence state file lives in node.state_dir, never in the CF card directory; a state
+// file an older release left on the card is taken over.
+TEST_F(BillerTest, StateFilesLiveInTheStateDirectory) {
+  biller_->shutdown();
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/state/.tally-sequence"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/cf/.tally-sequence"));
+  biller_.reset();
+  // Upgrade: the old file on the card (ceilings far above) is moved over and used.
+  std::filesystem::rename(dir_ + "/state/.tally-sequence", dir_ + "/cf/.tally-sequence");
+  Config moved = config_;
+  moved.node.state_dir = dir_ + "/state2";
+  auto b = Biller::open(moved, clock_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/state2/.tally-sequence"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/cf/.tally-sequence"));
+  b.value().reset();
+  // Refused: no state directory, or the CF card directory itself.
+  Config none = config_;
+  none.node.state_dir = "";
+  auto e = Biller::open(none, clock_);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message, "node.state_dir is empty");
+  Config same = config_;
+  same.node.state_dir = dir_ + "/cf/";
+  e = Biller::open(same, clock_);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("is the CF card directory"), std::string::npos)
+      << e.error().message;
 }
 
 }  // namespace

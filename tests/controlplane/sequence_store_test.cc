@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace tally {
 namespace {
@@ -260,6 +261,104 @@ TEST_F(SequenceStoreTest, UnwritableDirectoryIsAnError) {
   auto s = SequenceStore::open(file + "/.tally-sequence");
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find("not-a-dir"), std::string::npos) << s.error().message;
+}
+
+// ---- Upgrade: the state file of an older release in the CF card directory ----
+
+class SequenceLegacyTest : public SequenceStoreTest {
+ protected:
+  void SetUp() override {
+    SequenceStoreTest::SetUp();
+    state_ = dir_ + "/state/.tally-sequence";
+    legacy_ = dir_ + "/cfcard/.tally-sequence";
+    fs::create_directories(dir_ + "/cfcard");
+  }
+  static std::string slurp(const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static void put(const std::string& p, const std::string& text) {
+    std::ofstream(p, std::ios::trunc) << text;
+  }
+  // The next numbers a store opened on the state file hands out: local, charging, file.
+  std::vector<uint64_t> nextNumbers() {
+    auto s = SequenceStore::open(state_);
+    EXPECT_TRUE(s) << s.error().message;
+    if (!s) {
+      return {};
+    }
+    return {s.value()->nextLocalSequence(), s.value()->nextChargingId(),
+            s.value()->nextFileSequence()};
+  }
+  std::string state_;
+  std::string legacy_;
+};
+
+TEST_F(SequenceLegacyTest, OnlyTheOldFileIsMovedOver) {
+  put(legacy_, stateFile(13001, 6001, 2001));
+  auto r = SequenceStore::adoptLegacyFile(state_, legacy_);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_NE(r.value().find("moved the sequence state file " + legacy_), std::string::npos)
+      << r.value();
+  EXPECT_FALSE(fs::exists(legacy_));
+  EXPECT_FALSE(fs::exists(state_ + ".tmp"));
+  EXPECT_NE(slurp(state_).find("local_sequence 13001\n"), std::string::npos) << slurp(state_);
+  // Done once: the next start has nothing to do.
+  auto again = SequenceStore::adoptLegacyFile(state_, legacy_);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.value(), "");
+  EXPECT_EQ(nextNumbers(), (std::vector<uint64_t>{13001, 6001, 2001}));
+}
+
+TEST_F(SequenceLegacyTest, BothFilesKeepTheHigherCeilings) {
+  fs::create_directories(dir_ + "/state");
+  put(state_, stateFile(500, 9000, 40));
+  put(legacy_, stateFile(13001, 6001, 2001));
+  auto r = SequenceStore::adoptLegacyFile(state_, legacy_);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_NE(r.value().find("merged"), std::string::npos) << r.value();
+  EXPECT_FALSE(fs::exists(legacy_));
+  EXPECT_EQ(nextNumbers(), (std::vector<uint64_t>{13001, 9000, 2001}));
+}
+
+TEST_F(SequenceLegacyTest, NoOldFileChangesNothing) {
+  auto r = SequenceStore::adoptLegacyFile(state_, legacy_);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r.value(), "");
+  EXPECT_FALSE(fs::exists(dir_ + "/state"));
+  fs::create_directories(dir_ + "/state");
+  put(state_, stateFile(7, 8, 9));
+  r = SequenceStore::adoptLegacyFile(state_, legacy_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value(), "");
+  EXPECT_EQ(slurp(state_), stateFile(7, 8, 9));
+  // The same file under both names (state_dir = the card): left alone.
+  put(legacy_, stateFile(1, 2, 3));
+  r = SequenceStore::adoptLegacyFile(legacy_, legacy_);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value(), "");
+  EXPECT_TRUE(fs::exists(legacy_));
+}
+
+TEST_F(SequenceLegacyTest, ACorruptFileIsAnErrorAndNothingChanges) {
+  put(legacy_, "tally-sequence 1\nlocal_sequence 5\n");
+  auto r = SequenceStore::adoptLegacyFile(state_, legacy_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("corrupt sequence state file " + legacy_), std::string::npos)
+      << r.error().message;
+  EXPECT_TRUE(fs::exists(legacy_));
+  EXPECT_FALSE(fs::exists(state_));
+  put(legacy_, stateFile(13001, 6001, 2001));
+  fs::create_directories(dir_ + "/state");
+  put(state_, "garbage\n");
+  r = SequenceStore::adoptLegacyFile(state_, legacy_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("corrupt sequence state file " + state_), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(slurp(legacy_), stateFile(13001, 6001, 2001));
+  EXPECT_EQ(slurp(state_), "garbage\n");
 }
 
 }  // namespace

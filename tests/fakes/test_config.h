@@ -8,6 +8,9 @@ inline Config testConfig() {
   Config c;
   c.source = "test";
   c.node.address = *parseIpAddress("192.0.2.1");
+  // No state directory: a test that opens a Biller must give it one of its own (never the
+  // default /var/lib/tally, never one shared with another test); Biller::open refuses "".
+  c.node.state_dir = "";
   c.dataplane.ports = {PortConfig{"p0", PortRole::kAccess, std::nullopt}};
   c.dataplane.workers = 1;
   c.dataplane.max_sessions = 1000;

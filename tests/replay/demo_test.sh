@@ -31,9 +31,19 @@ REPORT="$WORKDIR/usage.jsonl"
 failures=0
 fail() { echo "FAIL demo: $*"; failures=$((failures + 1)); }
 
+# The demo config as it is, except that CDR files and state files go to this test's work
+# directory (not out/demo/ of the checkout, never /var/lib/tally).
+CONFIG="$WORKDIR/demo.yaml"
+sed -e "s|path: out/demo/cdr |path: $WORKDIR/cdr |" \
+    -e "s|state_dir: out/demo/state |state_dir: $WORKDIR/state |" config/demo.yaml >"$CONFIG"
+if ! grep -q "path: $WORKDIR/cdr " "$CONFIG" || ! grep -q "state_dir: $WORKDIR/state " "$CONFIG"; then
+  echo "FAIL demo: config/demo.yaml no longer names out/demo/cdr and out/demo/state" >&2
+  exit 1
+fi
+
 # The demo config names its own --file-prefix (tally-demo) and control socket; the test must
 # not run twice at once (meson: is_parallel false).
-timeout 120 "$TALLYD" --config config/demo.yaml --exit-when-idle 500 --usage-report "$REPORT" \
+timeout 120 "$TALLYD" --config "$CONFIG" --exit-when-idle 500 --usage-report "$REPORT" \
   >"$WORKDIR/stdout.txt" 2>"$WORKDIR/stderr.txt"
 rc=$?
 if [ $rc -eq 124 ]; then

@@ -337,8 +337,10 @@ def base_config(sock):
     cfg["dataplane"]["workers"] = 1
     cfg["control"] = {"socket": str(sock)}
     cfg["services"] = copy.deepcopy(STANDARD_SERVICES)
-    # Each scenario writes its CDR files to its own "CF card" directory.
+    # Each scenario writes its CDR files to its own "CF card" directory and keeps its sequence
+    # numbers in its own state directory (never the default /var/lib/tally).
     cfg["local_aaa_server"] = {"local_bill": {"cfcard": {"path": str(sock) + ".cdr"}}}
+    cfg["node"]["state_dir"] = str(sock) + ".state"
     return cfg
 
 
@@ -744,6 +746,7 @@ def sc_cdr_volumes(r):
         {"index": 1, "sdf_volume": {"uplink": 100000, "downlink": 100000}}]}}
     cdr_dir = Path(cfg["local_aaa_server"]["local_bill"]["cfcard"]["path"])
     shutil.rmtree(cdr_dir, ignore_errors=True)
+    shutil.rmtree(cfg["node"]["state_dir"], ignore_errors=True)
     exp, nframes, cfg_path, notes = scenario_exact(r, name, one, cfg)
     if r.args.self_check:
         raise Skip("needs tallyd")

@@ -93,6 +93,9 @@ class Case:
             cfg = yaml.safe_load(f)
         cfg["control"]["socket"] = "/tmp/tally-startup-%d-%s.sock" % (os.getpid(), name)
         cfg["local_aaa_server"] = {"local_bill": {"cfcard": {"path": str(self.work / "cdr")}}}
+        # The runs follow one another and share one CF card: they share its state directory
+        # too, so file numbers never repeat on that card (never the default /var/lib/tally).
+        cfg["node"]["state_dir"] = str(self.work / "state")
         if mutate:
             mutate(cfg)
         path = self.work / ("%s.yaml" % name)

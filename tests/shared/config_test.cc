@@ -832,6 +832,18 @@ INSTANTIATE_TEST_SUITE_P(Table, GoodValueTest, testing::ValuesIn(kGoodCases),
                            return std::string(info.param.name);
                          });
 
+TEST(ConfigStateDirTest, DefaultAndSet) {
+  Config base = loadOk(kBase);
+  EXPECT_EQ(base.node.state_dir, "/var/lib/tally");
+  Config c = loadOk(editBase(4, 4, "  timezone: UTC\n  state_dir: /srv/tally/state"));
+  EXPECT_EQ(c.node.state_dir, "/srv/tally/state");
+  ConfigError e = loadBad(editBase(4, 4, "  timezone: UTC\n  state_dir: \"\""));
+  EXPECT_EQ(e.key, "node.state_dir");
+  EXPECT_EQ(e.line, 5);
+  EXPECT_NE(e.message.find("must be a directory path of 1-4095 bytes"), std::string::npos)
+      << e.message;
+}
+
 TEST(ConfigTimezoneTest, IanaNameUnderZoneinfo) {
   struct stat st;
   if (::stat("/usr/share/zoneinfo/Europe/Berlin", &st) != 0) {
