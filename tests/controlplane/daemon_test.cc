@@ -28,6 +28,7 @@ class DaemonTest : public ::testing::Test {
     config_ = testing::testConfig();
     config_.control.socket = dir_ + "/ctl.sock";
     config_.local_bill.cfcard_path = dir_ + "/cdr";
+    config_.node.state_dir = dir_ + "/state";
     config_.dataplane.poll_interval_ms = 100;
     plan_ = CountingPlan::fromConfig(config_);
     worker_ = std::make_unique<testing::WorkerHarness>(plan_);
