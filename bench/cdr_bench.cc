@@ -14,12 +14,12 @@
 #include <memory>
 #include <string>
 
-#include "controlplane/ber.h"
-#include "controlplane/cdr.h"
-#include "controlplane/cdr_decode.h"
-#include "controlplane/cdr_encode.h"
-#include "controlplane/cdr_file.h"
-#include "controlplane/sequence_store.h"
+#include "controlplane/cdr/ber.h"
+#include "controlplane/cdr/cdr.h"
+#include "controlplane/cdr/cdr_decode.h"
+#include "controlplane/cdr/cdr_encode.h"
+#include "controlplane/cdr/cdr_file.h"
+#include "controlplane/storage/sequence_store.h"
 #include "tests/fakes/cdr_fixtures.h"
 #include "shared/clock.h"
 #include "shared/config.h"

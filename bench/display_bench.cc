@@ -29,9 +29,9 @@
 #include <string_view>
 
 #include "bench/poller_fixture.h"
-#include "controlplane/commands.h"
-#include "controlplane/control_server.h"
-#include "controlplane/ctl_client.h"
+#include "controlplane/control/commands.h"
+#include "controlplane/control/control_server.h"
+#include "controlplane/control/ctl_client.h"
 #include "controlplane/report.h"
 
 namespace {

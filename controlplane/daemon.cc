@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "controlplane/billing_commands.h"
-#include "controlplane/commands.h"
+#include "controlplane/charging/billing_commands.h"
+#include "controlplane/control/commands.h"
 #include "controlplane/log.h"
 #include "controlplane/report.h"
 

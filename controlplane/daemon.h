@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/biller.h"
-#include "controlplane/commands.h"
-#include "controlplane/control_server.h"
+#include "controlplane/charging/biller.h"
+#include "controlplane/control/commands.h"
+#include "controlplane/control/control_server.h"
 #include "controlplane/poller.h"
 #include "shared/clock.h"
 #include "shared/config.h"

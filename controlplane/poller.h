@@ -102,10 +102,10 @@ class SessionArena {
   std::vector<uint32_t> free_;  // freed indices
 };
 
-// What the biller needs to hear about billed sessions (controlplane/biller.h). Called on the
-// control-plane thread, in this order per session: onOpen (with its first usage, so that the
-// serving node learned with the first packets is known), onUsage*, onServingNode*,
-// onQosChange*, onEnd. Unbilled pseudo-sessions are never reported.
+// What the biller (controlplane/charging/biller.h) and any other observer hear about billed
+// sessions. Called on the control-plane thread, in this order per session: onOpen (with its
+// first usage, so that the serving node learned with the first packets is known), onUsage*,
+// onServingNode*, onQosChange*, onEnd. Unbilled pseudo-sessions are never reported.
 class SessionObserver {
  public:
   virtual ~SessionObserver() = default;

@@ -3,7 +3,7 @@
 #include <map>
 #include <sstream>
 
-#include "controlplane/durable_file.h"
+#include "controlplane/storage/durable_file.h"
 #include "controlplane/time_format.h"
 
 namespace tally {

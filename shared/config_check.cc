@@ -141,9 +141,9 @@ void Checker::checkWritableDirectory(const Where& w, const std::string& dir, boo
     error(w, "cannot use " + what + " " + dir + ": " + errnoText());
     return;
   }
-  // Missing: it is created (controlplane/sequence_store.cc ensureDirectory creates the parents
-  // too, controlplane/control_server.cc only the last level). The nearest existing ancestor
-  // decides.
+  // Missing: it is created (ensureDirectory, controlplane/storage/durable_file.cc, creates the
+  // parents too; controlplane/control/control_server.cc only the last level). The nearest
+  // existing ancestor decides.
   std::string missing = dir;
   std::string parent = parentOf(dir);
   for (;;) {
@@ -170,7 +170,7 @@ void Checker::checkWritableDirectory(const Where& w, const std::string& dir, boo
   }
 }
 
-// controlplane/cdr_file.cc CdrFileWriter::open and sequence_store.cc SequenceStore::open.
+// controlplane/cdr/cdr_file.cc CdrFileWriter::open and sequence_store.cc SequenceStore::open.
 void Checker::checkCfCard() {
   const std::string& dir = config_.local_bill.cfcard_path;
   Where w = inFile("local_aaa_server.local_bill.cfcard.path", dir);
@@ -190,7 +190,7 @@ void Checker::checkCfCard() {
   }
 }
 
-// controlplane/control_server.cc ControlServer::open.
+// controlplane/control/control_server.cc ControlServer::open.
 void Checker::checkSocket() {
   const std::string& path = config_.control.socket;
   Where w = inFile("control.socket", path);
@@ -224,7 +224,8 @@ void Checker::checkSocket() {
   }
 }
 
-// controlplane/biller.cc Biller::open (the loader checks the file, this the zone's contents).
+// controlplane/charging/biller.cc Biller::open (the loader checks the file, this the zone's
+// contents).
 void Checker::checkTimeZone() {
   auto tz = TimeZone::load(config_.node.timezone);
   if (!tz.ok()) {

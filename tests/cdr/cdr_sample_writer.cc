@@ -26,10 +26,10 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/cdr.h"
-#include "controlplane/cdr_encode.h"
-#include "controlplane/cdr_file.h"
-#include "controlplane/sequence_store.h"
+#include "controlplane/cdr/cdr.h"
+#include "controlplane/cdr/cdr_encode.h"
+#include "controlplane/cdr/cdr_file.h"
+#include "controlplane/storage/sequence_store.h"
 #include "shared/clock.h"
 #include "shared/config.h"
 #include "shared/net.h"

@@ -11,7 +11,7 @@
 #include <future>
 #include <sstream>
 
-#include "controlplane/ctl_client.h"
+#include "controlplane/control/ctl_client.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/frames.h"
 #include "tests/fakes/test_config.h"

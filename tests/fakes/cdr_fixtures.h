@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/cdr.h"
+#include "controlplane/cdr/cdr.h"
 #include "shared/net.h"
 #include "shared/timezone.h"
 

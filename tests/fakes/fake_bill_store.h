@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/bill_store.h"
+#include "controlplane/storage/bill_store.h"
 
 namespace tally::testing {
 

@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "controlplane/charging.h"
+#include "controlplane/charging/charging.h"
 
 namespace tally::testing {
 

@@ -1,0 +1,200 @@
+#include "controlplane/charging/billing_commands.h"
+
+#include <cstdio>
+#include <string>
+
+namespace tally {
+
+namespace {
+
+std::string profileName(uint8_t index) {
+  switch (index) {
+    case 1:
+      return "hot billing";
+    case 2:
+      return "flat billing";
+    case 4:
+      return "prepaid billing";
+    default:
+      return "normal billing";
+  }
+}
+
+std::string volumeText(const VolumeLimit& v) {
+  if (!v.enabled()) {
+    return "disabled";
+  }
+  if (v.total) {
+    return "total " + std::to_string(*v.total) + " octets";
+  }
+  std::string out;
+  if (v.uplink) {
+    out += "uplink " + std::to_string(*v.uplink) + " octets";
+  }
+  if (v.downlink) {
+    out += std::string(out.empty() ? "" : ", ") + "downlink " + std::to_string(*v.downlink) +
+           " octets";
+  }
+  return out;
+}
+
+nlohmann::ordered_json volumeJson(const VolumeLimit& v) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  if (v.total) {
+    j["total"] = *v.total;
+  }
+  if (v.uplink) {
+    j["uplink"] = *v.uplink;
+  }
+  if (v.downlink) {
+    j["downlink"] = *v.downlink;
+  }
+  return j;
+}
+
+std::string tariffText(const TariffTime& t) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02u:%02u", unsigned(t.hour), unsigned(t.minute));
+  return buf;
+}
+
+Reply displayCcProfile(const std::vector<std::string>& args, bool json,
+                       const AccountingConfig& acc) {
+  std::vector<const CcProfile*> shown;
+  if (args.size() > 1) {
+    return refuseReply("display cc-profile takes at most one INDEX (1, 2, 4 or 8)");
+  }
+  if (args.empty()) {
+    for (const CcProfile& p : acc.cc_profiles) {
+      shown.push_back(&p);
+    }
+  } else {
+    const std::string& a = args[0];
+    if (a != "1" && a != "2" && a != "4" && a != "8") {
+      return refuseReply("cc-profile index '" + a + "': allowed 1, 2, 4 or 8");
+    }
+    shown.push_back(&acc.profile(uint8_t(std::stoi(a))));
+  }
+  if (json) {
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+    for (const CcProfile* p : shown) {
+      nlohmann::ordered_json t = nlohmann::ordered_json::array();
+      for (const TariffTime& tt : p->tariff) {
+        t.push_back(tariffText(tt));
+      }
+      arr.push_back({{"index", p->index},
+                     {"name", profileName(p->index)},
+                     {"buckets", p->buckets},
+                     {"interval", p->interval_s ? nlohmann::ordered_json(*p->interval_s)
+                                                : nlohmann::ordered_json(nullptr)},
+                     {"interval_min_volume", p->interval_min_volume},
+                     {"sdf_interval", p->sdf_interval_s
+                                          ? nlohmann::ordered_json(*p->sdf_interval_s)
+                                          : nlohmann::ordered_json(nullptr)},
+                     {"sdf_volume", volumeJson(p->sdf_volume)},
+                     {"serving_nodes", p->serving_nodes},
+                     {"tariff", t},
+                     {"volume", volumeJson(p->volume)}});
+    }
+    return textReply((args.empty() ? arr : arr[0]).dump(2) + "\n");
+  }
+  std::string out;
+  for (const CcProfile* p : shown) {
+    auto line = [&out](const std::string& k, const std::string& v) {
+      out += "  " + k + std::string(k.size() < 24 ? 24 - k.size() : 0, ' ') + ": " + v + "\n";
+    };
+    line("CC profile index", std::to_string(p->index) + " (" + profileName(p->index) + ")");
+    line("Buckets", std::to_string(p->buckets));
+    line("Interval", p->interval_s ? std::to_string(*p->interval_s) + " s (minimum volume " +
+                                         std::to_string(p->interval_min_volume) + " octets)"
+                                   : "disabled");
+    line("SDF interval", p->sdf_interval_s ? std::to_string(*p->sdf_interval_s) + " s"
+                                           : "disabled");
+    line("SDF volume", volumeText(p->sdf_volume));
+    line("Serving nodes", std::to_string(p->serving_nodes));
+    std::string tariffs;
+    for (const TariffTime& t : p->tariff) {
+      tariffs += (tariffs.empty() ? "" : ", ") + tariffText(t);
+    }
+    line("Tariff times", tariffs.empty() ? "none" : tariffs);
+    line("Volume", volumeText(p->volume));
+    out += "\n";
+  }
+  return textReply(out);
+}
+
+}  // namespace
+
+std::string formatBillingSummary(const Biller& biller) {
+  const cdr::CdrFileWriter& w = biller.writer();
+  std::string out = "CDR output: " + std::to_string(w.recordsWritten()) + " record(s) in " +
+                    std::to_string(w.filesWritten()) + " file(s) in " + w.directory();
+  if (!w.lastFileName().empty()) {
+    out += " (last " + w.lastFileName() + ")";
+  }
+  out += "\n";
+  if (w.writeErrors() != 0 || w.pendingRecords() != 0 || w.recordsDropped() != 0) {
+    out += "CDR output problems: " + std::to_string(w.writeErrors()) + " write error(s), " +
+           std::to_string(w.pendingRecords()) + " record(s) waiting, " +
+           std::to_string(w.recordsDropped()) + " dropped; last error: " + w.lastError() + "\n";
+  }
+  return out;
+}
+
+void registerBillingCommands(CommandRegistry& registry, const AccountingConfig& accounting,
+                             const Biller* biller) {
+  registry.add({"display", "cc-profile"}, "display cc-profile [INDEX] [--json]",
+               "charging-characteristics profiles 1 2 4 8",
+               [&accounting](const CommandRegistry::Args& a) {
+                 return displayCcProfile(a.words, a.json, accounting);
+               });
+  if (biller == nullptr) {
+    return;
+  }
+  registry.addStatistics(CommandRegistry::Section{
+      [biller](std::string& out) { out += "  Billing\n    " + formatBillingSummary(*biller); },
+      [biller](nlohmann::ordered_json& j) {
+        const cdr::CdrFileWriter& w = biller->writer();
+        j["cdr_records_written"] = w.recordsWritten();
+        j["cdr_files_written"] = w.filesWritten();
+        j["cdr_write_errors"] = w.writeErrors();
+        j["cdr_records_pending"] = w.pendingRecords();
+        j["cdr_records_dropped"] = w.recordsDropped();
+        j["charging_sessions_open"] = biller->engine().openSessions();
+      }});
+  // The session's open CDR, under `display session ADDRESS`.
+  registry.addSessionDetail(CommandRegistry::SessionSection{
+      [biller](const Session& s, std::string& out) {
+        std::optional<OpenCdrView> cdr = biller->engine().view(s.id);
+        if (!cdr) {
+          return;
+        }
+        std::string nodes;
+        for (const IpAddress& n : cdr->serving_nodes) {
+          nodes += (nodes.empty() ? "" : ", ") + formatIp(n);
+        }
+        out += "  Charging ID           : " + std::to_string(cdr->charging_id) + "\n";
+        out += "  Records closed        : " + std::to_string(cdr->records_closed) + "\n";
+        out += "  Open CDR volume       : uplink " + std::to_string(cdr->uplink_octets) +
+               " octets, downlink " + std::to_string(cdr->downlink_octets) + " octets\n";
+        out += "  Serving nodes         : " + nodes + "\n";
+      },
+      [biller](const Session& s, nlohmann::ordered_json& j) {
+        std::optional<OpenCdrView> cdr = biller->engine().view(s.id);
+        if (!cdr) {
+          return;
+        }
+        nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
+        for (const IpAddress& n : cdr->serving_nodes) {
+          nodes.push_back(formatIp(n));
+        }
+        j["open_cdr"] = {{"charging_id", cdr->charging_id},
+                         {"records_closed", cdr->records_closed},
+                         {"uplink_octets", cdr->uplink_octets},
+                         {"downlink_octets", cdr->downlink_octets},
+                         {"traffic_containers_closed", cdr->traffic_containers_closed},
+                         {"serving_nodes", nodes}};
+      }});
+}
+
+}  // namespace tally

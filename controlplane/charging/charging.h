@@ -1,0 +1,109 @@
+#pragma once
+// The charging engine: turns per-session usage (deltas from the poller) into PGW-CDRs following
+// the session's CC profile (semantics.md §2, docs/charging.md). DPDK-free and single-threaded
+// (control-plane thread); time comes from the caller (wall-clock ns), so tests drive it with a
+// fake clock.
+//
+// Per session it keeps one open CDR with
+//   - the open traffic-volume container (listOfTrafficVolumes) and the closed ones,
+//   - one open service-data container per rating group that has seen usage (listOfServiceData),
+//   - the serving-node list.
+// Triggers: volume (16), interval (+ interval_min_volume) (17), serving-node list overflow (18),
+// buckets (19), tariff time (traffic container, changeCondition tariffTime), QoS change
+// (traffic container, qoSChange), sdf_volume / sdf_interval (service container, volumeLimit /
+// timeLimit), session end (normalRelease 0 / abnormalRelease 4 / managementIntervention 20).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "controlplane/cdr/cdr.h"
+#include "shared/config.h"
+#include "shared/counters.h"
+#include "shared/timezone.h"
+
+namespace tally {
+
+// Where closed records go (the CDR file writer in production, a recorder in tests).
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  // flush_now: hot billing (profile 1): the record must be written out and handed to transfer
+  // at once, not batched.
+  virtual void emit(cdr::PgwRecord record, bool flush_now) = 0;
+};
+
+// Numbers that must never repeat, across restarts (localSequenceNumber, chargingID, file
+// sequence numbers).
+class SequenceSource {
+ public:
+  virtual ~SequenceSource() = default;
+  virtual uint64_t nextLocalSequence() = 0;  // 1, 2, 3 ... per node, over all CDRs
+  virtual uint32_t nextChargingId() = 0;     // per session (bearer), never 0
+};
+
+struct ChargingSessionInfo {
+  uint64_t session_id = 0;
+  IpAddress served_address;          // IPv4 address or IPv6 prefix address
+  uint8_t served_prefix_length = 0;  // IPv6 only
+  std::string imsi;
+  std::string msisdn;
+  uint8_t cc_profile = 8;
+  bool is_static = false;
+  std::optional<IpAddress> serving_node;  // known at start (GTP-U outer source), else node.address
+};
+
+// What `tallyctl display session` shows of the open CDR.
+struct OpenCdrView {
+  uint32_t charging_id = 0;
+  uint32_t records_closed = 0;
+  int64_t record_opening_time_ns = 0;
+  uint64_t uplink_octets = 0;   // since the record opened
+  uint64_t downlink_octets = 0;
+  uint32_t traffic_containers_closed = 0;
+  std::vector<IpAddress> serving_nodes;
+};
+
+class ChargingEngine {
+ public:
+  ChargingEngine(const Config& config, TimeZonePtr tz, RecordSink& sink, SequenceSource& seq);
+  ~ChargingEngine();
+
+  void open(const ChargingSessionInfo& info, int64_t now_ns);
+  // Usage of one rating group since the previous call for this session. Volume triggers are
+  // evaluated here; the overshoot of a threshold stays in the closing record.
+  void usage(uint64_t session_id, uint32_t rating_group, const FlowCounters& delta,
+             int64_t now_ns);
+  void servingNodeChange(uint64_t session_id, const IpAddress& node, int64_t now_ns);
+  void qosChange(uint64_t session_id, uint8_t qci, int64_t now_ns);
+  // Time triggers: interval, sdf_interval, tariff times. Call at least once per poll.
+  void tick(int64_t now_ns);
+  // Final record of the session; the session is forgotten.
+  void close(uint64_t session_id, cdr::Cause cause, int64_t now_ns);
+
+  bool has(uint64_t session_id) const;
+  std::optional<OpenCdrView> view(uint64_t session_id) const;
+  size_t openSessions() const;
+
+ private:
+  struct State;
+  // Opens the session's next record at now_ns with the given serving-node list.
+  void startRecord(State& st, std::vector<IpAddress> nodes, int64_t now_ns);
+  // Closes every open container, fills the closing fields and emits the record.
+  void closeRecord(State& st, cdr::Cause cause, int64_t now_ns, bool final);
+  // closeRecord() as a partial record, then startRecord() at the same instant with new_node
+  // alone (serving-node overflow) or the current serving node.
+  void closePartial(State& st, cdr::Cause cause, int64_t now_ns,
+                    std::optional<IpAddress> new_node);
+
+  const Config& config_;
+  TimeZonePtr tz_;
+  RecordSink& sink_;
+  SequenceSource& seq_;
+  std::unordered_map<uint64_t, std::unique_ptr<State>> sessions_;
+};
+
+}  // namespace tally

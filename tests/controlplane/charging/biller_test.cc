@@ -1,0 +1,177 @@
+// The biller end to end without DPDK: a real FastPath counts frames, the poller attributes
+// them, the charging engine closes records and the writer puts TS 32.297 files on a temporary
+// CF card; the files are read back with the decoder. Checks the final cause of each way a
+// session ends and that the records carry exactly the counted volume.
+#include "controlplane/charging/biller.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "controlplane/cdr/cdr_decode.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/frames.h"
+#include "tests/fakes/test_config.h"
+#include "tests/fakes/worker_harness.h"
+
+namespace tally {
+namespace {
+
+class BillerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tally-biller-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    config_ = testing::testConfig();
+    config_.local_bill.cfcard_path = dir_ + "/cf";
+    config_.node.state_dir = dir_ + "/state";
+    plan_ = CountingPlan::fromConfig(config_);
+    worker_ = std::make_unique<testing::WorkerHarness>(plan_);
+    poller_ = std::make_unique<Poller>(config_, plan_,
+                                       std::vector<WorkerChannel>{worker_->channel()}, clock_);
+    auto b = Biller::open(config_, clock_);
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    biller_ = std::move(b.value());
+    poller_->addObserver(biller_.get());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void serve() {
+    worker_->fp->handleCommands(*worker_->c2w);
+    worker_->fp->publish();
+  }
+  // Every record of every file, decoded.
+  std::vector<nlohmann::ordered_json> records() {
+    std::vector<nlohmann::ordered_json> out;
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/cf")) {
+      if (e.path().extension() == ".cdr") {
+        files.push_back(e.path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const std::string& f : files) {
+      auto r = cdr::decodeCdrFileToJson(f);
+      EXPECT_TRUE(r.ok()) << r.error().message;
+      if (r.ok()) {
+        out.insert(out.end(), r->begin(), r->end());
+      }
+    }
+    return out;
+  }
+
+  std::string dir_;
+  Config config_;
+  CountingPlan plan_;
+  FakeClock clock_;
+  std::unique_ptr<testing::WorkerHarness> worker_;
+  std::unique_ptr<Poller> poller_;
+  std::unique_ptr<Biller> biller_;
+};
+
+TEST_F(BillerTest, EachWayASessionEndsGivesItsCause) {
+  // 10.0.0.1 logs out, 10.0.0.2 idles out, 10.0.0.3 is cut by the operator, 10.0.0.4 is
+  // still up when the daemon stops.
+  for (int i = 1; i <= 4; ++i) {
+    std::string a = "10.0.0." + std::to_string(i);
+    worker_->send(testing::ipv4Frame(a.c_str(), "8.8.8.8", 17, 9, 53, size_t(72 * i)));
+  }
+  poller_->poll();
+  ASSERT_TRUE(poller_->endSession(*parseIpAddress("10.0.0.1"), EndCause::kLogout));
+  ASSERT_TRUE(poller_->endSession(*parseIpAddress("10.0.0.3"), EndCause::kManagement));
+  clock_.advanceMs(200 * 1000);
+  worker_->send(testing::ipv4Frame("10.0.0.4", "8.8.8.8", 17, 9, 53, 72));  // keeps .4 alive
+  serve();
+  poller_->poll();
+  clock_.advanceMs(200 * 1000);  // .2 idle for 400 s > 300 s
+  poller_->poll();
+  serve();
+  poller_->poll();
+  ASSERT_TRUE(poller_->finalHarvest());
+  biller_->shutdown();
+
+  std::map<std::string, std::string> cause;
+  std::map<std::string, uint64_t> octets;
+  for (const auto& r : records()) {
+    std::string sub = r["servedPDPPDNAddress"];
+    cause[sub] = r["causeForRecClosing"];
+    for (const auto& sc : r["listOfServiceData"]) {
+      EXPECT_EQ(sc["ratingGroup"], 10);
+      octets[sub] += sc["datavolumeFBCUplink"].get<uint64_t>();
+    }
+  }
+  EXPECT_EQ(cause["10.0.0.1"], "normalRelease (0)");
+  EXPECT_EQ(cause["10.0.0.2"], "abnormalRelease (4)");
+  EXPECT_EQ(cause["10.0.0.3"], "managementIntervention (20)");
+  EXPECT_EQ(cause["10.0.0.4"], "managementIntervention (20)");
+  EXPECT_EQ(octets["10.0.0.1"], 100u);
+  EXPECT_EQ(octets["10.0.0.2"], 172u);
+  EXPECT_EQ(octets["10.0.0.4"], 316u + 100u);
+  EXPECT_EQ(biller_->writer().recordsWritten(), 4u);
+}
+
+TEST_F(BillerTest, VolumeLimitGivesPartialRecordsThatAddUp) {
+  config_.accounting.cc_profiles[3].volume.total = 100000;  // profile 8
+  poller_ = std::make_unique<Poller>(config_, plan_,
+                                     std::vector<WorkerChannel>{worker_->channel()}, clock_);
+  auto b = Biller::open(config_, clock_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  biller_ = std::move(b.value());
+  poller_->addObserver(biller_.get());
+  uint64_t sent = 0;
+  for (int round = 0; round < 10; ++round) {
+    for (int i = 0; i < 30; ++i) {
+      worker_->send(testing::ipv4Frame("10.0.0.9", "8.8.8.8", 6, 9, 80, 1400));  // 1440 octets
+      sent += 1440;
+    }
+    clock_.advanceMs(100);
+    poller_->poll();
+  }
+  ASSERT_TRUE(poller_->finalHarvest());
+  biller_->shutdown();
+  auto recs = records();
+  ASSERT_GE(recs.size(), 4u);  // 432000 octets: at least 4 records of >= 100000
+  uint64_t total = 0;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    EXPECT_EQ(recs[i]["recordSequenceNumber"], i + 1);
+    EXPECT_EQ(recs[i]["causeForRecClosing"],
+              i + 1 < recs.size() ? "volumeLimit (16)" : "managementIntervention (20)");
+    for (const auto& sc : recs[i]["listOfServiceData"]) {
+      total += sc["datavolumeFBCUplink"].get<uint64_t>();
+    }
+  }
+  EXPECT_EQ(total, sent);
+}
+
+// The sequence state file lives in node.state_dir, never in the CF card directory; a state
+// file an older release left on the card is taken over.
+TEST_F(BillerTest, StateFilesLiveInTheStateDirectory) {
+  biller_->shutdown();
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/state/.tally-sequence"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/cf/.tally-sequence"));
+  biller_.reset();
+  // Upgrade: the old file on the card (ceilings far above) is moved over and used.
+  std::filesystem::rename(dir_ + "/state/.tally-sequence", dir_ + "/cf/.tally-sequence");
+  Config moved = config_;
+  moved.node.state_dir = dir_ + "/state2";
+  auto b = Biller::open(moved, clock_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/state2/.tally-sequence"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/cf/.tally-sequence"));
+  b.value().reset();
+  // Refused: no state directory, or the CF card directory itself.
+  Config none = config_;
+  none.node.state_dir = "";
+  auto e = Biller::open(none, clock_);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message, "node.state_dir is empty");
+  Config same = config_;
+  same.node.state_dir = dir_ + "/cf/";
+  e = Biller::open(same, clock_);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("is the CF card directory"), std::string::npos)
+      << e.error().message;
+}
+
+}  // namespace
+}  // namespace tally
