@@ -10,10 +10,12 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <utility>
 
 #include "controlplane/control/ctl_client.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/frames.h"
+#include "tests/fakes/temp_dir.h"
 #include "tests/fakes/test_config.h"
 #include "tests/fakes/worker_harness.h"
 
@@ -23,8 +25,7 @@ namespace {
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/tally-daemon-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    dir_ = tmp_.path();
     config_ = testing::testConfig();
     config_.control.socket = dir_ + "/ctl.sock";
     config_.local_bill.cfcard_path = dir_ + "/cdr";
@@ -33,22 +34,31 @@ class DaemonTest : public ::testing::Test {
     plan_ = CountingPlan::fromConfig(config_);
     worker_ = std::make_unique<testing::WorkerHarness>(plan_);
   }
-  void TearDown() override {
-    daemon_.reset();
-    std::system(("rm -rf " + dir_).c_str());
-  }
+  void TearDown() override { daemon_.reset(); }
   void open(DaemonOptions opt = {}) {
     auto d = Daemon::open(config_, plan_, {worker_->channel()}, clock_, opt);
     ASSERT_TRUE(d.ok()) << d.error().message;
     daemon_ = std::move(*d);
   }
   uint64_t polls() { return daemon_->poller().statistics().polls; }
+  // Turns of 100 ms (one poll each) until the daemon says to stop (at most 100), and why.
+  std::pair<int, Daemon::Stop> turnsUntilStop() {
+    for (int turns = 1; turns <= 100; ++turns) {
+      clock_.advanceMs(100);
+      Daemon::Stop s = daemon_->step(0);
+      if (s != Daemon::Stop::kNo) {
+        return {turns, s};
+      }
+    }
+    return {100, Daemon::Stop::kNo};
+  }
   // One received frame, as the DPDK worker counts it (rx_packets is the adapter's counter).
   void sendDns(const char* sub, size_t payload) {
     worker_->fp->local().c[size_t(Stat::kRxPackets)] += 1;
     worker_->send(testing::ipv4Frame(sub, "8.8.8.8", 17, 9, 53, payload));
   }
 
+  testing::TempDir tmp_{"tally-daemon"};
   std::string dir_;
   Config config_;
   CountingPlan plan_;
@@ -88,30 +98,14 @@ TEST_F(DaemonTest, StopsWhenIdleOnlyAfterTheLastPacketIsOldEnough) {
     clock_.advanceMs(100);
     ASSERT_EQ(daemon_->step(0), Daemon::Stop::kNo) << i;
   }
-  int turns = 0;
-  Daemon::Stop s = Daemon::Stop::kNo;
-  while (s == Daemon::Stop::kNo && turns < 100) {
-    clock_.advanceMs(100);
-    s = daemon_->step(0);
-    ++turns;
-  }
-  EXPECT_EQ(s, Daemon::Stop::kIdle);
-  EXPECT_EQ(turns, 5);  // 500 ms after the last poll that saw a packet
+  EXPECT_EQ(turnsUntilStop(), std::make_pair(5, Daemon::Stop::kIdle));  // 500 ms after the last poll that saw a packet
 }
 
 TEST_F(DaemonTest, StopsAfterRunFor) {
   DaemonOptions opt;
   opt.run_for_s = 1.0;
   open(opt);
-  int turns = 0;
-  Daemon::Stop s = Daemon::Stop::kNo;
-  while (s == Daemon::Stop::kNo && turns < 100) {
-    clock_.advanceMs(100);
-    s = daemon_->step(0);
-    ++turns;
-  }
-  EXPECT_EQ(s, Daemon::Stop::kRunFor);
-  EXPECT_EQ(turns, 10);
+  EXPECT_EQ(turnsUntilStop(), std::make_pair(10, Daemon::Stop::kRunFor));
 }
 
 TEST_F(DaemonTest, RunReturnsOnTheSignal) {
