@@ -218,18 +218,27 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
   // Frame sizes (docs/counting.md, "Frame sizes"): every port takes frames of up to
   // max_frame_size octets. A port that can chain buffers (scattered receive) keeps the default
   // 2048-octet buffers; if any port cannot, every buffer holds a whole frame.
+  // A chained frame is forwarded as a chain: a port scatters only when its forward_to target
+  // (if any) transmits chains.
   const uint32_t max_frame = config.dataplane.max_frame_size;
   uint32_t data_room = RTE_MBUF_DEFAULT_DATAROOM;
+  std::vector<rte_eth_dev_info> infos(ports.size());
   for (size_t i = 0; i < ports.size(); ++i) {
-    rte_eth_dev_info info{};
-    if (rte_eth_dev_info_get(ports[i].id, &info) != 0) {
+    if (rte_eth_dev_info_get(ports[i].id, &infos[i]) != 0) {
       return fail("cannot read device info of port '" + ports_cfg[i].name + "'");
     }
+    ports[i].frames.multi_seg_tx =
+        (infos[i].tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+  }
+  for (size_t i = 0; i < ports.size(); ++i) {
+    const rte_eth_dev_info& info = infos[i];
     FrameSetup& fs = ports[i].frames;
     fs.mtu = uint16_t(std::clamp<uint32_t>(max_frame - RTE_ETHER_HDR_LEN, info.min_mtu,
                                            maxMtu(info)));
-    fs.scatter = max_frame > data_room && (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER);
-    fs.multi_seg_tx = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+    const int target = ports_cfg[i].forward_to ? indexOf(*ports_cfg[i].forward_to) : -1;
+    const bool target_chains = target < 0 || ports[size_t(target)].frames.multi_seg_tx;
+    fs.scatter = max_frame > RTE_MBUF_DEFAULT_DATAROOM && target_chains &&
+                 (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER);
     if (max_frame > RTE_MBUF_DEFAULT_DATAROOM && !fs.scatter) {
       data_room = std::max<uint32_t>(data_room, max_frame);
     }
