@@ -1,0 +1,160 @@
+// The local_aaa_server section: the local bill pool, the bill server, the local bill cache and
+// the CF card.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "shared/config/loader.h"
+
+namespace tally::config_loader {
+
+bool Loader::loadLocalAaaServer(const Field& f, LocalBillConfig& out) const {
+  Fields m = readMap(f, {"local_bill_pool", "bill_server", "local_bill"});
+  bool not_implemented = false;
+  if (auto it = m.find("local_bill_pool"); it != m.end()) {
+    Fields pool = readMap(it->second, {"enable", "capacity"});
+    if (auto e = pool.find("enable"); e != pool.end()) {
+      boolean(e->second);
+    }
+    if (auto c = pool.find("capacity"); c != pool.end()) {
+      integerIn(c->second, 1, 1048576);
+    }
+    not_implemented = true;
+  }
+  if (auto it = m.find("bill_server"); it != m.end()) {
+    checkBillServer(it->second);
+    not_implemented = true;
+  }
+  if (auto it = m.find("local_bill"); it != m.end()) {
+    not_implemented = loadLocalBill(it->second, out) || not_implemented;
+  }
+  return not_implemented;
+}
+
+void Loader::checkBillServer(const Field& f) const {
+  Fields m = readMap(f, {"address", "port", "filename", "user_name", "password", "known_hosts"});
+  auto address = m.find("address");
+  if (address == m.end()) {
+    failMissing(f, "address");
+  }
+  static const std::string kAddressAllowed = "not an IPv4/IPv6 address (e.g. 192.0.2.20)";
+  if (!parseIpAddress(scalar(address->second, kAddressAllowed))) {
+    failValue(address->second, kAddressAllowed);
+  }
+  if (auto it = m.find("port"); it != m.end()) {
+    integerIn(it->second, 1, 65535);
+  }
+  if (auto it = m.find("filename"); it != m.end()) {
+    static const std::string kAllowed = "must be 1-30 printable ASCII characters without '/'";
+    std::string name = scalar(it->second, kAllowed);
+    bool ok = !name.empty() && name.size() <= 30;
+    for (char c : name) {
+      ok = ok && c >= 0x20 && c <= 0x7e && c != '/';
+    }
+    if (!ok) {
+      failValue(it->second, kAllowed);
+    }
+  }
+  if (auto it = m.find("user_name"); it != m.end()) {
+    printable(it->second, 64);
+  }
+  if (auto it = m.find("password"); it != m.end()) {
+    const Field& pw = it->second;
+    if (pw.node.isScalar()) {
+      // Never echoed: it may be the password itself.
+      fail(pw.mark, pw.path, "", "plaintext passwords are not accepted: use {cipher: ...}");
+    }
+    Fields c = readMap(pw, {"cipher"});
+    auto cipher = c.find("cipher");
+    if (cipher == c.end()) {
+      failMissing(pw, "cipher");
+    }
+    printable(cipher->second, 1024);
+  }
+  if (auto it = m.find("known_hosts"); it != m.end()) {
+    filePath(it->second, "must be a file path of 1-4095 bytes (an OpenSSH known_hosts file)");
+  }
+}
+
+bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
+  Fields m = readMap(f, {"cache", "cfcard"});
+  bool not_implemented = false;
+  if (auto it = m.find("cache"); it != m.end()) {
+    Fields cache = readMap(it->second, {"backup_mode", "backup_interval", "alarm_threshold"});
+    if (auto b = cache.find("backup_mode"); b != cache.end()) {
+      oneOf(b->second, {"cfcard", "none", "tftp", "sftp"});
+    }
+    checkBackupTiming(cache);
+    not_implemented = true;
+  }
+  if (auto it = m.find("cfcard"); it != m.end()) {
+    Fields cf = readMap(it->second,
+                        {"path", "capacity", "backup_mode", "backup_interval", "alarm_threshold"});
+    if (auto p = cf.find("path"); p != cf.end()) {
+      static const std::string kAllowed =
+          "must be a directory path of 1-4095 bytes, without NUL and without '..' components "
+          "(e.g. /var/spool/tally)";
+      std::string path = filePath(p->second, kAllowed);
+      for (std::string_view rest = path;;) {
+        size_t slash = rest.find('/');
+        if (rest.substr(0, slash) == "..") {
+          failValue(p->second, "'..' component not allowed: " + kAllowed);
+        }
+        if (slash == std::string_view::npos) {
+          break;
+        }
+        rest.remove_prefix(slash + 1);
+      }
+      out.cfcard_path = path;
+      locate(p->second);
+    }
+    if (auto c = cf.find("capacity"); c != cf.end()) {
+      static const std::string kAllowed =
+          "allowed 1MiB-16TiB: bytes, or a number followed by KiB, MiB, GiB or TiB (e.g. 1GiB)";
+      std::string text = scalar(c->second, kAllowed);
+      size_t digits_end = 0;
+      while (digits_end < text.size() && text[digits_end] >= '0' && text[digits_end] <= '9') {
+        ++digits_end;
+      }
+      static const std::pair<std::string_view, unsigned> kUnits[] = {
+          {"", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+      std::string_view unit = std::string_view(text).substr(digits_end);
+      std::optional<unsigned> shift;
+      for (const auto& [name, bits] : kUnits) {
+        if (unit == name) {
+          shift = bits;
+        }
+      }
+      uint64_t n = 0;
+      IntParse parsed = parseUnsigned(std::string_view(text).substr(0, digits_end), &n);
+      if (!shift || parsed == IntParse::kNotInteger) {
+        failValue(c->second, "not a size: " + kAllowed);
+      }
+      constexpr uint64_t kMin = uint64_t{1} << 20;
+      constexpr uint64_t kMax = uint64_t{16} << 40;
+      if (parsed == IntParse::kOutOfRange || n > (kMax >> *shift) || (n << *shift) < kMin) {
+        failValue(c->second, "out of range: " + kAllowed);
+      }
+    }
+    if (auto b = cf.find("backup_mode"); b != cf.end()) {
+      oneOf(b->second, {"tftp", "sftp"});
+    }
+    checkBackupTiming(cf);
+    for (const auto& [key, field] : cf) {
+      not_implemented = not_implemented || key != "path";
+    }
+  }
+  return not_implemented;
+}
+
+void Loader::checkBackupTiming(const Fields& m) const {
+  if (auto it = m.find("backup_interval"); it != m.end()) {
+    integerIn(it->second, 1, 65535);
+  }
+  if (auto it = m.find("alarm_threshold"); it != m.end()) {
+    integerIn(it->second, 50, 100);
+  }
+}
+
+}  // namespace tally::config_loader
