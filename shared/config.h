@@ -133,11 +133,42 @@ inline std::vector<CcProfile> defaultCcProfiles() {
   return v;
 }
 
+// accounting.start_fail and accounting.interim_fail.action (semantics.md §4): what becomes of a
+// session whose RADIUS accounting request is not answered after all retries.
+enum class RadiusFailAction : uint8_t {
+  kOffline,  // start_fail: the session is refused (its traffic is not forwarded);
+             // interim_fail: the session ends, with a local bill
+  kOnline,   // the session stays up; a local bill is written when it goes offline
+};
+
+struct InterimFailConfig {
+  uint32_t max_times = 3;                               // 1..255 consecutive unanswered interims
+  RadiusFailAction action = RadiusFailAction::kOnline;  // then keep (online) or end (offline)
+};
+
+struct RadiusServerConfig {
+  IpAddress address;        // required
+  uint16_t port = 1813;     // 1..65535
+  std::string secret_file;  // required, 1..4095 bytes: the file holding the shared secret
+};
+
+// accounting.radius: RFC 2866 accounting servers.
+struct RadiusConfig {
+  std::vector<RadiusServerConfig> servers;  // 1..8, tried in order (fail-over)
+  uint32_t timeout_ms = 3000;               // 100..60000: wait per request
+  uint32_t retries = 3;                     // 0..10 retransmissions before the next server
+  uint32_t interim_interval_s = 600;        // 0 (no Interim-Update) or 60..86400
+};
+
 struct AccountingConfig {
   // Always holds all four profiles in the order 1, 2, 4, 8: those not listed in the file have
   // the defaults (the seed's "default cc profile N").
   std::vector<CcProfile> cc_profiles = defaultCcProfiles();
   CdrConfig cdr;
+  // RADIUS accounting: loaded, not used in this release (Config::warnings says so).
+  RadiusFailAction start_fail = RadiusFailAction::kOffline;
+  InterimFailConfig interim_fail;
+  std::optional<RadiusConfig> radius;  // none: no RADIUS accounting is sent
   const CcProfile& profile(uint8_t index) const {
     for (const CcProfile& p : cc_profiles) {
       if (p.index == index) {
@@ -148,8 +179,51 @@ struct AccountingConfig {
   }
 };
 
+// local_aaa_server (semantics.md §3). Only the CF card path is used in this release; the rest is
+// loaded and kept for the bill pool and the transfer (Config::warnings says they are not
+// implemented).
+struct BillPoolConfig {            // local_bill_pool
+  bool enable = false;             // keep bills in the local bill pool
+  uint32_t capacity_bills = 49152; // 1..1048576 (the seed's example devices: 49,152)
+};
+
+struct BillServerConfig {          // bill_server
+  IpAddress address;               // required
+  std::optional<uint16_t> port;    // 1..65535; none: not given
+  std::string filename;            // 1..30 printable ASCII, no '/': name stem of files on the
+                                   // server; "" = not given
+  std::string user_name;           // 1..64 printable ASCII (SFTP user); "" = not given
+  // password: {cipher: ...} as written, 1..1024 printable ASCII; "" = not given. Only the
+  // cipher text is ever held (a plaintext password is refused at load); it is decrypted only
+  // where it is used. Never log it.
+  std::string password_cipher;
+  std::string known_hosts_path;    // 1..4095 bytes (OpenSSH known_hosts file); "" = not given
+};
+
+// local_bill.cache.backup_mode: where bills leave the pool for.
+enum class CacheBackupMode : uint8_t { kCfcard, kNone, kTftp, kSftp };
+// local_bill.cfcard.backup_mode: how CF card files go to the bill server.
+enum class CfCardBackupMode : uint8_t { kTftp, kSftp };
+
+struct LocalBillCacheConfig {      // local_bill.cache
+  CacheBackupMode backup_mode = CacheBackupMode::kCfcard;
+  uint32_t backup_interval_min = 1440;  // 1..65535 minutes: automatic transfer period
+  uint32_t alarm_threshold_pct = 75;    // 50..100: fill level that triggers transfer or alarm
+};
+
+struct CfCardConfig {              // local_bill.cfcard, but its path (LocalBillConfig::cfcard_path)
+  std::optional<uint64_t> capacity_bytes;  // 1 MiB..16 TiB ("1GiB" = 1073741824); none: not given
+  CfCardBackupMode backup_mode = CfCardBackupMode::kSftp;
+  uint32_t backup_interval_min = 1440;     // 1..65535 minutes
+  uint32_t alarm_threshold_pct = 75;       // 50..100
+};
+
 struct LocalBillConfig {
-  std::string cfcard_path = "/var/spool/tally";  // CDR files (CF card directory)
+  std::string cfcard_path = "/var/spool/tally";  // local_bill.cfcard.path: CDR files (used)
+  BillPoolConfig bill_pool;
+  std::optional<BillServerConfig> bill_server;   // none: no bill server configured
+  LocalBillCacheConfig cache;
+  CfCardConfig cfcard;
 };
 
 constexpr unsigned kMaxPorts = 16;
@@ -172,7 +246,7 @@ struct Config {
   ServicesConfig services;
   ControlConfig control;
   AccountingConfig accounting;
-  LocalBillConfig local_bill;
+  LocalBillConfig local_bill;  // the local_aaa_server section
   // Non-fatal notes, e.g. sections recognised but not implemented in this release.
   std::vector<std::string> warnings;
   // Where the values that the start-up checks (shared/config_check.h) name were written, by

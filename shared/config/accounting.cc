@@ -29,18 +29,20 @@ bool Loader::loadAccounting(const Field& f, AccountingConfig& out) const {
   if (auto it = m.find("cdr"); it != m.end()) {
     loadCdr(it->second, out.cdr);
   }
-  // RADIUS accounting (semantics.md §4): validated, not used in this release.
+  // RADIUS accounting (semantics.md §4): loaded, not used in this release.
   bool radius = false;
   if (auto it = m.find("start_fail"); it != m.end()) {
-    oneOf(it->second, {"offline", "online"});
+    out.start_fail = oneOf(it->second, {"offline", "online"}) == "online"
+                         ? RadiusFailAction::kOnline
+                         : RadiusFailAction::kOffline;
     radius = true;
   }
   if (auto it = m.find("interim_fail"); it != m.end()) {
-    checkInterimFail(it->second);
+    out.interim_fail = loadInterimFail(it->second);
     radius = true;
   }
   if (auto it = m.find("radius"); it != m.end()) {
-    checkRadius(it->second);
+    out.radius = loadRadius(it->second);
     radius = true;
   }
   return radius;
@@ -209,17 +211,21 @@ void Loader::loadCdr(const Field& f, CdrConfig& out) const {
   }
 }
 
-void Loader::checkInterimFail(const Field& f) const {
+InterimFailConfig Loader::loadInterimFail(const Field& f) const {
+  InterimFailConfig out;
   Fields m = readMap(f, {"max_times", "action"});
   if (auto it = m.find("max_times"); it != m.end()) {
-    integerIn(it->second, 1, 255);
+    out.max_times = uint32_t(integerIn(it->second, 1, 255));
   }
   if (auto it = m.find("action"); it != m.end()) {
-    oneOf(it->second, {"online", "offline"});
+    out.action = oneOf(it->second, {"online", "offline"}) == "online" ? RadiusFailAction::kOnline
+                                                                       : RadiusFailAction::kOffline;
   }
+  return out;
 }
 
-void Loader::checkRadius(const Field& f) const {
+RadiusConfig Loader::loadRadius(const Field& f) const {
+  RadiusConfig out;
   Fields m = readMap(f, {"servers", "timeout_ms", "retries", "interim_interval"});
   auto servers = m.find("servers");
   if (servers == m.end()) {
@@ -237,28 +243,33 @@ void Loader::checkRadius(const Field& f) const {
       fail(item.mark, item.path, "", "too many servers: " + servers_allowed);
     }
     Fields s = readMap(item, {"address", "port", "secret_file"});
+    RadiusServerConfig server;
     auto address = s.find("address");
     if (address == s.end()) {
       failMissing(item, "address");
     }
     static const std::string kAddressAllowed = "not an IPv4/IPv6 address (e.g. 192.0.2.10)";
-    if (!parseIpAddress(scalar(address->second, kAddressAllowed))) {
+    auto a = parseIpAddress(scalar(address->second, kAddressAllowed));
+    if (!a) {
       failValue(address->second, kAddressAllowed);
     }
+    server.address = *a;
     if (auto it = s.find("port"); it != s.end()) {
-      integerIn(it->second, 1, 65535);
+      server.port = uint16_t(integerIn(it->second, 1, 65535));
     }
     auto secret = s.find("secret_file");
     if (secret == s.end()) {
       failMissing(item, "secret_file");
     }
-    filePath(secret->second, "must be a file path of 1-4095 bytes (the file holds the secret)");
+    server.secret_file =
+        filePath(secret->second, "must be a file path of 1-4095 bytes (the file holds the secret)");
+    out.servers.push_back(std::move(server));
   }
   if (auto it = m.find("timeout_ms"); it != m.end()) {
-    integerIn(it->second, 100, 60000);
+    out.timeout_ms = uint32_t(integerIn(it->second, 100, 60000));
   }
   if (auto it = m.find("retries"); it != m.end()) {
-    integerIn(it->second, 0, 10);
+    out.retries = uint32_t(integerIn(it->second, 0, 10));
   }
   if (auto it = m.find("interim_interval"); it != m.end()) {
     static const std::string kAllowed = "allowed 0 (no interim updates) or 60-86400 seconds";
@@ -266,7 +277,9 @@ void Loader::checkRadius(const Field& f) const {
     if (v > 86400 || (v > 0 && v < 60)) {
       failValue(it->second, "out of range: " + kAllowed);
     }
+    out.interim_interval_s = uint32_t(v);
   }
+  return out;
 }
 
 }  // namespace tally::config_loader

@@ -222,12 +222,13 @@ class Loader {
   VolumeLimit loadVolume(const Field& f) const;
   std::vector<TariffTime> loadTariff(const Field& f) const;
   void loadCdr(const Field& f, CdrConfig& out) const;
-  void checkInterimFail(const Field& f) const;
-  void checkRadius(const Field& f) const;
+  InterimFailConfig loadInterimFail(const Field& f) const;
+  RadiusConfig loadRadius(const Field& f) const;
   bool loadLocalAaaServer(const Field& f, LocalBillConfig& out) const;
-  void checkBillServer(const Field& f) const;
+  BillServerConfig loadBillServer(const Field& f) const;
   bool loadLocalBill(const Field& f, LocalBillConfig& out) const;
-  void checkBackupTiming(const Fields& m) const;
+  // backup_interval and alarm_threshold of local_bill.cache and local_bill.cfcard.
+  void loadBackupTiming(const Fields& m, uint32_t& interval_min, uint32_t& threshold_pct) const;
 
   // Records where `f` was written, for Config::locations.
   void locate(const Field& f) const {

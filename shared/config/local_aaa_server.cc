@@ -15,15 +15,15 @@ bool Loader::loadLocalAaaServer(const Field& f, LocalBillConfig& out) const {
   if (auto it = m.find("local_bill_pool"); it != m.end()) {
     Fields pool = readMap(it->second, {"enable", "capacity"});
     if (auto e = pool.find("enable"); e != pool.end()) {
-      boolean(e->second);
+      out.bill_pool.enable = boolean(e->second);
     }
     if (auto c = pool.find("capacity"); c != pool.end()) {
-      integerIn(c->second, 1, 1048576);
+      out.bill_pool.capacity_bills = uint32_t(integerIn(c->second, 1, 1048576));
     }
     not_implemented = true;
   }
   if (auto it = m.find("bill_server"); it != m.end()) {
-    checkBillServer(it->second);
+    out.bill_server = loadBillServer(it->second);
     not_implemented = true;
   }
   if (auto it = m.find("local_bill"); it != m.end()) {
@@ -32,18 +32,21 @@ bool Loader::loadLocalAaaServer(const Field& f, LocalBillConfig& out) const {
   return not_implemented;
 }
 
-void Loader::checkBillServer(const Field& f) const {
+BillServerConfig Loader::loadBillServer(const Field& f) const {
+  BillServerConfig out;
   Fields m = readMap(f, {"address", "port", "filename", "user_name", "password", "known_hosts"});
   auto address = m.find("address");
   if (address == m.end()) {
     failMissing(f, "address");
   }
   static const std::string kAddressAllowed = "not an IPv4/IPv6 address (e.g. 192.0.2.20)";
-  if (!parseIpAddress(scalar(address->second, kAddressAllowed))) {
+  auto a = parseIpAddress(scalar(address->second, kAddressAllowed));
+  if (!a) {
     failValue(address->second, kAddressAllowed);
   }
+  out.address = *a;
   if (auto it = m.find("port"); it != m.end()) {
-    integerIn(it->second, 1, 65535);
+    out.port = uint16_t(integerIn(it->second, 1, 65535));
   }
   if (auto it = m.find("filename"); it != m.end()) {
     static const std::string kAllowed = "must be 1-30 printable ASCII characters without '/'";
@@ -55,9 +58,10 @@ void Loader::checkBillServer(const Field& f) const {
     if (!ok) {
       failValue(it->second, kAllowed);
     }
+    out.filename = name;
   }
   if (auto it = m.find("user_name"); it != m.end()) {
-    printable(it->second, 64);
+    out.user_name = printable(it->second, 64);
   }
   if (auto it = m.find("password"); it != m.end()) {
     const Field& pw = it->second;
@@ -70,11 +74,13 @@ void Loader::checkBillServer(const Field& f) const {
     if (cipher == c.end()) {
       failMissing(pw, "cipher");
     }
-    printable(cipher->second, 1024);
+    out.password_cipher = printable(cipher->second, 1024);  // the cipher text only
   }
   if (auto it = m.find("known_hosts"); it != m.end()) {
-    filePath(it->second, "must be a file path of 1-4095 bytes (an OpenSSH known_hosts file)");
+    out.known_hosts_path =
+        filePath(it->second, "must be a file path of 1-4095 bytes (an OpenSSH known_hosts file)");
   }
+  return out;
 }
 
 bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
@@ -83,9 +89,13 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
   if (auto it = m.find("cache"); it != m.end()) {
     Fields cache = readMap(it->second, {"backup_mode", "backup_interval", "alarm_threshold"});
     if (auto b = cache.find("backup_mode"); b != cache.end()) {
-      oneOf(b->second, {"cfcard", "none", "tftp", "sftp"});
+      std::string mode = oneOf(b->second, {"cfcard", "none", "tftp", "sftp"});
+      out.cache.backup_mode = mode == "none"   ? CacheBackupMode::kNone
+                              : mode == "tftp" ? CacheBackupMode::kTftp
+                              : mode == "sftp" ? CacheBackupMode::kSftp
+                                               : CacheBackupMode::kCfcard;
     }
-    checkBackupTiming(cache);
+    loadBackupTiming(cache, out.cache.backup_interval_min, out.cache.alarm_threshold_pct);
     not_implemented = true;
   }
   if (auto it = m.find("cfcard"); it != m.end()) {
@@ -136,11 +146,14 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
       if (parsed == IntParse::kOutOfRange || n > (kMax >> *shift) || (n << *shift) < kMin) {
         failValue(c->second, "out of range: " + kAllowed);
       }
+      out.cfcard.capacity_bytes = n << *shift;
     }
     if (auto b = cf.find("backup_mode"); b != cf.end()) {
-      oneOf(b->second, {"tftp", "sftp"});
+      out.cfcard.backup_mode = oneOf(b->second, {"tftp", "sftp"}) == "tftp"
+                                   ? CfCardBackupMode::kTftp
+                                   : CfCardBackupMode::kSftp;
     }
-    checkBackupTiming(cf);
+    loadBackupTiming(cf, out.cfcard.backup_interval_min, out.cfcard.alarm_threshold_pct);
     for (const auto& [key, field] : cf) {
       not_implemented = not_implemented || key != "path";
     }
@@ -148,12 +161,13 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
   return not_implemented;
 }
 
-void Loader::checkBackupTiming(const Fields& m) const {
+void Loader::loadBackupTiming(const Fields& m, uint32_t& interval_min,
+                              uint32_t& threshold_pct) const {
   if (auto it = m.find("backup_interval"); it != m.end()) {
-    integerIn(it->second, 1, 65535);
+    interval_min = uint32_t(integerIn(it->second, 1, 65535));
   }
   if (auto it = m.find("alarm_threshold"); it != m.end()) {
-    integerIn(it->second, 50, 100);
+    threshold_pct = uint32_t(integerIn(it->second, 50, 100));
   }
 }
 

@@ -1090,6 +1090,213 @@ TEST(AccountingWarningsTest, WarningsInFileOrder) {
   EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning, kRadiusWarning}));
 }
 
+// ---- What the not-implemented parts hold: loaded into the model, not dropped ----
+
+TEST(RadiusModelTest, ValuesLandInTheModel) {
+  Config c = loadOk(std::string(kBase) +
+                    "accounting:\n"
+                    "  start_fail: online\n"
+                    "  interim_fail: {max_times: 7, action: offline}\n"
+                    "  radius:\n"
+                    "    servers:\n"
+                    "      - {address: 192.0.2.10, port: 1814,\n"
+                    "         secret_file: /etc/tally/radius.secret}\n"
+                    "      - {address: \"2001:db8::2\", secret_file: radius2.secret}\n"
+                    "    timeout_ms: 2500\n"
+                    "    retries: 0\n"
+                    "    interim_interval: 0\n");
+  const AccountingConfig& a = c.accounting;
+  EXPECT_EQ(a.start_fail, RadiusFailAction::kOnline);
+  EXPECT_EQ(a.interim_fail.max_times, 7u);
+  EXPECT_EQ(a.interim_fail.action, RadiusFailAction::kOffline);
+  ASSERT_TRUE(a.radius);
+  ASSERT_EQ(a.radius->servers.size(), 2u);
+  EXPECT_EQ(formatIp(a.radius->servers[0].address), "192.0.2.10");
+  EXPECT_EQ(a.radius->servers[0].port, 1814);
+  EXPECT_EQ(a.radius->servers[0].secret_file, "/etc/tally/radius.secret");
+  EXPECT_EQ(formatIp(a.radius->servers[1].address), "2001:db8::2");
+  EXPECT_EQ(a.radius->servers[1].port, 1813);  // the default
+  EXPECT_EQ(a.radius->servers[1].secret_file, "radius2.secret");
+  EXPECT_EQ(a.radius->timeout_ms, 2500u);
+  EXPECT_EQ(a.radius->retries, 0u);
+  EXPECT_EQ(a.radius->interim_interval_s, 0u);
+  // Still not implemented: the warning is unchanged.
+  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning}));
+}
+
+TEST(RadiusModelTest, DefaultsWithoutTheKeys) {
+  Config c = loadOk(kBase);
+  EXPECT_EQ(c.accounting.start_fail, RadiusFailAction::kOffline);
+  EXPECT_EQ(c.accounting.interim_fail.max_times, 3u);
+  EXPECT_EQ(c.accounting.interim_fail.action, RadiusFailAction::kOnline);
+  EXPECT_FALSE(c.accounting.radius);
+
+  c = loadOk(std::string(kBase) +
+             "accounting:\n"
+             "  start_fail: offline\n"
+             "  interim_fail: {action: online}\n"
+             "  radius: {servers: [{address: 192.0.2.9, secret_file: s}]}\n");
+  EXPECT_EQ(c.accounting.start_fail, RadiusFailAction::kOffline);
+  EXPECT_EQ(c.accounting.interim_fail.max_times, 3u);
+  EXPECT_EQ(c.accounting.interim_fail.action, RadiusFailAction::kOnline);
+  ASSERT_TRUE(c.accounting.radius);
+  ASSERT_EQ(c.accounting.radius->servers.size(), 1u);
+  EXPECT_EQ(c.accounting.radius->servers[0].port, 1813);
+  EXPECT_EQ(c.accounting.radius->servers[0].secret_file, "s");
+  EXPECT_EQ(c.accounting.radius->timeout_ms, 3000u);
+  EXPECT_EQ(c.accounting.radius->retries, 3u);
+  EXPECT_EQ(c.accounting.radius->interim_interval_s, 600u);
+}
+
+TEST(RadiusModelTest, LimitsOfEachRange) {
+  Config c = loadOk(std::string(kBase) +
+                    "accounting:\n"
+                    "  interim_fail: {max_times: 255}\n"
+                    "  radius:\n"
+                    "    servers: [{address: 192.0.2.9, port: 65535, secret_file: s}]\n"
+                    "    timeout_ms: 60000\n"
+                    "    retries: 10\n"
+                    "    interim_interval: 86400\n");
+  EXPECT_EQ(c.accounting.interim_fail.max_times, 255u);
+  ASSERT_TRUE(c.accounting.radius);
+  EXPECT_EQ(c.accounting.radius->servers[0].port, 65535);
+  EXPECT_EQ(c.accounting.radius->timeout_ms, 60000u);
+  EXPECT_EQ(c.accounting.radius->retries, 10u);
+  EXPECT_EQ(c.accounting.radius->interim_interval_s, 86400u);
+}
+
+// Like config.example.yaml's local_aaa_server section, with values other than the defaults.
+constexpr std::string_view kLocalAaaServer =
+    "local_aaa_server:\n"
+    "  local_bill_pool:\n"
+    "    enable: true\n"
+    "    capacity: 1000\n"
+    "  bill_server:\n"
+    "    address: \"2001:db8::20\"\n"
+    "    port: 2222\n"
+    "    filename: gw01bills\n"
+    "    user_name: biller\n"
+    "    password: {cipher: \"3q2+7w==\"}\n"
+    "    known_hosts: /etc/tally/known_hosts\n"
+    "  local_bill:\n"
+    "    cache:\n"
+    "      backup_mode: sftp\n"
+    "      backup_interval: 60\n"
+    "      alarm_threshold: 80\n"
+    "    cfcard:\n"
+    "      path: /srv/tally/cdr\n"
+    "      capacity: 512MiB\n"
+    "      backup_mode: tftp\n"
+    "      backup_interval: 120\n"
+    "      alarm_threshold: 90\n";
+
+TEST(LocalAaaServerModelTest, ValuesLandInTheModel) {
+  Config c = loadOk(std::string(kBase) + std::string(kLocalAaaServer));
+  const LocalBillConfig& l = c.local_bill;
+  EXPECT_TRUE(l.bill_pool.enable);
+  EXPECT_EQ(l.bill_pool.capacity_bills, 1000u);
+  ASSERT_TRUE(l.bill_server);
+  EXPECT_EQ(formatIp(l.bill_server->address), "2001:db8::20");
+  EXPECT_EQ(l.bill_server->port, 2222);
+  EXPECT_EQ(l.bill_server->filename, "gw01bills");
+  EXPECT_EQ(l.bill_server->user_name, "biller");
+  EXPECT_EQ(l.bill_server->password_cipher, "3q2+7w==");
+  EXPECT_EQ(l.bill_server->known_hosts_path, "/etc/tally/known_hosts");
+  EXPECT_EQ(l.cache.backup_mode, CacheBackupMode::kSftp);
+  EXPECT_EQ(l.cache.backup_interval_min, 60u);
+  EXPECT_EQ(l.cache.alarm_threshold_pct, 80u);
+  EXPECT_EQ(l.cfcard_path, "/srv/tally/cdr");
+  EXPECT_EQ(l.cfcard.capacity_bytes, uint64_t{512} << 20);
+  EXPECT_EQ(l.cfcard.backup_mode, CfCardBackupMode::kTftp);
+  EXPECT_EQ(l.cfcard.backup_interval_min, 120u);
+  EXPECT_EQ(l.cfcard.alarm_threshold_pct, 90u);
+  // Still not implemented: the warning is unchanged.
+  EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning}));
+}
+
+TEST(LocalAaaServerModelTest, DefaultsWithoutTheKeys) {
+  for (const char* text : {"", "local_aaa_server:\n",
+                           "local_aaa_server: {local_bill_pool: {}, local_bill: {cache: {}, "
+                           "cfcard: {}}}\n"}) {
+    Config c = loadOk(std::string(kBase) + text);
+    const LocalBillConfig& l = c.local_bill;
+    EXPECT_FALSE(l.bill_pool.enable) << text;
+    EXPECT_EQ(l.bill_pool.capacity_bills, 49152u) << text;
+    EXPECT_FALSE(l.bill_server) << text;
+    EXPECT_EQ(l.cache.backup_mode, CacheBackupMode::kCfcard) << text;
+    EXPECT_EQ(l.cache.backup_interval_min, 1440u) << text;
+    EXPECT_EQ(l.cache.alarm_threshold_pct, 75u) << text;
+    EXPECT_EQ(l.cfcard_path, "/var/spool/tally") << text;
+    EXPECT_FALSE(l.cfcard.capacity_bytes) << text;
+    EXPECT_EQ(l.cfcard.backup_mode, CfCardBackupMode::kSftp) << text;
+    EXPECT_EQ(l.cfcard.backup_interval_min, 1440u) << text;
+    EXPECT_EQ(l.cfcard.alarm_threshold_pct, 75u) << text;
+  }
+}
+
+TEST(LocalAaaServerModelTest, BillServerWithOnlyAnAddress) {
+  Config c =
+      loadOk(std::string(kBase) + "local_aaa_server: {bill_server: {address: 192.0.2.20}}\n");
+  ASSERT_TRUE(c.local_bill.bill_server);
+  const BillServerConfig& s = *c.local_bill.bill_server;
+  EXPECT_EQ(formatIp(s.address), "192.0.2.20");
+  EXPECT_FALSE(s.port);
+  EXPECT_EQ(s.filename, "");
+  EXPECT_EQ(s.user_name, "");
+  EXPECT_EQ(s.password_cipher, "");
+  EXPECT_EQ(s.known_hosts_path, "");
+}
+
+TEST(LocalAaaServerModelTest, EveryBackupMode) {
+  const std::pair<const char*, CacheBackupMode> cache_modes[] = {
+      {"cfcard", CacheBackupMode::kCfcard},
+      {"none", CacheBackupMode::kNone},
+      {"tftp", CacheBackupMode::kTftp},
+      {"sftp", CacheBackupMode::kSftp}};
+  for (const auto& [text, mode] : cache_modes) {
+    Config c = loadOk(std::string(kBase) + "local_aaa_server: {local_bill: {cache: {backup_mode: " +
+                      text + "}}}\n");
+    EXPECT_EQ(c.local_bill.cache.backup_mode, mode) << text;
+  }
+  const std::pair<const char*, CfCardBackupMode> cfcard_modes[] = {
+      {"tftp", CfCardBackupMode::kTftp}, {"sftp", CfCardBackupMode::kSftp}};
+  for (const auto& [text, mode] : cfcard_modes) {
+    Config c = loadOk(std::string(kBase) +
+                      "local_aaa_server: {local_bill: {cfcard: {backup_mode: " + text + "}}}\n");
+    EXPECT_EQ(c.local_bill.cfcard.backup_mode, mode) << text;
+  }
+}
+
+TEST(LocalAaaServerModelTest, CfcardCapacityInBytes) {
+  const std::pair<const char*, uint64_t> cases[] = {
+      {"1048576", uint64_t{1} << 20},    {"1024KiB", uint64_t{1} << 20},
+      {"1MiB", uint64_t{1} << 20},       {"3GiB", uint64_t{3} << 30},
+      {"16TiB", uint64_t{16} << 40},     {"17179869184KiB", uint64_t{16} << 40},
+      {"0001GiB", uint64_t{1} << 30},    {"1073741825", (uint64_t{1} << 30) + 1}};
+  for (const auto& [text, bytes] : cases) {
+    Config c = loadOk(std::string(kBase) + "local_aaa_server: {local_bill: {cfcard: {capacity: " +
+                      text + "}}}\n");
+    EXPECT_EQ(c.local_bill.cfcard.capacity_bytes, bytes) << text;
+  }
+}
+
+TEST(LocalAaaServerModelTest, LimitsOfEachRange) {
+  Config c = loadOk(std::string(kBase) +
+                    "local_aaa_server:\n"
+                    "  local_bill_pool: {capacity: 1048576}\n"
+                    "  bill_server: {address: 192.0.2.20, port: 1}\n"
+                    "  local_bill:\n"
+                    "    cache: {backup_interval: 65535, alarm_threshold: 100}\n"
+                    "    cfcard: {backup_interval: 1, alarm_threshold: 50}\n");
+  EXPECT_EQ(c.local_bill.bill_pool.capacity_bills, 1048576u);
+  ASSERT_TRUE(c.local_bill.bill_server);
+  EXPECT_EQ(c.local_bill.bill_server->port, 1);
+  EXPECT_EQ(c.local_bill.cache.backup_interval_min, 65535u);
+  EXPECT_EQ(c.local_bill.cache.alarm_threshold_pct, 100u);
+  EXPECT_EQ(c.local_bill.cfcard.backup_interval_min, 1u);
+  EXPECT_EQ(c.local_bill.cfcard.alarm_threshold_pct, 50u);
+}
+
 class AccountingBadValueTest : public testing::TestWithParam<BadCase> {};
 
 TEST_P(AccountingBadValueTest, NamesFileLineColumnKeyValueAndAllowed) {
@@ -2271,6 +2478,44 @@ void expectAgreedExampleValues(const Config& c) {
   EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning, kBillWarning}));
 }
 
+// The agreed example's RADIUS and local_aaa_server values, kept in the model.
+void expectAgreedExampleBillingValues(const Config& c) {
+  const AccountingConfig& a = c.accounting;
+  EXPECT_EQ(a.start_fail, RadiusFailAction::kOffline);
+  EXPECT_EQ(a.interim_fail.max_times, 3u);
+  EXPECT_EQ(a.interim_fail.action, RadiusFailAction::kOnline);
+  ASSERT_TRUE(a.radius);
+  ASSERT_EQ(a.radius->servers.size(), 1u);
+  EXPECT_EQ(formatIp(a.radius->servers[0].address), "127.0.0.1");
+  EXPECT_EQ(a.radius->servers[0].port, 1813);
+  EXPECT_EQ(a.radius->servers[0].secret_file, "/etc/tally/radius.secret");
+  EXPECT_EQ(a.radius->timeout_ms, 3000u);
+  EXPECT_EQ(a.radius->retries, 3u);
+  EXPECT_EQ(a.radius->interim_interval_s, 600u);
+  const LocalBillConfig& l = c.local_bill;
+  EXPECT_TRUE(l.bill_pool.enable);
+  EXPECT_EQ(l.bill_pool.capacity_bills, 49152u);
+  ASSERT_TRUE(l.bill_server);
+  EXPECT_EQ(formatIp(l.bill_server->address), "127.0.0.1");
+  EXPECT_EQ(l.bill_server->port, 22);
+  EXPECT_EQ(l.bill_server->filename, "gw01bills");
+  EXPECT_EQ(l.bill_server->user_name, "biller");
+  EXPECT_EQ(l.bill_server->password_cipher, "<output of tallyctl encrypt-password>");
+  EXPECT_EQ(l.bill_server->known_hosts_path, "/etc/tally/known_hosts");
+  EXPECT_EQ(l.cache.backup_mode, CacheBackupMode::kCfcard);
+  EXPECT_EQ(l.cache.backup_interval_min, 1440u);
+  EXPECT_EQ(l.cache.alarm_threshold_pct, 75u);
+  EXPECT_EQ(l.cfcard_path, "/var/spool/tally");
+  EXPECT_EQ(l.cfcard.capacity_bytes, uint64_t{1} << 30);  // 1GiB
+  EXPECT_EQ(l.cfcard.backup_mode, CfCardBackupMode::kSftp);
+  EXPECT_EQ(l.cfcard.backup_interval_min, 1440u);
+  EXPECT_EQ(l.cfcard.alarm_threshold_pct, 75u);
+}
+
+TEST(AgreedExampleTest, KeepsRadiusAndBillSettings) {
+  expectAgreedExampleBillingValues(loadOk(kAgreedExample, "config.example.yaml"));
+}
+
 TEST(AgreedExampleTest, LoadsVerbatim) {
   Config c = loadOk(kAgreedExample, "config.example.yaml");
   expectAgreedExampleValues(c);
@@ -2385,6 +2630,17 @@ TEST(ShippedExampleTest, LoadsWithTheAgreedValues) {
                                       "--vdev=net_pcap0,rx_pcap=tests/data/demo.pcap",
                                       "--vdev=net_null0,no-rx=1"}));
   EXPECT_EQ(r.config->dataplane.burst_size, 32u);
+}
+
+TEST(ShippedExampleTest, KeepsRadiusAndBillSettings) {
+  const char* root = std::getenv("TALLY_SOURCE_ROOT");
+  if (root == nullptr || *root == '\0') {
+    GTEST_SKIP() << "TALLY_SOURCE_ROOT not set";
+  }
+  ConfigResult r = loadConfigFile(std::string(root) + "/config/example.yaml");
+  ASSERT_FALSE(r.error) << r.error->format();
+  ASSERT_TRUE(r.config);
+  expectAgreedExampleBillingValues(*r.config);
 }
 
 }  // namespace
