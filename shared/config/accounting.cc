@@ -248,12 +248,8 @@ RadiusConfig Loader::loadRadius(const Field& f) const {
     if (address == s.end()) {
       failMissing(item, "address");
     }
-    static const std::string kAddressAllowed = "not an IPv4/IPv6 address (e.g. 192.0.2.10)";
-    auto a = parseIpAddress(scalar(address->second, kAddressAllowed));
-    if (!a) {
-      failValue(address->second, kAddressAllowed);
-    }
-    server.address = *a;
+    server.address =
+        ipAddress(address->second, "not an IPv4/IPv6 address (e.g. 192.0.2.10)");
     if (auto it = s.find("port"); it != s.end()) {
       server.port = uint16_t(integerIn(it->second, 1, 65535));
     }
@@ -272,12 +268,8 @@ RadiusConfig Loader::loadRadius(const Field& f) const {
     out.retries = uint32_t(integerIn(it->second, 0, 10));
   }
   if (auto it = m.find("interim_interval"); it != m.end()) {
-    static const std::string kAllowed = "allowed 0 (no interim updates) or 60-86400 seconds";
-    uint64_t v = integer(it->second, kAllowed);
-    if (v > 86400 || (v > 0 && v < 60)) {
-      failValue(it->second, "out of range: " + kAllowed);
-    }
-    out.interim_interval_s = uint32_t(v);
+    out.interim_interval_s = uint32_t(zeroOrIn(
+        it->second, 60, 86400, "allowed 0 (no interim updates) or 60-86400 seconds"));
   }
   return out;
 }

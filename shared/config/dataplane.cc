@@ -115,12 +115,8 @@ void Loader::loadDataplane(const Field& f, DataplaneConfig& out) const {
     out.burst_size = uint32_t(integerIn(it->second, 1, 256));
   }
   if (auto it = m.find("mbufs"); it != m.end()) {
-    static const std::string kAllowed = "allowed 0 (sized automatically) or 1024-16777216";
-    uint64_t v = integer(it->second, kAllowed);
-    if (v > 16777216 || (v > 0 && v < 1024)) {
-      failValue(it->second, "out of range: " + kAllowed);
-    }
-    out.mbufs = uint32_t(v);
+    out.mbufs = uint32_t(zeroOrIn(it->second, 1024, 16777216,
+                                  "allowed 0 (sized automatically) or 1024-16777216"));
   }
   if (auto it = m.find("max_frame_size"); it != m.end()) {
     out.max_frame_size = uint32_t(integerIn(it->second, kMinMaxFrameSize, kMaxMaxFrameSize));

@@ -1,6 +1,7 @@
 // The loader's machinery: the generic readers every section uses (maps, lists, scalars,
 // integers, names, paths) with their error messages, and the top level (which sections there
 // are, and the warnings for the parts not implemented). See loader.h.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -223,6 +224,23 @@ std::string Loader::digits(const Field& f, size_t min, size_t max) const {
   std::string allowed = "must be " + std::to_string(min) + "-" + std::to_string(max) + " digits";
   scalar(f, allowed);
   failValue(f, allowed);
+}
+
+IpAddress Loader::ipAddress(const Field& f, const std::string& allowed) const {
+  std::optional<IpAddress> a = parseIpAddress(scalar(f, allowed));
+  if (!a) {
+    failValue(f, allowed);
+  }
+  return *a;
+}
+
+uint64_t Loader::zeroOrIn(const Field& f, uint64_t lo, uint64_t hi,
+                          const std::string& allowed) const {
+  uint64_t v = integer(f, allowed);
+  if (v > hi || (v > 0 && v < lo)) {
+    failValue(f, "out of range: " + allowed);
+  }
+  return v;
 }
 
 std::string Loader::oneOf(const Field& f, std::initializer_list<std::string_view> names) const {

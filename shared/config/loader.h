@@ -199,6 +199,11 @@ class Loader {
   bool boolean(const Field& f) const;
   uint8_t ccProfile(const Field& f) const;
   std::string digits(const Field& f, size_t min, size_t max) const;
+  // An IPv4 or IPv6 address; else `allowed` ("not an IPv4/IPv6 address (e.g. 192.0.2.1)").
+  IpAddress ipAddress(const Field& f, const std::string& allowed) const;
+  // 0 (the feature is off, or automatic) or lo..hi; `allowed` names both ("allowed 0 (never) or
+  // 10-86400 seconds").
+  uint64_t zeroOrIn(const Field& f, uint64_t lo, uint64_t hi, const std::string& allowed) const;
   // One of `names`, returned as written; else "must be one of: a, b".
   std::string oneOf(const Field& f, std::initializer_list<std::string_view> names) const;
   // A file or directory path: 1-4095 bytes, no NUL.

@@ -39,12 +39,7 @@ BillServerConfig Loader::loadBillServer(const Field& f) const {
   if (address == m.end()) {
     failMissing(f, "address");
   }
-  static const std::string kAddressAllowed = "not an IPv4/IPv6 address (e.g. 192.0.2.20)";
-  auto a = parseIpAddress(scalar(address->second, kAddressAllowed));
-  if (!a) {
-    failValue(address->second, kAddressAllowed);
-  }
-  out.address = *a;
+  out.address = ipAddress(address->second, "not an IPv4/IPv6 address (e.g. 192.0.2.20)");
   if (auto it = m.find("port"); it != m.end()) {
     out.port = uint16_t(integerIn(it->second, 1, 65535));
   }

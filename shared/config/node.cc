@@ -68,14 +68,7 @@ void Loader::loadNode(const Field& f, NodeConfig& out) const {
   if (address == m.end()) {
     failMissing(f, "address");
   }
-  {
-    static const std::string kAllowed = "not an IPv4/IPv6 address (e.g. 192.0.2.1)";
-    auto a = parseIpAddress(scalar(address->second, kAllowed));
-    if (!a) {
-      failValue(address->second, kAllowed);
-    }
-    out.address = *a;
-  }
+  out.address = ipAddress(address->second, "not an IPv4/IPv6 address (e.g. 192.0.2.1)");
   if (auto it = m.find("timezone"); it != m.end()) {
     static const std::string kAllowed =
         "unknown time zone: must be UTC or a name under /usr/share/zoneinfo (e.g. Europe/Berlin)";

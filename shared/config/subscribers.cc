@@ -99,12 +99,8 @@ void Loader::loadSubscribers(const Field& f, SubscribersConfig& out) const {
     out.learn = boolean(it->second);
   }
   if (auto it = m.find("idle_timeout"); it != m.end()) {
-    static const std::string kAllowed = "allowed 0 (never) or 10-86400 seconds";
-    uint64_t v = integer(it->second, kAllowed);
-    if (v > 86400 || (v > 0 && v < 10)) {
-      failValue(it->second, "out of range: " + kAllowed);
-    }
-    out.idle_timeout_s = uint32_t(v);
+    out.idle_timeout_s =
+        uint32_t(zeroOrIn(it->second, 10, 86400, "allowed 0 (never) or 10-86400 seconds"));
   }
   if (auto it = m.find("default_cc_profile"); it != m.end()) {
     out.default_cc_profile = ccProfile(it->second);
@@ -136,14 +132,11 @@ void Loader::loadStatics(const Field& f, SubscribersConfig& out) const {
       failMissing(item, "address");
     }
     static const std::string kAllowed = "not an IPv4/IPv6 address (e.g. 10.0.0.1)";
-    auto a = parseIpAddress(scalar(address->second, kAllowed));
-    if (!a) {
-      failValue(address->second, kAllowed);
-    }
-    sub.address = *a;
+    const IpAddress a = ipAddress(address->second, kAllowed);
+    sub.address = a;
     bool in_pool = false;
     for (const IpPrefix& p : out.pools) {
-      in_pool = in_pool || p.contains(*a);
+      in_pool = in_pool || p.contains(a);
     }
     if (!in_pool) {
       std::string pool_list;
@@ -152,13 +145,13 @@ void Loader::loadStatics(const Field& f, SubscribersConfig& out) const {
       }
       failValue(address->second, "not inside any subscribers.pools prefix: " + pool_list);
     }
-    std::tuple<uint8_t, uint64_t, uint64_t> key{4, a->v4, 0};
-    if (a->family == 6) {
-      Ip6 k = maskIp6(a->v6, out.ipv6_prefix_length);
+    std::tuple<uint8_t, uint64_t, uint64_t> key{4, a.v4, 0};
+    if (a.family == 6) {
+      Ip6 k = maskIp6(a.v6, out.ipv6_prefix_length);
       key = {6, k.hi, k.lo};
     }
     if (auto prev = seen.find(key); prev != seen.end()) {
-      std::string what = a->family == 4
+      std::string what = a.family == 4
                              ? "same address as "
                              : "same /" + std::to_string(out.ipv6_prefix_length) + " prefix as ";
       failValue(address->second, "duplicate static subscriber: " + what +
