@@ -198,12 +198,16 @@ struct BillServerConfig {          // bill_server
   // where it is used. Never log it.
   std::string password_cipher;
   std::string known_hosts_path;    // 1..4095 bytes (OpenSSH known_hosts file); "" = not given
+  // private_key: an ed25519 / ECDSA key file, instead of the password (not both); "" = not given
+  std::string private_key_path;
 };
 
 // local_bill.cache.backup_mode: where bills leave the pool for.
 enum class CacheBackupMode : uint8_t { kCfcard, kNone, kTftp, kSftp };
 // local_bill.cfcard.backup_mode: how CF card files go to the bill server.
 enum class CfCardBackupMode : uint8_t { kTftp, kSftp };
+// local_bill.cfcard.overflow: what goes when the CF card is full and the server unreachable.
+enum class CfCardOverflow : uint8_t { kDropNew, kDropOldest };
 
 struct LocalBillCacheConfig {      // local_bill.cache
   CacheBackupMode backup_mode = CacheBackupMode::kCfcard;
@@ -216,6 +220,7 @@ struct CfCardConfig {              // local_bill.cfcard, but its path (LocalBill
   CfCardBackupMode backup_mode = CfCardBackupMode::kSftp;
   uint32_t backup_interval_min = 1440;     // 1..65535 minutes
   uint32_t alarm_threshold_pct = 75;       // 50..100
+  CfCardOverflow overflow = CfCardOverflow::kDropNew;  // drop-new (the seed device) | drop-oldest
 };
 
 struct LocalBillConfig {

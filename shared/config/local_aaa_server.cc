@@ -34,7 +34,8 @@ bool Loader::loadLocalAaaServer(const Field& f, LocalBillConfig& out) const {
 
 BillServerConfig Loader::loadBillServer(const Field& f) const {
   BillServerConfig out;
-  Fields m = readMap(f, {"address", "port", "filename", "user_name", "password", "known_hosts"});
+  Fields m = readMap(f, {"address", "port", "filename", "user_name", "password", "private_key",
+                         "known_hosts"});
   auto address = m.find("address");
   if (address == m.end()) {
     failMissing(f, "address");
@@ -71,6 +72,13 @@ BillServerConfig Loader::loadBillServer(const Field& f) const {
     }
     out.password_cipher = printable(cipher->second, 1024);  // the cipher text only
   }
+  if (auto it = m.find("private_key"); it != m.end()) {
+    if (m.count("password") != 0) {
+      failValue(it->second, "give password or private_key, not both");
+    }
+    out.private_key_path =
+        filePath(it->second, "must be a file path of 1-4095 bytes (an ed25519 or ECDSA key)");
+  }
   if (auto it = m.find("known_hosts"); it != m.end()) {
     out.known_hosts_path =
         filePath(it->second, "must be a file path of 1-4095 bytes (an OpenSSH known_hosts file)");
@@ -94,8 +102,8 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
     not_implemented = true;
   }
   if (auto it = m.find("cfcard"); it != m.end()) {
-    Fields cf = readMap(it->second,
-                        {"path", "capacity", "backup_mode", "backup_interval", "alarm_threshold"});
+    Fields cf = readMap(it->second, {"path", "capacity", "backup_mode", "backup_interval",
+                                     "alarm_threshold", "overflow"});
     if (auto p = cf.find("path"); p != cf.end()) {
       static const std::string kAllowed =
           "must be a directory path of 1-4095 bytes, without NUL and without '..' components "
@@ -147,6 +155,11 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
       out.cfcard.backup_mode = oneOf(b->second, {"tftp", "sftp"}) == "tftp"
                                    ? CfCardBackupMode::kTftp
                                    : CfCardBackupMode::kSftp;
+    }
+    if (auto o = cf.find("overflow"); o != cf.end()) {
+      out.cfcard.overflow = oneOf(o->second, {"drop-new", "drop-oldest"}) == "drop-oldest"
+                                ? CfCardOverflow::kDropOldest
+                                : CfCardOverflow::kDropNew;
     }
     loadBackupTiming(cf, out.cfcard.backup_interval_min, out.cfcard.alarm_threshold_pct);
     for (const auto& [key, field] : cf) {

@@ -1127,6 +1127,7 @@ void expectLocalBill(const LocalBillConfig& l, const LocalBillConfig& want) {
   EXPECT_EQ(l.cfcard.backup_mode, want.cfcard.backup_mode);
   EXPECT_EQ(l.cfcard.backup_interval_min, want.cfcard.backup_interval_min);
   EXPECT_EQ(l.cfcard.alarm_threshold_pct, want.cfcard.alarm_threshold_pct);
+  EXPECT_EQ(l.cfcard.overflow, want.cfcard.overflow);
   ASSERT_EQ(l.bill_server.has_value(), want.bill_server.has_value());
   if (!want.bill_server) {
     return;
@@ -1137,6 +1138,7 @@ void expectLocalBill(const LocalBillConfig& l, const LocalBillConfig& want) {
   EXPECT_EQ(l.bill_server->user_name, want.bill_server->user_name);
   EXPECT_EQ(l.bill_server->password_cipher, want.bill_server->password_cipher);
   EXPECT_EQ(l.bill_server->known_hosts_path, want.bill_server->known_hosts_path);
+  EXPECT_EQ(l.bill_server->private_key_path, want.bill_server->private_key_path);
 }
 
 // The documented defaults, written out (not taken from the structs' initialisers).
@@ -1235,7 +1237,8 @@ constexpr std::string_view kLocalAaaServer =
     "      capacity: 512MiB\n"
     "      backup_mode: tftp\n"
     "      backup_interval: 120\n"
-    "      alarm_threshold: 90\n";
+    "      alarm_threshold: 90\n"
+    "      overflow: drop-oldest\n";
 
 TEST(LocalAaaServerModelTest, ValuesLandInTheModel) {
   Config c = loadOk(std::string(kBase) + std::string(kLocalAaaServer));
@@ -1245,10 +1248,31 @@ TEST(LocalAaaServerModelTest, ValuesLandInTheModel) {
       ip("2001:db8::20"), 2222, "gw01bills", "biller", "3q2+7w==", "/etc/tally/known_hosts"};
   want.cache = {CacheBackupMode::kSftp, 60, 80};
   want.cfcard_path = "/srv/tally/cdr";
-  want.cfcard = {uint64_t{512} << 20, CfCardBackupMode::kTftp, 120, 90};
+  want.cfcard = {uint64_t{512} << 20, CfCardBackupMode::kTftp, 120, 90,
+                 CfCardOverflow::kDropOldest};
   expectLocalBill(c.local_bill, want);
   // Still not implemented: the warning is unchanged.
   EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning}));
+}
+
+// A key file instead of the password (the agreed example's alternative); not both.
+TEST(LocalAaaServerModelTest, PrivateKeyInsteadOfThePassword) {
+  LocalBillConfig want = localBillDefaults();
+  want.bill_server = BillServerConfig{ip("192.0.2.20"), std::nullopt, "", "biller", "", ""};
+  want.bill_server->private_key_path = "/etc/tally/bill_ed25519";
+  expectLocalBill(loadOk(std::string(kBase) +
+                         "local_aaa_server: {bill_server: {address: 192.0.2.20, user_name: "
+                         "biller, private_key: /etc/tally/bill_ed25519}}\n")
+                      .local_bill,
+                  want);
+  ConfigResult r = parseConfigText(
+      std::string(kBase) +
+          "local_aaa_server: {bill_server: {address: 192.0.2.20, password: {cipher: x}, "
+          "private_key: /k}}\n",
+      "base.yaml");
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(r.error->format().find("give password or private_key, not both"), std::string::npos)
+      << r.error->format();
 }
 
 TEST(LocalAaaServerModelTest, DefaultsWithoutTheKeys) {
@@ -1574,7 +1598,8 @@ const BadCase kAccountingBadCases[] = {
      "unknown key: allowed keys are enable, capacity"},
     {"BillServerUnknownKey", 80, 80, "    protocol: sftp", 80, 5,
      "local_aaa_server.bill_server.protocol", "",
-     "unknown key: allowed keys are address, port, filename, user_name, password, known_hosts"},
+     "unknown key: allowed keys are address, port, filename, user_name, password, private_key, "
+     "known_hosts"},
     {"BillServerAddressBad", 75, 75, "    address: bills.example", 75, 14,
      "local_aaa_server.bill_server.address", "bills.example", "not an IPv4/IPv6 address"},
     {"BillServerAddressMissing", 75, 75, "", 75, 5, "local_aaa_server.bill_server.address", "",
@@ -1639,7 +1664,7 @@ const BadCase kAccountingBadCases[] = {
     {"CfcardUnknownKey", 91, 91, "      threshold: 90", 91, 7,
      "local_aaa_server.local_bill.cfcard.threshold", "",
      "unknown key: allowed keys are path, capacity, backup_mode, backup_interval, "
-     "alarm_threshold"},
+     "alarm_threshold, overflow"},
     {"CfcardPathDotDot", 87, 87, "      path: /srv/../etc", 87, 13,
      "local_aaa_server.local_bill.cfcard.path", "/srv/../etc",
      "'..' component not allowed: must be a directory path of 1-4095 bytes, without NUL and "
