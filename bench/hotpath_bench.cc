@@ -13,8 +13,13 @@
 //
 // Scenarios (rules: udp/53 -> 10, remote 198.51.100.0/24 -> 20, tcp/443 -> 30, default 1):
 //   hotpath_ipv4   64-byte IPv4 UDP/TCP frames, 1 K / 100 K / 1 M subscribers of 10.0.0.0/8
-//   hotpath_ipv6   IPv6 frames, 100 K subscriber /64s of 2001:db8::/32 (information)
-//   hotpath_gtpu   IPv4 in GTP-U over IPv4, 1 M subscribers (information)
+//   hotpath_ipv6   IPv6 frames, 100 K and 1 M subscriber /64s of 2001:db8::/32
+//   hotpath_gtpu   IPv4 in GTP-U over IPv4, 1 M subscribers; _ext: with a PDU session container
+//                  extension header (5G N3)
+//   hotpath_ipv4_zipf   IPv4, 1 M subscribers with Zipf(1.0) popularity
+//   hotpath_ipv4_imix   IPv4, 1 M subscribers, IMIX 7:4:1 (64 / 570 / 1518 octets on the wire)
+//   hotpath_workers     1 or 2 worker threads, each its own FastPath, 1 M subscribers split
+//                       between them by subscriber (as RSS gives); total rate
 // Subscribers get slots in order of first appearance (dataplane/slot_table.h), so where they
 // lie in the pool only changes which lines of the IPv4 index are touched.
 //   harness_only   the per-burst rewrite alone (the harness's own cost, to subtract)
@@ -23,13 +28,17 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dataplane/fastpath.h"
@@ -45,9 +54,21 @@ using namespace tally;
 
 constexpr uint32_t kBurst = 32;
 constexpr size_t kSeqLen = size_t{1} << 22;  // 4 M packets, read sequentially, then wrapped
-constexpr size_t kFrameBuf = 128;
+constexpr size_t kFrameBuf = 1536;  // room for an IMIX 1514-octet frame
 
-enum class Family { kV4, kV6, kGtpu };
+enum class Family { kV4, kV6, kGtpu, kGtpuExt };
+
+// What one fixture's traffic looks like (its cache key).
+struct Traffic {
+  Family family = Family::kV4;
+  uint32_t subscribers = 0;  // in all (split between `workers` by subscriber)
+  bool zipf = false;         // Zipf(1.0) subscriber popularity, else uniform
+  bool imix = false;         // IMIX 7:4:1 frame sizes, else 64 octets
+  uint32_t worker = 0;       // this fixture's share of the subscribers
+  uint32_t workers = 1;
+  bool operator==(const Traffic&) const = default;
+};
+bool isGtpu(Family f) { return f == Family::kGtpu || f == Family::kGtpuExt; }
 
 // Frame offsets.
 constexpr size_t kEth = 14;
@@ -62,6 +83,11 @@ constexpr uint32_t kV6FrameLen = kEth + 40 + 20;  // 20 octets of L4: room for a
 // GTP-U: Ethernet + outer IPv4 (20) + UDP (8) + GTP-U (8) + inner IPv4 (20) + UDP (8) + 18.
 constexpr size_t kGtpInner = kEth + 20 + 8 + 8;
 constexpr uint32_t kGtpFrameLen = uint32_t(kGtpInner + 20 + 8 + 18);
+// With the optional fields (4) and a PDU session container (TS 38.415, 4 octets): 8 more.
+constexpr size_t kGtpExtInner = kGtpInner + 8;
+// IMIX 7:4:1: frames of 64, 570 and 1518 octets on the wire (60, 566, 1514 in memory).
+constexpr std::array<uint32_t, 3> kImixFrameLen = {60, 566, 1514};
+constexpr std::array<uint8_t, 12> kImixPattern = {0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2};
 
 uint32_t ip4(const char* s) {
   in_addr a{};
@@ -126,27 +152,34 @@ const std::array<Kind, kKinds> kKindTable = {{
 }};
 
 struct Fixture {
+  Traffic traffic;
   Family family;
-  uint32_t subscribers;
+  uint32_t subscribers;  // this fixture's (worker's) subscribers
   Config config;
   CountingPlan plan;
   std::unique_ptr<CounterSlab> slab;
   std::unique_ptr<W2cQueue> w2c;
   std::unique_ptr<WorkerStats> shared;
   std::unique_ptr<FastPath> fp;
-  alignas(64) std::array<std::array<uint8_t, kFrameBuf>, kBurst> frames{};
+  // The burst buffers: 128 octets apart, kFrameBuf for IMIX.
+  alignas(64) std::array<uint8_t, kFrameBuf * kBurst> frame_mem{};
+  size_t stride = 128;
+  uint8_t* frame(uint32_t i) { return frame_mem.data() + i * stride; }
   std::array<const uint8_t*, kBurst> ptrs{};
   std::array<uint32_t, kBurst> lens{};
   // The random sequence: subscriber (IPv4 address in network order, or the low 32 bits of
   // the /64's upper half) and kind, per packet.
   std::vector<uint32_t> seq_sub;
   std::vector<uint8_t> seq_kind;
+  std::vector<uint8_t> seq_size;  // IMIX: index into kImixFrameLen
   size_t pos = 0;
   uint64_t announced = 0;  // kFlowLearned events consumed so far
   std::string error;       // set when the warm-up did not reach the expected state
   std::vector<uint32_t> subs;
 
-  Fixture(Family f, uint32_t n) : family(f), subscribers(n), config(benchConfig(f, n)) {
+  explicit Fixture(const Traffic& t)
+      : traffic(t), family(t.family), subscribers(t.subscribers / t.workers),
+        config(benchConfig(t.family, t.subscribers)) {
     plan = CountingPlan::fromConfig(config);
     slab = std::make_unique<CounterSlab>(plan.geometry);
     if (!slab->ok()) {
@@ -156,6 +189,7 @@ struct Fixture {
     w2c = std::make_unique<W2cQueue>();
     shared = std::make_unique<WorkerStats>();
     fp = std::make_unique<FastPath>(plan, *slab, *w2c, *shared);
+    stride = t.imix ? kFrameBuf : 128;
     buildFrames();
     chooseSubscribers();
     buildSequence();
@@ -164,8 +198,8 @@ struct Fixture {
 
   void buildFrames() {
     for (uint32_t i = 0; i < kBurst; ++i) {
-      uint8_t* b = frames[i].data();
-      std::memset(b, 0, kFrameBuf);
+      uint8_t* b = frame(i);
+      std::memset(b, 0, stride);
       const uint8_t macs[12] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
       std::memcpy(b, macs, 12);
       ptrs[i] = b;
@@ -189,23 +223,31 @@ struct Fixture {
       }
       put16(b + 12, 0x0800);
       uint8_t* ip = b + kEth;
-      if (family == Family::kGtpu) {
+      if (isGtpu(family)) {
+        const uint32_t ext = family == Family::kGtpuExt ? 8 : 0;
         ip[0] = 0x45;
-        put16(ip + 2, 20 + 8 + 8 + 46);
+        put16(ip + 2, uint16_t(20 + 8 + 8 + ext + 46));
         ip[8] = 64;
         ip[9] = 17;
         put32(ip + 12, ip4("192.0.2.100"));  // eNodeB
         put32(ip + 16, ip4("192.0.2.1"));    // this gateway
         put16(ip + 20, 2152);
         put16(ip + 22, 2152);
-        put16(ip + 24, 8 + 8 + 46);
+        put16(ip + 24, uint16_t(8 + 8 + ext + 46));
         uint8_t* gtp = ip + 28;
-        gtp[0] = 0x30;  // version 1, PT 1, no optional fields
-        gtp[1] = 0xFF;  // G-PDU
-        put16(gtp + 2, 46);
+        gtp[0] = ext != 0 ? 0x34 : 0x30;  // version 1, PT 1, E when the extension is there
+        gtp[1] = 0xFF;                    // G-PDU
+        put16(gtp + 2, uint16_t(ext + 46));
         put32(gtp + 4, 0x1000 + i);
-        ip = b + kGtpInner;
-        lens[i] = kGtpFrameLen;
+        if (ext != 0) {
+          gtp[11] = 0x85;  // next extension header: PDU session container
+          gtp[12] = 1;     // its length: 4 octets
+          gtp[13] = 0x10;  // UL PDU session information
+          gtp[14] = 9;     // QFI
+          gtp[15] = 0;     // no further extension header
+        }
+        ip = b + kGtpInner + ext;
+        lens[i] = kGtpFrameLen + ext;
       } else {
         lens[i] = kV4FrameLen;
       }
@@ -221,17 +263,21 @@ struct Fixture {
   }
 
   void chooseSubscribers() {
-    std::mt19937_64 rng(0x7a11 + subscribers);
-    // Distinct uniformly random hosts of the 24-bit space (10.0.0.0/8 or the /64 ids).
+    std::mt19937_64 rng(0x7a11 + traffic.subscribers);
+    // Distinct uniformly random hosts of the 24-bit space (10.0.0.0/8 or the /64 ids); with
+    // several workers, every workers-th one is this worker's (a split by subscriber, as RSS).
     std::vector<uint64_t> used((1u << 24) / 64);
     subs.reserve(subscribers);
+    uint32_t chosen = 0;
     while (subs.size() < subscribers) {
       uint32_t h = uint32_t(rng() & 0xFFFFFF);
       if (h == 0 || h == 0xFFFFFF || (used[h / 64] >> (h % 64) & 1)) {
         continue;
       }
       used[h / 64] |= uint64_t{1} << (h % 64);
-      subs.push_back(h);
+      if (chosen++ % traffic.workers == traffic.worker) {
+        subs.push_back(h);
+      }
     }
   }
 
@@ -241,19 +287,47 @@ struct Fixture {
   }
 
   void buildSequence() {
-    std::mt19937_64 rng(42 + subscribers);
+    std::mt19937_64 rng(42 + subscribers + traffic.worker);
     std::uniform_int_distribution<uint32_t> pick(0, subscribers - 1);
+    // Zipf(1.0): the subscriber of rank r (subs is in random order) with probability
+    // proportional to 1 / r, by inverting the cumulative distribution.
+    std::vector<double> cdf;
+    if (traffic.zipf) {
+      cdf.resize(subscribers);
+      double sum = 0;
+      for (uint32_t r = 0; r < subscribers; ++r) {
+        sum += 1.0 / double(r + 1);
+        cdf[r] = sum;
+      }
+      for (double& c : cdf) {
+        c /= sum;
+      }
+    }
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
     seq_sub.resize(kSeqLen);
     seq_kind.resize(kSeqLen);
+    if (traffic.imix) {
+      seq_size.resize(kSeqLen);
+    }
     for (size_t i = 0; i < kSeqLen; ++i) {
-      seq_sub[i] = subValue(subs[pick(rng)]);
+      uint32_t r;
+      if (traffic.zipf) {
+        r = uint32_t(std::lower_bound(cdf.begin(), cdf.end(), unit(rng)) - cdf.begin());
+        r = std::min(r, subscribers - 1);
+      } else {
+        r = pick(rng);
+      }
+      seq_sub[i] = subValue(subs[r]);
       seq_kind[i] = uint8_t(rng() % kKinds);
+      if (traffic.imix) {
+        seq_size[i] = kImixPattern[rng() % kImixPattern.size()];
+      }
     }
   }
 
   // Write packet `i` of the burst: subscriber and rating-group selectors.
   inline void rewrite(uint32_t i, uint32_t sub_be, uint8_t kind) {
-    uint8_t* b = frames[i].data();
+    uint8_t* b = frame(i);
     const Kind& k = kKindTable[kind];
     if (family == Family::kV6) {
       std::memcpy(b + kV6Src + 4, &sub_be, 4);
@@ -262,7 +336,9 @@ struct Fixture {
       std::memcpy(b + kV6Dport, &dp, 2);
       return;
     }
-    uint8_t* ip = family == Family::kGtpu ? b + kGtpInner - kEth : b;
+    uint8_t* ip = family == Family::kGtpu      ? b + kGtpInner - kEth
+                  : family == Family::kGtpuExt ? b + kGtpExtInner - kEth
+                                               : b;
     std::memcpy(ip + kV4Src, &sub_be, 4);
     uint32_t remote = htonl(k.remote);
     std::memcpy(ip + kV4Dst, &remote, 4);
@@ -277,14 +353,28 @@ struct Fixture {
     for (uint32_t i = 0; i < kBurst; ++i) {
       rewrite(i, s[i], k[i]);
     }
+    if (traffic.imix) {
+      const uint8_t* z = seq_size.data() + pos;
+      for (uint32_t i = 0; i < kBurst; ++i) {
+        const uint32_t len = kImixFrameLen[z[i]];
+        uint8_t* ip = frame(i) + kEth;
+        put16(ip + 2, uint16_t(len - kEth));       // IPv4 total length
+        put16(ip + 24, uint16_t(len - kEth - 20));  // UDP length (unused for TCP kinds)
+        lens[i] = len;
+        rx_octets += len;
+      }
+    } else {
+      rx_octets += uint64_t(kBurst) * lens[0];
+    }
     pos = (pos + kBurst) & (kSeqLen - 1);
   }
+  uint64_t rx_octets = 0;  // of the frames written so far (the worker's rx_octets)
 
   // What the DPDK worker does after countBurst (minus the mbuf handling).
   inline void afterBurst(uint32_t n) {
     WorkerStats& l = fp->local();
     l.c[size_t(Stat::kRxPackets)] += n;
-    l.c[size_t(Stat::kRxOctets)] += uint64_t(n) * lens[0];
+    l.c[size_t(Stat::kRxOctets)] = rx_octets;
     l.port[0].rx_packets += n;
     l.port[0].tap_drops += n;
     fp->publish();
@@ -336,14 +426,25 @@ struct Fixture {
   }
 };
 
-std::unique_ptr<Fixture> g_fixture;
+// The fixtures of the last benchmark (one per worker), kept while the next one wants the same.
+std::vector<std::unique_ptr<Fixture>> g_fixtures;
 
-Fixture& fixtureFor(Family f, uint32_t subscribers) {
-  if (!g_fixture || g_fixture->family != f || g_fixture->subscribers != subscribers) {
-    g_fixture.reset();  // free the previous slab first
-    g_fixture = std::make_unique<Fixture>(f, subscribers);
+Fixture& fixtureFor(const Traffic& t, size_t index = 0) {
+  if (g_fixtures.size() <= index) {
+    g_fixtures.resize(index + 1);
   }
-  return *g_fixture;
+  if (!g_fixtures[index] || !(g_fixtures[index]->traffic == t)) {
+    g_fixtures[index].reset();  // free the previous slab first
+    g_fixtures[index] = std::make_unique<Fixture>(t);
+  }
+  return *g_fixtures[index];
+}
+Fixture& fixtureFor(Family f, uint32_t subscribers) {
+  Traffic t;
+  t.family = f;
+  t.subscribers = subscribers;
+  g_fixtures.resize(1);  // a one-worker benchmark: free the others
+  return fixtureFor(t);
 }
 
 void setRates(benchmark::State& state, uint64_t packets) {
@@ -353,8 +454,7 @@ void setRates(benchmark::State& state, uint64_t packets) {
       double(packets) / 1e9, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-void runHotPath(benchmark::State& state, Family family) {
-  Fixture& fx = fixtureFor(family, uint32_t(state.range(0)));
+void runHotPath(benchmark::State& state, Fixture& fx) {
   if (!fx.error.empty()) {
     state.SkipWithError(fx.error.c_str());
     return;
@@ -377,15 +477,133 @@ void runHotPath(benchmark::State& state, Family family) {
   state.counters["subscribers"] = double(fx.subscribers);
 }
 
+void runHotPath(benchmark::State& state, Family family) {
+  runHotPath(state, fixtureFor(family, uint32_t(state.range(0))));
+}
+
 void hotpath_ipv4(benchmark::State& state) { runHotPath(state, Family::kV4); }
 void hotpath_ipv6(benchmark::State& state) { runHotPath(state, Family::kV6); }
 void hotpath_gtpu(benchmark::State& state) { runHotPath(state, Family::kGtpu); }
+void hotpath_gtpu_ext(benchmark::State& state) { runHotPath(state, Family::kGtpuExt); }
+void hotpath_ipv4_zipf(benchmark::State& state) {
+  Traffic t;
+  t.subscribers = uint32_t(state.range(0));
+  t.zipf = true;
+  g_fixtures.resize(1);
+  runHotPath(state, fixtureFor(t));
+}
+void hotpath_ipv4_imix(benchmark::State& state) {
+  Traffic t;
+  t.subscribers = uint32_t(state.range(0));
+  t.imix = true;
+  g_fixtures.resize(1);
+  runHotPath(state, fixtureFor(t));
+}
+
+// 1 or 2 workers, each a thread with its own fixture (FastPath, slab, table, queue), the
+// subscribers split between them. One benchmark iteration = every worker runs kChunk bursts
+// (about 8 ms), free-running: the threads meet only between iterations. The machine is shared,
+// so a worker may not get its vCPU all the time: `Mpps` sums each worker's packets per second
+// of its own CPU time (thread CPU clock), the rate with a core per worker, as the one-thread
+// rows (CPU time); `wall_Mpps` is all packets over the wall time, for information.
+constexpr uint32_t kChunk = 8192;
+uint64_t threadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+}
+// Runs kChunk bursts on `fx`; returns the thread CPU time it took.
+uint64_t runChunk(Fixture& fx) {
+  const uint64_t t0 = threadCpuNs();
+  for (uint32_t b = 0; b < kChunk; ++b) {
+    fx.fillFromSequence();
+    fx.fp->stageBurst(fx.ptrs.data(), fx.lens.data(), kBurst);
+    fx.afterBurst(kBurst);
+  }
+  return threadCpuNs() - t0;
+}
+void hotpath_workers(benchmark::State& state) {
+  const uint32_t workers = uint32_t(state.range(1));
+  std::vector<Fixture*> fx;
+  for (uint32_t w = 0; w < workers; ++w) {
+    Traffic t;
+    t.subscribers = uint32_t(state.range(0));
+    t.worker = w;
+    t.workers = workers;
+    fx.push_back(&fixtureFor(t, w));
+    if (!fx.back()->error.empty()) {
+      state.SkipWithError(fx.back()->error.c_str());
+      return;
+    }
+  }
+  g_fixtures.resize(workers);
+  std::vector<uint64_t> before;
+  for (Fixture* f : fx) {
+    before.push_back(f->fp->local().c[size_t(Stat::kCountedPackets)]);
+  }
+  // Worker 0 is this thread; the others wait for `go` (a generation number), run one chunk and
+  // bump `done`. cpu_ns[w]: worker w's CPU time over all chunks.
+  std::atomic<uint64_t> go{0};
+  std::atomic<uint32_t> done{0};
+  std::atomic<bool> quit{false};
+  std::vector<uint64_t> cpu_ns(workers, 0);
+  std::vector<std::thread> threads;
+  for (uint32_t w = 1; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      uint64_t seen = 0;
+      while (true) {
+        uint64_t g;
+        while ((g = go.load(std::memory_order_acquire)) == seen) {
+          if (quit.load(std::memory_order_relaxed)) {
+            return;
+          }
+          std::this_thread::yield();
+        }
+        seen = g;
+        cpu_ns[w] += runChunk(*fx[w]);
+        done.fetch_add(1, std::memory_order_acq_rel);
+      }
+    });
+  }
+  uint64_t gen = 0;
+  for (auto _ : state) {
+    done.store(0, std::memory_order_relaxed);
+    go.store(++gen, std::memory_order_release);
+    cpu_ns[0] += runChunk(*fx[0]);
+    while (done.load(std::memory_order_acquire) != workers - 1) {
+      std::this_thread::yield();
+    }
+  }
+  quit.store(true);
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  bool steady = true;
+  const uint64_t per_worker = uint64_t(state.iterations()) * kChunk * kBurst;
+  double mpps = 0;
+  for (uint32_t w = 0; w < workers; ++w) {
+    fx[w]->fp->flush();
+    uint64_t counted = fx[w]->fp->local().c[size_t(Stat::kCountedPackets)] - before[w];
+    steady = steady && counted == per_worker && fx[w]->drain() == 0;
+    mpps += cpu_ns[w] == 0 ? 0 : double(per_worker) * 1e3 / double(cpu_ns[w]);
+  }
+  if (!steady) {
+    state.SkipWithError("not steady state: packets were not counted or flows were announced");
+  }
+  state.SetItemsProcessed(int64_t(per_worker * workers));
+  state.counters["Mpps"] = mpps;
+  state.counters["ns_per_pkt"] = mpps > 0 ? 1e3 / mpps : 0;  // of the total rate
+  state.counters["wall_Mpps"] = benchmark::Counter(double(per_worker * workers) / 1e6,
+                                                   benchmark::Counter::kIsRate);
+  state.counters["workers"] = double(workers);
+}
+
 // The harness alone: the per-burst rewrite from the sequence (what the NIC's DMA would do).
 void harness_only(benchmark::State& state) {
   Fixture& fx = fixtureFor(Family::kV4, uint32_t(state.range(0)));
   for (auto _ : state) {
     fx.fillFromSequence();
-    benchmark::DoNotOptimize(fx.frames.data());
+    benchmark::DoNotOptimize(fx.frame_mem.data());
     benchmark::ClobberMemory();
   }
   setRates(state, uint64_t(state.iterations()) * kBurst);
@@ -414,10 +632,18 @@ void parse_only(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(hotpath_ipv4)->ArgName("subscribers")->Arg(1000)->Arg(8192)->Arg(100000)->Arg(1000000);
+BENCHMARK(hotpath_ipv4)->ArgName("subscribers")->Arg(1000)->Arg(8192)->Arg(100000)->Arg(200000)
+    ->Arg(1000000);
 BENCHMARK(harness_only)->ArgName("subscribers")->Arg(1000000);
 BENCHMARK(parse_only)->ArgName("subscribers")->Arg(1000000);
-BENCHMARK(hotpath_ipv6)->ArgName("subscribers")->Arg(100000);
+BENCHMARK(hotpath_ipv6)->ArgName("subscribers")->Arg(100000)->Arg(1000000);
 BENCHMARK(hotpath_gtpu)->ArgName("subscribers")->Arg(1000000);
+BENCHMARK(hotpath_gtpu_ext)->ArgName("subscribers")->Arg(1000000);
+BENCHMARK(hotpath_ipv4_zipf)->ArgName("subscribers")->Arg(1000000);
+BENCHMARK(hotpath_ipv4_imix)->ArgName("subscribers")->Arg(1000000);
+// Wall time: the rate of both workers together.
+// Wall time (wall_Mpps); Mpps from the workers' CPU time.
+BENCHMARK(hotpath_workers)->ArgNames({"subscribers", "workers"})->Args({1000000, 1})
+    ->Args({1000000, 2})->UseRealTime()->MinTime(2);
 
 BENCHMARK_MAIN();
