@@ -189,6 +189,7 @@ struct Fixture {
     w2c = std::make_unique<W2cQueue>();
     shared = std::make_unique<WorkerStats>();
     fp = std::make_unique<FastPath>(plan, *slab, *w2c, *shared);
+    fp->setPorts(2);  // as tallyd with the pipeline's two ports (access, forward_to target)
     stride = t.imix ? kFrameBuf : 128;
     buildFrames();
     chooseSubscribers();

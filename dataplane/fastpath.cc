@@ -1,5 +1,7 @@
 #include "dataplane/fastpath.h"
 
+#include "dataplane/parser_inline.h"
+
 #include <algorithm>
 #include <cstring>
 #include <set>
@@ -63,10 +65,14 @@ uint8_t classify(const CountingPlan& plan, const ParsedPacket& p, bool uplink) n
 
 FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
                    WorkerStats& shared_stats)
-    : serving_mem_(plan.geometry.slots), serving_(serving_mem_.data()), plan_(plan),
-      slab_(slab), w2c_(w2c), shared_(shared_stats),
+    : serving_mem_(plan.geometry.slots), serving_(serving_mem_.data()), classifier_(plan),
+      plan_(plan), slab_(slab), w2c_(w2c), shared_(shared_stats),
       table_(plan.v4_addresses, plan.geometry.slots, !plan.pools6.empty()),
-      n_rg_(plan.geometry.rating_groups) {}
+      n_rg_(plan.geometry.rating_groups) {
+  for (const CountingPlan::Pool4& p : plan.pools4) {
+    pools4_.push_back(Pool4{p.base, ~p.mask, p.first_offset});
+  }
+}
 
 void FastPath::noteServingNode(const ParsedPacket& p, uint32_t slot,
                                const IpAddress& key) noexcept {
@@ -109,11 +115,34 @@ IpAddress FastPath::subscriberKey(const ParsedPacket& p, bool uplink) const noex
   return key;
 }
 
-void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
-                         uint8_t rg) noexcept {
+// The common case inline: the subscriber had its slot at lookup and the flow is known.
+inline void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t offset,
+                                uint32_t slot, uint8_t rg) noexcept {
+  if (slot != SlotTable::kNone) [[likely]] {
+    FlowCounters& f = slab_.flow(slot, rg);
+    const uint64_t octets = p.ip_len;
+    if (uplink) {
+      const uint64_t packets = loadCounter(f.ul_packets);
+      if (packets != 0 && !p.tunneled) [[likely]] {
+        storeCounter(f.ul_octets, loadCounter(f.ul_octets) + octets);
+        storeCounter(f.ul_packets, packets + 1);
+        return;
+      }
+    } else {
+      const uint64_t packets = loadCounter(f.dl_packets);
+      if (packets != 0) [[likely]] {
+        storeCounter(f.dl_octets, loadCounter(f.dl_octets) + octets);
+        storeCounter(f.dl_packets, packets + 1);
+        return;
+      }
+    }
+  }
+  countSideSlow(p, uplink, offset, slot, rg);
+}
+
+void FastPath::countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
+                             uint8_t rg) noexcept {
   const uint64_t octets = p.ip_len;
-  add(Stat::kCountedPackets);
-  add(Stat::kCountedOctets, octets);
   IpAddress key;
   if (slot == SlotTable::kNone) {
     // IPv6 (looked up here), or an IPv4 subscriber without a slot when the burst was staged
@@ -229,32 +258,46 @@ void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
 void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
                           const uint32_t* lens, uint32_t n) noexcept {
   s.n = n;
+  // In locals: the parser's stores to uint8_t fields could alias the members.
+  const Pool4 pool0 = pools4_.empty() ? Pool4{0, 0, kNone} : pools4_[0];
+  const bool one_pool = pools4_.size() <= 1;
+  const uint32_t* const index4 = table_.entry4(0);
+  auto offset = [&](uint32_t addr) {
+    const uint32_t d = addr - pool0.base;
+    if (d <= pool0.last && pool0.first_offset != kNone) [[likely]] {
+      return pool0.first_offset + d;
+    }
+    return one_pool ? kNone : offset4(addr);
+  };
   for (uint32_t i = 0; i < n; ++i) {
-    s.status[i] = parsePacket(frames[i], readable[i], lens[i], s.pkt[i]);
-    s.src_ref[i] = s.dst_ref[i] = kNone;
-    if (s.status[i] != ParseStatus::kIp) [[unlikely]] {
-      continue;
+    ParsedPacket& p = s.pkt[i];
+    const ParseStatus status = parsePacketInline(frames[i], readable[i], lens[i], p);
+    s.status[i] = uint32_t(status);
+    uint32_t src_ref = kNone;
+    uint32_t dst_ref = kNone;
+    if (status == ParseStatus::kIp) [[likely]] {
+      if (p.family == 4) [[likely]] {
+        src_ref = offset(p.src4);
+        dst_ref = offset(p.dst4);
+        if (src_ref != kNone) {
+          __builtin_prefetch(index4 + src_ref);
+        }
+        if (dst_ref != kNone) {
+          __builtin_prefetch(index4 + dst_ref);
+        }
+      } else {
+        src_ref = plan_.inPool6(p.src6) ? kIpv6Side : kNone;
+        dst_ref = plan_.inPool6(p.dst6) ? kIpv6Side : kNone;
+        if (src_ref != kNone) {
+          __builtin_prefetch(table_.bucket6(maskIp6(p.src6, plan_.ipv6_prefix_length)));
+        }
+        if (dst_ref != kNone) {
+          __builtin_prefetch(table_.bucket6(maskIp6(p.dst6, plan_.ipv6_prefix_length)));
+        }
+      }
     }
-    const ParsedPacket& p = s.pkt[i];
-    if (p.family == 4) [[likely]] {
-      s.src_ref[i] = plan_.offset4(p.src4);
-      s.dst_ref[i] = plan_.offset4(p.dst4);
-      if (s.src_ref[i] != kNone) {
-        __builtin_prefetch(table_.entry4(s.src_ref[i]));
-      }
-      if (s.dst_ref[i] != kNone) {
-        __builtin_prefetch(table_.entry4(s.dst_ref[i]));
-      }
-    } else {
-      s.src_ref[i] = plan_.inPool6(p.src6) ? kIpv6Side : kNone;
-      s.dst_ref[i] = plan_.inPool6(p.dst6) ? kIpv6Side : kNone;
-      if (s.src_ref[i] != kNone) {
-        __builtin_prefetch(table_.bucket6(maskIp6(p.src6, plan_.ipv6_prefix_length)));
-      }
-      if (s.dst_ref[i] != kNone) {
-        __builtin_prefetch(table_.bucket6(maskIp6(p.dst6, plan_.ipv6_prefix_length)));
-      }
-    }
+    s.src_ref[i] = src_ref;
+    s.dst_ref[i] = dst_ref;
   }
 }
 
@@ -262,19 +305,22 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
 // again when counting) and prefetch the flow counters (and the GTP-U serving-node digest).
 void FastPath::lookupStage(Staged& s) noexcept {
   for (uint32_t i = 0; i < s.n; ++i) {
-    s.src_slot[i] = s.dst_slot[i] = kNone;
+    uint32_t src_slot = kNone;
+    uint32_t dst_slot = kNone;
     if (s.src_ref[i] != kNone) {
-      s.src_slot[i] = lookupSide(s.pkt[i], true, s.src_ref[i], s.src_rg[i]);
+      src_slot = lookupSide(s.pkt[i], true, s.src_ref[i], s.src_rg[i]);
     }
     if (s.dst_ref[i] != kNone) {
-      s.dst_slot[i] = lookupSide(s.pkt[i], false, s.dst_ref[i], s.dst_rg[i]);
+      dst_slot = lookupSide(s.pkt[i], false, s.dst_ref[i], s.dst_rg[i]);
     }
+    s.src_slot[i] = src_slot;
+    s.dst_slot[i] = dst_slot;
   }
 }
 
 inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
-                                     uint8_t& rg) noexcept {
-  rg = classify(plan_, p, uplink);
+                                     uint32_t& rg) noexcept {
+  rg = classifier_.classify(p, uplink);
   uint32_t slot = ref != kIpv6Side
                       ? table_.find4(ref)
                       : table_.find6(maskIp6(uplink ? p.src6 : p.dst6, plan_.ipv6_prefix_length));
@@ -288,32 +334,41 @@ inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_
 }
 
 void FastPath::countStage(Staged& s) noexcept {
+  // Every side in a pool is counted (kCountedPackets/Octets: in a flow, or in a named
+  // unattributed counter when it cannot be): summed for the burst here.
+  uint64_t counted_packets = 0;
+  uint64_t counted_octets = 0;
   for (uint32_t i = 0; i < s.n; ++i) {
-    if (s.status[i] != ParseStatus::kIp) [[unlikely]] {
-      add(statOf(s.status[i]));
+    if (s.status[i] != uint32_t(ParseStatus::kIp)) [[unlikely]] {
+      add(statOf(ParseStatus(s.status[i])));
       continue;
     }
     const ParsedPacket& p = s.pkt[i];
     if (p.tunneled) {
       add(Stat::kGtpDecapsulated);
     }
-    if (p.is_fragment) {
+    if (p.is_fragment) [[unlikely]] {
       add(Stat::kFragments);
     }
-    bool any = false;
-    if (s.src_ref[i] != kNone) {
-      countSide(p, true, s.src_ref[i], s.src_slot[i], s.src_rg[i]);
-      any = true;
+    const uint32_t src_ref = s.src_ref[i];
+    const uint32_t dst_ref = s.dst_ref[i];
+    if (src_ref != kNone) [[likely]] {
+      counted_packets += 1;
+      counted_octets += p.ip_len;
+      countSide(p, true, src_ref, s.src_slot[i], uint8_t(s.src_rg[i]));
     }
-    if (s.dst_ref[i] != kNone) {
-      countSide(p, false, s.dst_ref[i], s.dst_slot[i], s.dst_rg[i]);
-      any = true;
+    if (dst_ref != kNone) {
+      counted_packets += 1;
+      counted_octets += p.ip_len;
+      countSide(p, false, dst_ref, s.dst_slot[i], uint8_t(s.dst_rg[i]));
     }
-    if (!any) {
+    if ((src_ref & dst_ref) == kNone) [[unlikely]] {  // neither side in a pool
       add(Stat::kTransitPackets);
       add(Stat::kTransitOctets, p.ip_len);
     }
   }
+  add(Stat::kCountedPackets, counted_packets);
+  add(Stat::kCountedOctets, counted_octets);
   s.n = 0;
 }
 
@@ -375,7 +430,7 @@ void FastPath::publish() noexcept {
   for (size_t i = 0; i < local_.c.size(); ++i) {
     storeCounter(shared_.c[i], local_.c[i]);
   }
-  for (size_t i = 0; i < local_.port.size(); ++i) {
+  for (size_t i = 0; i < ports_; ++i) {
     storeCounter(shared_.port[i].rx_packets, local_.port[i].rx_packets);
     storeCounter(shared_.port[i].tx_packets, local_.port[i].tx_packets);
     storeCounter(shared_.port[i].tx_drops, local_.port[i].tx_drops);

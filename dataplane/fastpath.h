@@ -18,6 +18,7 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/classifier.h"
 #include "dataplane/parser.h"
 #include "dataplane/slot_table.h"
 #include "shared/config.h"
@@ -29,7 +30,8 @@
 namespace tally {
 
 // Rating-group index of a parsed packet for one side (uplink: the subscriber is the source):
-// the first matching service rule of the plan, else its default.
+// the first matching service rule of the plan, else its default. The reference walk of the
+// rules; the fast path uses the precompiled Classifier (classifier.h), which gives the same.
 uint8_t classify(const CountingPlan& plan, const ParsedPacket& p, bool uplink) noexcept;
 
 class FastPath {
@@ -65,9 +67,13 @@ class FastPath {
   // Counts the bursts in flight first (they looked up slots before the release).
   void handleCommands(C2wQueue& c2w) noexcept;
 
-  // Publish the local statistics into the shared WorkerStats: relaxed stores of every counter,
-  // then a release store of `bursts`. Call once per burst.
+  // Publish the local statistics into the shared WorkerStats: relaxed stores of every counter
+  // (of the first `ports` ports, see setPorts), then a release store of `bursts`. Call once per
+  // burst.
   void publish() noexcept;
+  // The ports whose counters the adapter uses (0..n-1; default every one, kMaxPorts): publish()
+  // copies only those. Call before the first burst.
+  void setPorts(uint32_t n) noexcept { ports_ = n < kMaxPorts ? n : kMaxPorts; }
 
   // Worker-private statistics (plain memory; the DPDK adapter adds port counters here).
   WorkerStats& local() { return local_; }
@@ -87,23 +93,39 @@ class FastPath {
     union {
       ParsedPacket pkt[kMaxBurst];
     };
-    ParseStatus status[kMaxBurst];
+    // No uint8_t arrays here: a store through a char type may alias anything, and the stage
+    // loops would reload every pointer and bound after it.
+    uint32_t status[kMaxBurst];  // ParseStatus
     uint32_t src_ref[kMaxBurst];
     uint32_t dst_ref[kMaxBurst];
     uint32_t src_slot[kMaxBurst];
     uint32_t dst_slot[kMaxBurst];
-    uint8_t src_rg[kMaxBurst];
-    uint8_t dst_rg[kMaxBurst];
+    uint32_t src_rg[kMaxBurst];
+    uint32_t dst_rg[kMaxBurst];
   };
   static constexpr uint32_t kRing = 3;
   void parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
                   const uint32_t* lens, uint32_t n) noexcept;
   void lookupStage(Staged& s) noexcept;
   // Rating group and slot (kNone: none yet) of one side; prefetches its flow counters.
-  uint32_t lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint8_t& rg) noexcept;
+  uint32_t lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint32_t& rg) noexcept;
   void countStage(Staged& s) noexcept;
   void countSide(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
                  uint8_t rg) noexcept;
+  // countSide for a subscriber with no slot at lookup, or a flow not announced yet.
+  [[gnu::noinline]] void countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset,
+                                       uint32_t slot, uint8_t rg) noexcept;
+  // Offset of an IPv4 address in the index (CountingPlan::offset4), from this worker's copy of
+  // the pools.
+  uint32_t offset4(uint32_t addr) const noexcept {
+    for (const Pool4& p : pools4_) {
+      const uint32_t d = addr - p.base;
+      if (d <= p.last) {
+        return p.first_offset + d;
+      }
+    }
+    return SlotTable::kNone;
+  }
   IpAddress subscriberKey(const ParsedPacket& p, bool uplink) const noexcept;
   void add(Stat s, uint64_t v = 1) noexcept { local_.c[size_t(s)] += v; }
 
@@ -113,6 +135,14 @@ class FastPath {
   LazyArray<uint32_t> serving_mem_;
   uint32_t* serving_;  // serving_mem_.data(); nullptr when the mapping failed
 
+  struct Pool4 {
+    uint32_t base;
+    uint32_t last;  // addresses - 1
+    uint32_t first_offset;
+  };
+  std::vector<Pool4> pools4_;
+  uint32_t ports_ = kMaxPorts;
+  Classifier classifier_;
   const CountingPlan& plan_;
   CounterSlab& slab_;
   W2cQueue& w2c_;

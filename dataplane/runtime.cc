@@ -340,6 +340,7 @@ int runDaemon(const Config& config, const DaemonOptions& opt) {
       return fail("cannot reserve the subscriber table (" + std::to_string(plan.v4_addresses) +
                   " IPv4 pool addresses, " + std::to_string(plan.geometry.slots) + " slots)");
     }
+    c->fp->setPorts(uint32_t(ports.size()));  // publish() copies only these ports' counters
     c->tx_queue = uint16_t(w);
     c->burst = config.dataplane.burst_size;
     c->stop = &stop;
