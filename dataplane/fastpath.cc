@@ -65,8 +65,7 @@ uint8_t classify(const CountingPlan& plan, const ParsedPacket& p, bool uplink) n
 
 FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
                    WorkerStats& shared_stats)
-    : serving_mem_(plan.geometry.slots), serving_(serving_mem_.data()), classifier_(plan),
-      plan_(plan), slab_(slab), w2c_(w2c), shared_(shared_stats),
+    : classifier_(plan), plan_(plan), slab_(slab), w2c_(w2c), shared_(shared_stats),
       table_(plan.v4_addresses, plan.geometry.slots, !plan.pools6.empty()),
       n_rg_(plan.geometry.rating_groups) {
   for (const CountingPlan::Pool4& p : plan.pools4) {
@@ -74,16 +73,16 @@ FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
   }
 }
 
-void FastPath::noteServingNode(const ParsedPacket& p, uint32_t slot,
-                               const IpAddress& key) noexcept {
-  if (serving_ == nullptr) {
-    return;
-  }
+// `offset`: the subscriber's IPv4 index offset (family 4; `key` for family 6).
+void FastPath::noteServingNode(const ParsedPacket& p, uint32_t slot, const IpAddress& key,
+                               uint32_t offset) noexcept {
   const IpAddress& o = p.outer_src;
-  uint64_t h = o.family == 4 ? (uint64_t{o.v4} | (uint64_t{4} << 32))
-                             : (o.v6.hi * 0x9E3779B97F4A7C15ull) ^ o.v6.lo;
-  uint32_t digest = uint32_t((h * 0xBF58476D1CE4E5B9ull) >> 32) | 1u;
-  if (serving_[slot] == digest) [[likely]] {
+  uint32_t* stored = key.family == 4 ? &table_.serving4(offset) : table_.serving6(key.v6);
+  if (stored == nullptr) {
+    return;  // cannot be: the subscriber holds `slot`
+  }
+  const uint32_t digest = servingDigest(o);
+  if (*stored == digest) [[likely]] {
     return;
   }
   W2cEvent ev;
@@ -92,7 +91,7 @@ void FastPath::noteServingNode(const ParsedPacket& p, uint32_t slot,
   ev.key = key;
   ev.serving_node = o;
   if (w2c_.push(ev)) {
-    serving_[slot] = digest;  // else: announced with a later packet
+    *stored = digest;  // else: announced with a later packet
   }
 }
 
@@ -123,7 +122,11 @@ inline void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t off
     const uint64_t octets = p.ip_len;
     if (uplink) {
       const uint64_t packets = loadCounter(f.ul_packets);
-      if (packets != 0 && !p.tunneled) [[likely]] {
+      // GTP-U: the serving node is unchanged (its digest is in the index entry, in cache since
+      // the lookup); IPv6 subscribers and changes take the slow path.
+      if (packets != 0 &&
+          (!p.tunneled || (p.family == 4 && table_.serving4(offset) == servingDigest(p.outer_src))))
+          [[likely]] {
         storeCounter(f.ul_octets, loadCounter(f.ul_octets) + octets);
         storeCounter(f.ul_packets, packets + 1);
         return;
@@ -193,7 +196,7 @@ void FastPath::countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset
       if (key.family == 0) {
         key = subscriberKey(p, true);
       }
-      noteServingNode(p, slot, key);
+      noteServingNode(p, slot, key, offset);
     }
   } else {
     bumpCounter(f.dl_octets, octets);
@@ -261,7 +264,6 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
   // In locals: the parser's stores to uint8_t fields could alias the members.
   const Pool4 pool0 = pools4_.empty() ? Pool4{0, 0, kNone} : pools4_[0];
   const bool one_pool = pools4_.size() <= 1;
-  const uint32_t* const index4 = table_.entry4(0);
   auto offset = [&](uint32_t addr) {
     const uint32_t d = addr - pool0.base;
     if (d <= pool0.last && pool0.first_offset != kNone) [[likely]] {
@@ -280,10 +282,10 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
         src_ref = offset(p.src4);
         dst_ref = offset(p.dst4);
         if (src_ref != kNone) {
-          __builtin_prefetch(index4 + src_ref);
+          __builtin_prefetch(table_.entry4(src_ref));
         }
         if (dst_ref != kNone) {
-          __builtin_prefetch(index4 + dst_ref);
+          __builtin_prefetch(table_.entry4(dst_ref));
         }
       } else {
         src_ref = plan_.inPool6(p.src6) ? kIpv6Side : kNone;
@@ -302,7 +304,7 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
 }
 
 // Classify, read the slots (a subscriber given a slot by a count after this lookup is found
-// again when counting) and prefetch the flow counters (and the GTP-U serving-node digest).
+// again when counting) and prefetch the flow counters.
 void FastPath::lookupStage(Staged& s) noexcept {
   for (uint32_t i = 0; i < s.n; ++i) {
     uint32_t src_slot = kNone;
@@ -326,9 +328,6 @@ inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_
                       : table_.find6(maskIp6(uplink ? p.src6 : p.dst6, plan_.ipv6_prefix_length));
   if (slot != kNone) {
     __builtin_prefetch(&slab_.flow(slot, rg), 1);
-    if (uplink && p.tunneled && serving_ != nullptr) {
-      __builtin_prefetch(&serving_[slot]);
-    }
   }
   return slot;
 }
@@ -413,9 +412,6 @@ void FastPath::handleCommands(C2wQueue& c2w) noexcept {
       storeCounter(f.ul_packets, 0);
       storeCounter(f.dl_octets, 0);
       storeCounter(f.dl_packets, 0);
-    }
-    if (held && serving_ != nullptr) {
-      serving_[cmd.slot] = 0;  // the next session announces its serving node afresh
     }
     W2cEvent done;
     done.type = W2cType::kSlotReleased;

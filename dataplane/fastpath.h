@@ -129,11 +129,16 @@ class FastPath {
   IpAddress subscriberKey(const ParsedPacket& p, bool uplink) const noexcept;
   void add(Stat s, uint64_t v = 1) noexcept { local_.c[size_t(s)] += v; }
 
-  // Serving node (GTP-U outer source of uplink packets) last announced per subscriber slot, as a
-  // non-zero 32-bit digest; 0 = none yet. Worker-private, lazily backed like the slab.
-  void noteServingNode(const ParsedPacket& p, uint32_t slot, const IpAddress& key) noexcept;
-  LazyArray<uint32_t> serving_mem_;
-  uint32_t* serving_;  // serving_mem_.data(); nullptr when the mapping failed
+  // Serving node (GTP-U outer source of uplink packets) last announced per subscriber, as a
+  // non-zero 32-bit digest in the subscriber's slot-table entry (SlotTable::serving4/6); 0 =
+  // none yet, and again after the slot's release.
+  static uint32_t servingDigest(const IpAddress& o) noexcept {
+    uint64_t h = o.family == 4 ? (uint64_t{o.v4} | (uint64_t{4} << 32))
+                               : (o.v6.hi * 0x9E3779B97F4A7C15ull) ^ o.v6.lo;
+    return uint32_t((h * 0xBF58476D1CE4E5B9ull) >> 32) | 1u;
+  }
+  void noteServingNode(const ParsedPacket& p, uint32_t slot, const IpAddress& key,
+                       uint32_t offset) noexcept;
 
   struct Pool4 {
     uint32_t base;

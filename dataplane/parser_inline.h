@@ -411,6 +411,40 @@ template <bool kWin>
   } else {
     outer_src.v6 = out.src6;
   }
+  if constexpr (!kWin) {
+    // The inner fast lane (see parseFrame): IPv4 without options, not a fragment, TCP or UDP
+    // with its ports inside. Every field is written (the outer IPv6 addresses cleared), so no
+    // reset of `out` first.
+    if (inner_avail >= kIpv4MinHeaderLen + 4) {
+      const uint8_t vihl = inner_ip[0];
+      const uint32_t total_len = load16(inner_ip + 2);
+      const uint16_t frag = load16(inner_ip + 6);
+      const uint8_t protocol = inner_ip[9];
+      if (vihl == 0x45 && total_len >= kIpv4MinHeaderLen + 4 && total_len <= inner_avail &&
+          (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) == 0 &&
+          (protocol == kProtoTcp || protocol == kProtoUdp)) [[likely]] {
+        const uint16_t src_port = load16(inner_ip + kIpv4MinHeaderLen);
+        const uint16_t dst_port = load16(inner_ip + kIpv4MinHeaderLen + 2);
+        const uint32_t src = load32(inner_ip + 12);
+        const uint32_t dst = load32(inner_ip + 16);
+        out.family = 4;
+        out.protocol = protocol;
+        out.has_ports = true;
+        out.is_fragment = false;
+        out.src_port = src_port;
+        out.dst_port = dst_port;
+        out.ip_len = total_len;
+        out.src4 = src;
+        out.dst4 = dst;
+        out.src6 = Ip6{};
+        out.dst6 = Ip6{};
+        out.tunneled = true;
+        out.outer_src = outer_src;
+        out.teid = teid;
+        return ParseStatus::kIp;
+      }
+    }
+  }
   out = kEmptyPacket;
   uint32_t inner_l4_off = 0;
   ParseStatus status;
@@ -452,8 +486,7 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
       if (type_vihl == ((uint32_t{kEtherTypeIpv4} << 8) | 0x45) &&
           total_len >= kIpv4MinHeaderLen + 4 && total_len <= len - kEthHeaderLen &&
           (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) == 0 &&
-          (protocol == kProtoTcp || (protocol == kProtoUdp && dst_port != kGtpuPort)))
-          [[likely]] {
+          (protocol == kProtoTcp || protocol == kProtoUdp)) [[likely]] {
         const uint32_t src = load32(ip + 12);
         const uint32_t dst = load32(ip + 16);
         out = kEmptyPacket;
@@ -465,6 +498,9 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
         out.ip_len = total_len;
         out.src4 = src;
         out.dst4 = dst;
+        if (protocol == kProtoUdp && dst_port == kGtpuPort) {
+          return parseGtpu<false>(ip, kIpv4MinHeaderLen, 0, out);
+        }
         return ParseStatus::kIp;
       }
     }

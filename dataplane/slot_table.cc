@@ -19,16 +19,16 @@ SlotTable::SlotTable(uint64_t v4_addresses, uint32_t slots, bool v6)
 uint32_t SlotTable::insert4(uint32_t offset) noexcept {
   uint32_t slot = allocate();
   if (slot != kNone) {
-    index4_[offset] = slot + 1;
+    index4_[offset] = Entry4{slot + 1, 0};
   }
   return slot;
 }
 
 bool SlotTable::release4(uint32_t offset, uint32_t slot) noexcept {
-  if (offset >= v4_addresses_ || slot >= slots_ || index4_[offset] != slot + 1) {
+  if (offset >= v4_addresses_ || slot >= slots_ || index4_[offset].slot1 != slot + 1) {
     return false;
   }
-  index4_[offset] = 0;
+  index4_[offset] = Entry4{};
   free(slot);
   return true;
 }
@@ -48,6 +48,7 @@ uint32_t SlotTable::insert6(const Ip6& key) noexcept {
   }
   b[i].key = key;
   b[i].slot1 = slot + 1;
+  b[i].serving = 0;
   return slot;
 }
 

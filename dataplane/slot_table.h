@@ -10,11 +10,15 @@
 // of a slab of slots x rating groups x 32 bytes), and the poller's scan sequential
 // (docs/performance.md).
 //
-// - IPv4: a direct index, one 32-bit entry per pool address (CountingPlan::offset4), holding
-//   slot + 1 (0 = none): lazily backed anonymous memory on transparent huge pages, so an unused
-//   part of a pool costs address space only. One lookup, no probing.
+// - IPv4: a direct index, one 8-byte entry per pool address (CountingPlan::offset4), holding
+//   slot + 1 (0 = none) and the serving-node digest: lazily backed anonymous memory on
+//   transparent huge pages, so an unused part of a pool costs address space only. One lookup,
+//   no probing.
 // - IPv6: open addressing with linear probing on the masked prefix, capacity a power of two
 //   >= 2 x slots (load <= 0.5), backward-shift deletion (no tombstones).
+// Each entry also holds the subscriber's serving-node digest (the fast path's, for GTP-U: a
+// non-zero digest of the outer source last announced; 0 = none yet): in the line the lookup
+// reads anyway, so GTP-U costs no extra random line per packet. Released with the entry.
 // All memory is reserved up front (lazily backed: what is never used costs no memory); no
 // allocation and no exceptions after construction.
 #include <cstddef>
@@ -41,8 +45,10 @@ class SlotTable {
   }
 
   // IPv4, by pool offset. The entry's address is for prefetching.
-  const uint32_t* entry4(uint32_t offset) const noexcept { return &index4_[offset]; }
-  uint32_t find4(uint32_t offset) const noexcept { return index4_[offset] - 1; }  // 0 -> kNone
+  const void* entry4(uint32_t offset) const noexcept { return &index4_[offset]; }
+  uint32_t find4(uint32_t offset) const noexcept { return index4_[offset].slot1 - 1; }  // 0 -> kNone
+  // The serving-node digest of the address's entry (meaningful while it holds a slot).
+  uint32_t& serving4(uint32_t offset) noexcept { return index4_[offset].serving; }
   // Gives the (absent) address a slot; kNone when every slot is in use.
   uint32_t insert4(uint32_t offset) noexcept;
   // Frees the slot of the address; false (and nothing changes) unless it holds `slot`.
@@ -68,6 +74,21 @@ class SlotTable {
   }
   uint32_t insert6(const Ip6& key) noexcept;
   bool release6(const Ip6& key, uint32_t slot) noexcept;
+  // The serving-node digest of the prefix's entry, or nullptr when it has none.
+  uint32_t* serving6(const Ip6& key) noexcept {
+    if (mask_ == 0) {
+      return nullptr;
+    }
+    for (uint32_t i = bucketOf(key);; i = (i + 1) & mask_) {
+      Bucket& b = bucket_data_[i];
+      if (b.slot1 == 0) {
+        return nullptr;
+      }
+      if (b.key == key) {
+        return &b.serving;
+      }
+    }
+  }
 
   uint32_t used() const { return next_ - free_top_; }
   uint32_t capacity() const { return slots_; }
@@ -76,6 +97,11 @@ class SlotTable {
   struct Bucket {  // all zero = empty (the buckets are lazily backed zero memory)
     Ip6 key;
     uint32_t slot1 = 0;  // slot + 1
+    uint32_t serving = 0;
+  };
+  struct Entry4 {  // all zero = none
+    uint32_t slot1 = 0;  // slot + 1
+    uint32_t serving = 0;
   };
   uint32_t bucketOf(const Ip6& k) const noexcept {
     uint64_t h = (k.hi ^ (k.lo * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
@@ -91,8 +117,8 @@ class SlotTable {
   void free(uint32_t slot) noexcept { free_[free_top_++] = slot; }
 
   uint64_t v4_addresses_;
-  LazyArray<uint32_t> index4_mem_;
-  uint32_t* index4_;  // index4_mem_.data()
+  LazyArray<Entry4> index4_mem_;
+  Entry4* index4_;  // index4_mem_.data()
   uint32_t slots_;
   uint32_t next_ = 0;            // slots below it have been handed out at least once
   LazyArray<uint32_t> free_;     // stack of freed slots (backed only as it grows)

@@ -503,9 +503,12 @@ testpmd_run() {
 import re, statistics, sys
 text = open(sys.argv[1], errors="replace").read()
 # Each report: "NIC statistics for port N" then its Rx-pps; keep port 0's (the pcap port).
-pps = [int(m.group(2)) for m in
-       re.finditer(r"NIC statistics for port (\d+)[^#]*?Rx-pps:\s+(\d+)", text)
-       if m.group(1) == "0"]
+pps = []
+for block in text.split("NIC statistics for port ")[1:]:
+    m = re.match(r"(\d+)", block)
+    r = re.search(r"Rx-pps:\s+(\d+)", block)
+    if m and r and m.group(1) == "0":
+        pps.append(int(r.group(1)))
 steady = pps[1:]  # the first report includes the start
 print(statistics.median(steady) if steady else "")
 EOF
