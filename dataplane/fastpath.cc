@@ -71,6 +71,11 @@ FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
   for (const CountingPlan::Pool4& p : plan.pools4) {
     pools4_.push_back(Pool4{p.base, ~p.mask, p.first_offset});
   }
+  const Ip6 ones{~uint64_t{0}, ~uint64_t{0}};
+  for (const IpPrefix& p : plan.pools6) {
+    pools6_.push_back(Pool6{p.addr.v6, maskIp6(ones, p.len)});
+  }
+  key_mask6_ = maskIp6(ones, plan.ipv6_prefix_length);
 }
 
 // `offset`: the subscriber's IPv4 index offset (family 4; `key` for family 6).
@@ -287,14 +292,30 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
         if (dst_ref != kNone) {
           __builtin_prefetch(table_.entry4(dst_ref));
         }
-      } else {
-        src_ref = plan_.inPool6(p.src6) ? kIpv6Side : kNone;
-        dst_ref = plan_.inPool6(p.dst6) ? kIpv6Side : kNone;
-        if (src_ref != kNone) {
-          __builtin_prefetch(table_.bucket6(maskIp6(p.src6, plan_.ipv6_prefix_length)));
+      } else if (table_.hasV6()) {
+        auto inPool6 = [this](const Ip6& a) {
+          for (const Pool6& q : pools6_) {
+            if ((a.hi & q.mask.hi) == q.addr.hi && (a.lo & q.mask.lo) == q.addr.lo) {
+              return true;
+            }
+          }
+          return false;
+        };
+        if (inPool6(p.src6)) {
+          src_ref = kIpv6Side;
+          const Ip6 key{p.src6.hi & key_mask6_.hi, p.src6.lo & key_mask6_.lo};
+          const uint32_t home = table_.home6(key);
+          s.src_key6[i] = key;
+          s.src_home6[i] = home;
+          __builtin_prefetch(table_.bucketAt(home));
         }
-        if (dst_ref != kNone) {
-          __builtin_prefetch(table_.bucket6(maskIp6(p.dst6, plan_.ipv6_prefix_length)));
+        if (inPool6(p.dst6)) {
+          dst_ref = kIpv6Side;
+          const Ip6 key{p.dst6.hi & key_mask6_.hi, p.dst6.lo & key_mask6_.lo};
+          const uint32_t home = table_.home6(key);
+          s.dst_key6[i] = key;
+          s.dst_home6[i] = home;
+          __builtin_prefetch(table_.bucketAt(home));
         }
       }
     }
@@ -310,22 +331,23 @@ void FastPath::lookupStage(Staged& s) noexcept {
     uint32_t src_slot = kNone;
     uint32_t dst_slot = kNone;
     if (s.src_ref[i] != kNone) {
-      src_slot = lookupSide(s.pkt[i], true, s.src_ref[i], s.src_rg[i]);
+      src_slot = lookupSide(s.pkt[i], true, s.src_ref[i], s.src_rg[i], s.src_home6[i],
+                            s.src_key6[i]);
     }
     if (s.dst_ref[i] != kNone) {
-      dst_slot = lookupSide(s.pkt[i], false, s.dst_ref[i], s.dst_rg[i]);
+      dst_slot = lookupSide(s.pkt[i], false, s.dst_ref[i], s.dst_rg[i], s.dst_home6[i],
+                            s.dst_key6[i]);
     }
     s.src_slot[i] = src_slot;
     s.dst_slot[i] = dst_slot;
   }
 }
 
+// `home6`, `key6`: of an IPv6 side (ref == kIpv6Side) only.
 inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
-                                     uint32_t& rg) noexcept {
+                                     uint32_t& rg, uint32_t home6, const Ip6& key6) noexcept {
   rg = classifier_.classify(p, uplink);
-  uint32_t slot = ref != kIpv6Side
-                      ? table_.find4(ref)
-                      : table_.find6(maskIp6(uplink ? p.src6 : p.dst6, plan_.ipv6_prefix_length));
+  uint32_t slot = ref != kIpv6Side ? table_.find4(ref) : table_.find6From(home6, key6);
   if (slot != kNone) {
     __builtin_prefetch(&slab_.flow(slot, rg), 1);
   }

@@ -102,13 +102,19 @@ class FastPath {
     uint32_t dst_slot[kMaxBurst];
     uint32_t src_rg[kMaxBurst];
     uint32_t dst_rg[kMaxBurst];
+    // IPv6 sides in a pool: the masked key and its home bucket, computed once when parsing.
+    Ip6 src_key6[kMaxBurst];
+    Ip6 dst_key6[kMaxBurst];
+    uint32_t src_home6[kMaxBurst];
+    uint32_t dst_home6[kMaxBurst];
   };
   static constexpr uint32_t kRing = 3;
   void parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
                   const uint32_t* lens, uint32_t n) noexcept;
   void lookupStage(Staged& s) noexcept;
   // Rating group and slot (kNone: none yet) of one side; prefetches its flow counters.
-  uint32_t lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint32_t& rg) noexcept;
+  uint32_t lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint32_t& rg,
+                      uint32_t home6, const Ip6& key6) noexcept;
   void countStage(Staged& s) noexcept;
   void countSide(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
                  uint8_t rg) noexcept;
@@ -146,6 +152,12 @@ class FastPath {
     uint32_t first_offset;
   };
   std::vector<Pool4> pools4_;
+  struct Pool6 {
+    Ip6 addr;
+    Ip6 mask;
+  };
+  std::vector<Pool6> pools6_;
+  Ip6 key_mask6_;  // the subscriber key of an IPv6 address: address & key_mask6_
   uint32_t ports_ = kMaxPorts;
   Classifier classifier_;
   const CountingPlan& plan_;

@@ -505,6 +505,32 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
       }
     }
   }
+  if constexpr (!kWin) {
+    // The IPv6 fast lane: Ethernet II + IPv6 whose next header is TCP or UDP (no extension
+    // headers) with the ports inside the packet, not GTP-U.
+    if (len >= kEthHeaderLen + kIpv6HeaderLen + 4 && load16(frame + 12) == kEtherTypeIpv6) {
+      const uint8_t* ip = frame + kEthHeaderLen;
+      const uint32_t ip_len = load16(ip + 4) + kIpv6HeaderLen;
+      const uint8_t next = ip[6];
+      const uint16_t src_port = load16(ip + kIpv6HeaderLen);
+      const uint16_t dst_port = load16(ip + kIpv6HeaderLen + 2);
+      if ((ip[0] >> 4) == 6 && ip_len >= kIpv6HeaderLen + 4 && ip_len <= len - kEthHeaderLen &&
+          (next == kProtoTcp || (next == kProtoUdp && dst_port != kGtpuPort))) [[likely]] {
+        const Ip6 src = loadIp6Inline(ip + 8);
+        const Ip6 dst = loadIp6Inline(ip + 24);
+        out = kEmptyPacket;
+        out.family = 6;
+        out.protocol = next;
+        out.has_ports = true;
+        out.src_port = src_port;
+        out.dst_port = dst_port;
+        out.ip_len = ip_len;
+        out.src6 = src;
+        out.dst6 = dst;
+        return ParseStatus::kIp;
+      }
+    }
+  }
   out = kEmptyPacket;
   if (len < kEthHeaderLen) [[unlikely]] {
     return ParseStatus::kL2Truncated;

@@ -72,6 +72,22 @@ class SlotTable {
   const void* bucket6(const Ip6& key) const noexcept {
     return mask_ == 0 ? nullptr : &bucket_data_[bucketOf(key)];
   }
+  // The same in two steps (the fast path hashes once per packet side): the home bucket of a
+  // key (needs IPv6 pools), its address for prefetching, the lookup from it.
+  uint32_t home6(const Ip6& key) const noexcept { return bucketOf(key); }
+  const void* bucketAt(uint32_t home) const noexcept { return &bucket_data_[home]; }
+  uint32_t find6From(uint32_t home, const Ip6& key) const noexcept {
+    for (uint32_t i = home;; i = (i + 1) & mask_) {
+      const Bucket& b = bucket_data_[i];
+      if (b.slot1 == 0) {
+        return kNone;
+      }
+      if (b.key == key) {
+        return b.slot1 - 1;
+      }
+    }
+  }
+  bool hasV6() const noexcept { return mask_ != 0; }
   uint32_t insert6(const Ip6& key) noexcept;
   bool release6(const Ip6& key, uint32_t slot) noexcept;
   // The serving-node digest of the prefix's entry, or nullptr when it has none.
