@@ -307,7 +307,7 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
           const uint32_t home = table_.home6(key);
           s.src_key6[i] = key;
           s.src_home6[i] = home;
-          __builtin_prefetch(table_.bucketAt(home));
+          table_.prefetchBucket(home);
         }
         if (inPool6(p.dst6)) {
           dst_ref = kIpv6Side;
@@ -315,7 +315,7 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
           const uint32_t home = table_.home6(key);
           s.dst_key6[i] = key;
           s.dst_home6[i] = home;
-          __builtin_prefetch(table_.bucketAt(home));
+          table_.prefetchBucket(home);
         }
       }
     }

@@ -76,6 +76,12 @@ class SlotTable {
   // key (needs IPv6 pools), its address for prefetching, the lookup from it.
   uint32_t home6(const Ip6& key) const noexcept { return bucketOf(key); }
   const void* bucketAt(uint32_t home) const noexcept { return &bucket_data_[home]; }
+  // A 24-byte bucket lies across two cache lines one time in four: prefetch both.
+  void prefetchBucket(uint32_t home) const noexcept {
+    const char* b = reinterpret_cast<const char*>(&bucket_data_[home]);
+    __builtin_prefetch(b);
+    __builtin_prefetch(b + sizeof(Bucket) - 1);
+  }
   uint32_t find6From(uint32_t home, const Ip6& key) const noexcept {
     for (uint32_t i = home;; i = (i + 1) & mask_) {
       const Bucket& b = bucket_data_[i];

@@ -17,13 +17,14 @@
 #   --quick      smoke run: shorter runs, fewer sizes, smaller trace, one round
 #   --only LIST  comma-separated subset of: hotpath,poller,cdr,pipeline,config
 #   --keep DIR   copy the raw outputs (benchmark JSON, tallyd/testpmd logs) to DIR
-# Environment: BUILD_DIR (default build), TESTPMD (default dpdk-testpmd),
+# Environment: BUILD_DIR (default build), TESTPMD (default dpdk-testpmd), PIPELINE_TRACES
+#   (subset of "small mid big": 8 K, 200 K, 1 M subscribers), PIPELINE_ROUNDS,
 #   EAL_MEM_MB (default 6144: 1.2 M mbufs of 2.3 KB need more than 4 GB without hugepages).
 #
 # The machine is shared and noisy (2 vCPUs): compare figures of the same run (ratios).
 set -euo pipefail
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
 SECTIONS="hotpath,poller,cdr,pipeline,config"
@@ -122,6 +123,9 @@ else
   WARM_LIMIT=120
 fi
 START_LIMIT=120   # tallyd / testpmd start-up (1.2 M mbufs without hugepages take a while)
+# Overrides for a partial pipeline run: PIPELINE_TRACES (of: small mid big), PIPELINE_ROUNDS.
+TRACES="${PIPELINE_TRACES:-$TRACES}"
+ROUNDS="${PIPELINE_ROUNDS:-$ROUNDS}"
 # Pipeline traces: as many packets as subscribers (each packet a uniformly random one of them
 # and a uniformly random one of the hot path's four rating-group selectors).
 declare -A TRACE_PACKETS=([small]=8192 [mid]=200000 [big]=1000000)
