@@ -120,8 +120,11 @@ struct PgwRecord {
   std::optional<std::array<uint8_t, 2>> ms_time_zone;  // mSTimeZone [31], TS 29.060 octets
   std::vector<uint8_t> user_location_information;       // [32] TS 29.274 ULI; empty = absent
   std::string pgw_plmn_id;           // p-GWPLMNIdentifier [37]: MCC+MNC, 5 or 6 digits
-  // Context for files and logs, not encoded: which session this belongs to.
+  // Context for files, logs and the bill pool, not encoded: which session this belongs to, and
+  // the packets counted in this record (the CDR carries octets only; local bills show both).
   uint64_t session_id = 0;
+  uint64_t uplink_packets = 0;
+  uint64_t downlink_packets = 0;
   bool operator==(const PgwRecord&) const = default;
 };
 

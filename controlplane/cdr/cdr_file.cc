@@ -428,27 +428,16 @@ void CdrFileWriter::emit(PgwRecord record, bool flush_now) {
                   std::to_string(pending_.size()) + " unwritten files";
     return;
   }
-  std::vector<uint8_t> data;
-  size_t size = 0;
-  if (cdr_.format == CdrFormat::kCsv) {
-    std::string line = csvRecordLine(record, *tz_);
-    data.assign(line.begin(), line.end());
-    size = data.size();
-  } else {
-    scratch_.clear();
-    encodePgwRecord(record, *tz_, scratch_);
-    data = scratch_.bytes();
-    if (data.size() > 0xFFFF) {
-      // > CDR length: 2 octets. Cannot happen with the containers tally writes.
-      ++records_dropped_;
-      ++lost_unreported_;
-      ++write_errors_;
-      last_error_ =
-          "record dropped: encoded CDR of " + std::to_string(data.size()) + " octets exceeds 65535";
-      return;
-    }
-    size = kCdrHeaderLength + data.size();
+  auto encoded = encodeRecordForFile(record, cdr_.format, *tz_, scratch_);
+  if (!encoded) {
+    ++records_dropped_;
+    ++lost_unreported_;
+    ++write_errors_;
+    last_error_ = "record dropped: " + encoded.error().message;
+    return;
   }
+  std::vector<uint8_t> data = std::move(encoded.value());
+  const size_t size = cdrRecordOverhead(cdr_.format) + data.size();
   int64_t now = clock_.wallNs();
   if (current_ && !current_->records.empty() && current_->bytes + size > cdr_.file_max_bytes) {
     close(FileClosureReason::kFileSizeLimit);
@@ -510,33 +499,76 @@ void CdrFileWriter::retryPending() {
 }
 
 std::vector<uint8_t> CdrFileWriter::render(const OpenFile& f) const {
+  CdrFileSpec spec;
+  spec.format = cdr_.format;
+  spec.sequence = f.sequence;
+  spec.opened_ns = f.opened_ns;
+  spec.last_append_ns = f.last_append_ns;
+  spec.closure_reason = f.closure_reason;
+  spec.lost_cdr_indicator = f.lost_cdr_indicator;
+  spec.node_address = node_address_;
+  std::vector<std::span<const uint8_t>> records(f.records.begin(), f.records.end());
+  return renderCdrFile(spec, records, *tz_);
+}
+
+size_t cdrFileHeaderBytes(CdrFormat format) {
+  return format == CdrFormat::kCsv ? csvHeaderLine().size() : fileHeaderLength(CdrFileHeader{});
+}
+
+size_t cdrRecordOverhead(CdrFormat format) {
+  return format == CdrFormat::kCsv ? 0 : kCdrHeaderLength;
+}
+
+std::vector<uint8_t> renderCdrFile(const CdrFileSpec& spec,
+                                   const std::vector<std::span<const uint8_t>>& records,
+                                   const TimeZone& tz) {
+  size_t bytes = cdrFileHeaderBytes(spec.format);
+  for (const auto& r : records) {
+    bytes += cdrRecordOverhead(spec.format) + r.size();
+  }
   std::vector<uint8_t> out;
-  out.reserve(f.bytes);
-  if (cdr_.format == CdrFormat::kCsv) {
+  out.reserve(bytes);
+  if (spec.format == CdrFormat::kCsv) {
     std::string h = csvHeaderLine();
     out.assign(h.begin(), h.end());
-    for (const auto& r : f.records) {
+    for (const auto& r : records) {
       out.insert(out.end(), r.begin(), r.end());
     }
     return out;
   }
   CdrFileHeader h;
-  h.header_length = static_cast<uint32_t>(header_length_);
-  h.file_length = static_cast<uint32_t>(f.bytes);
-  h.opening = headerTimestamp(toUnixSeconds(f.opened_ns), *tz_);
-  h.last_append = headerTimestamp(toUnixSeconds(f.last_append_ns), *tz_);
-  h.cdr_count = f.count();
-  h.file_sequence_number = f.sequence;
-  h.closure_reason = f.closure_reason;
-  h.node_address = nodeAddressField(node_address_);
-  h.lost_cdr_indicator = f.lost_cdr_indicator;
+  h.header_length = static_cast<uint32_t>(cdrFileHeaderBytes(spec.format));
+  h.file_length = static_cast<uint32_t>(bytes);
+  h.opening = headerTimestamp(toUnixSeconds(spec.opened_ns), tz);
+  h.last_append = headerTimestamp(toUnixSeconds(spec.last_append_ns), tz);
+  h.cdr_count = static_cast<uint32_t>(records.size());
+  h.file_sequence_number = spec.sequence;
+  h.closure_reason = spec.closure_reason;
+  h.node_address = nodeAddressField(spec.node_address);
+  h.lost_cdr_indicator = spec.lost_cdr_indicator;
   out = encodeFileHeader(h);
-  for (const auto& r : f.records) {
+  for (const auto& r : records) {
     auto ch = encodeCdrHeader(static_cast<uint16_t>(r.size()));
     out.insert(out.end(), ch.begin(), ch.end());
     out.insert(out.end(), r.begin(), r.end());
   }
   return out;
+}
+
+Result<std::vector<uint8_t>> encodeRecordForFile(const PgwRecord& record, CdrFormat format,
+                                                 const TimeZone& tz, ber::DerWriter& scratch) {
+  if (format == CdrFormat::kCsv) {
+    std::string line = csvRecordLine(record, tz);
+    return std::vector<uint8_t>(line.begin(), line.end());
+  }
+  scratch.clear();
+  encodePgwRecord(record, tz, scratch);
+  if (scratch.bytes().size() > 0xFFFF) {
+    // > CDR length: 2 octets. Cannot happen with the containers tally writes.
+    return Error{"encoded CDR of " + std::to_string(scratch.bytes().size()) +
+                 " octets exceeds 65535"};
+  }
+  return scratch.bytes();
 }
 
 bool CdrFileWriter::writeOut(const OpenFile& f) {

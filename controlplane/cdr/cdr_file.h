@@ -106,6 +106,30 @@ std::string cdrFileName(const std::string& node_id, int64_t opening_unix_s, cons
 std::string csvHeaderLine();
 std::string csvRecordLine(const PgwRecord& r, const TimeZone& tz);
 
+// One bill file as the CDR file writer and the bill pool build it: what goes into the TS 32.297
+// file header besides the records themselves.
+struct CdrFileSpec {
+  CdrFormat format = CdrFormat::k3gpp;
+  uint32_t sequence = 0;            // file sequence number
+  int64_t opened_ns = 0;            // wall clock
+  int64_t last_append_ns = 0;
+  uint8_t closure_reason = 0;       // FileClosureReason
+  uint8_t lost_cdr_indicator = 0;
+  IpAddress node_address;
+};
+// Octets a file has before its first record (the TS 32.297 header, or the CSV header line),
+// and what each record adds besides its own bytes (the 5-octet CDR header; 0 for CSV).
+size_t cdrFileHeaderBytes(CdrFormat format);
+size_t cdrRecordOverhead(CdrFormat format);
+// The file's bytes: header + records (encoded CDRs for BER, lines for CSV).
+std::vector<uint8_t> renderCdrFile(const CdrFileSpec& spec,
+                                   const std::vector<std::span<const uint8_t>>& records,
+                                   const TimeZone& tz);
+// One record as it goes into a file of `format`: the BER PGW-CDR, or its CSV line. An error when
+// the encoded CDR exceeds the 2-octet CDR length (65535).
+Result<std::vector<uint8_t>> encodeRecordForFile(const PgwRecord& record, CdrFormat format,
+                                                 const TimeZone& tz, ber::DerWriter& scratch);
+
 class CdrFileWriter : public RecordSink {
  public:
   // Records waiting in files that could not be written are bounded: beyond these, new records

@@ -64,6 +64,8 @@ struct ChargingEngine::State {
   cdr::PgwRecord rec;
   uint64_t rec_ul = 0;  // counted since the record opened (volume, interval_min_volume, view)
   uint64_t rec_dl = 0;
+  uint64_t rec_ul_packets = 0;
+  uint64_t rec_dl_packets = 0;
   bool traffic_open = false;
   cdr::TrafficContainer traffic;  // the open traffic container (change_* filled on closure)
   int64_t last_traffic_change_ns = 0;
@@ -179,6 +181,8 @@ void ChargingEngine::startRecord(State& st, std::vector<IpAddress> nodes, int64_
 
   st.rec_ul = 0;
   st.rec_dl = 0;
+  st.rec_ul_packets = 0;
+  st.rec_dl_packets = 0;
   st.traffic_changes = 0;
   st.sdf_closures = 0;
   st.last_traffic_change_ns = now_ns;
@@ -193,7 +197,8 @@ void ChargingEngine::startRecord(State& st, std::vector<IpAddress> nodes, int64_
   }
 }
 
-void ChargingEngine::closeRecord(State& st, cdr::Cause cause, int64_t now_ns, bool final) {
+cdr::PgwRecord ChargingEngine::finishRecord(State& st, cdr::Cause cause, int64_t now_ns,
+                                            bool final) {
   // > Change Condition defines the reason for closing the container ... When no
   // > Change-Condition AVP is provided, the "recordClosure" value is set for the container.
   st.closeTraffic(cdr::ChangeCondition::kRecordClosure, now_ns);
@@ -206,7 +211,8 @@ void ChargingEngine::closeRecord(State& st, cdr::Cause cause, int64_t now_ns, bo
     st.closeService(it, bits, now_ns);
   }
 
-  cdr::PgwRecord& r = st.rec;
+  cdr::PgwRecord r = std::move(st.rec);
+  st.rec = cdr::PgwRecord{};
   // > It is the duration from Record Opening Time to record closure. For partial records this
   // > is the duration of the individual partial record and not the cumulative duration.
   r.duration_s = secondsBetween(r.record_opening_time_ns, now_ns);
@@ -219,14 +225,32 @@ void ChargingEngine::closeRecord(State& st, cdr::Cause cause, int64_t now_ns, bo
   } else {
     r.record_sequence_number.reset();
   }
-  r.local_sequence_number = seq_.nextLocalSequence();
   if (final) {
     r.stop_time_ns = now_ns;
   }
+  r.uplink_packets = st.rec_ul_packets;
+  r.downlink_packets = st.rec_dl_packets;
+  return r;
+}
+
+void ChargingEngine::closeRecord(State& st, cdr::Cause cause, int64_t now_ns, bool final) {
+  cdr::PgwRecord out = finishRecord(st, cause, now_ns, final);
+  out.local_sequence_number = seq_.nextLocalSequence();
   ++st.records_emitted;
-  cdr::PgwRecord out = std::move(r);
-  st.rec = cdr::PgwRecord{};
   sink_.emit(std::move(out), st.isHot());
+}
+
+std::vector<cdr::PgwRecord> ChargingEngine::snapshotOpen(int64_t now_ns) const {
+  std::vector<cdr::PgwRecord> out;
+  out.reserve(sessions_.size());
+  for (const auto& [id, st] : sessions_) {
+    if (st->rec_ul_packets + st->rec_dl_packets == 0 && st->rec_ul + st->rec_dl == 0) {
+      continue;
+    }
+    State copy = *st;  // finishRecord closes the copy's containers, never the session's
+    out.push_back(finishRecord(copy, cdr::Cause::kAbnormalRelease, now_ns, /*final=*/false));
+  }
+  return out;
 }
 
 void ChargingEngine::closePartial(State& st, cdr::Cause cause, int64_t now_ns,
@@ -261,6 +285,8 @@ void ChargingEngine::usage(uint64_t session_id, uint32_t rating_group, const Flo
   st.traffic.downlink_octets += delta.dl_octets;
   st.rec_ul += delta.ul_octets;
   st.rec_dl += delta.dl_octets;
+  st.rec_ul_packets += delta.ul_packets;
+  st.rec_dl_packets += delta.dl_packets;
 
   auto it = st.services.find(rating_group);
   if (it == st.services.end()) {

@@ -84,6 +84,13 @@ class ChargingEngine {
   // Final record of the session; the session is forgotten.
   void close(uint64_t session_id, cdr::Cause cause, int64_t now_ns);
 
+  // Crash checkpoint (bill_pool.h): every open record as it would be if the session were lost
+  // now - a partial record with cause abnormalRelease holding the usage so far - without
+  // changing anything (no number is taken: local_sequence_number is 0; the record's own
+  // recordSequenceNumber is the one it will have). Sessions with no usage in their open record
+  // are left out.
+  std::vector<cdr::PgwRecord> snapshotOpen(int64_t now_ns) const;
+
   bool has(uint64_t session_id) const;
   std::optional<OpenCdrView> view(uint64_t session_id) const;
   size_t openSessions() const;
@@ -94,6 +101,9 @@ class ChargingEngine {
   void startRecord(State& st, std::vector<IpAddress> nodes, int64_t now_ns);
   // Closes every open container, fills the closing fields and emits the record.
   void closeRecord(State& st, cdr::Cause cause, int64_t now_ns, bool final);
+  // closeRecord() without numbering or emitting: the record st would close as (st is left with
+  // its containers closed).
+  static cdr::PgwRecord finishRecord(State& st, cdr::Cause cause, int64_t now_ns, bool final);
   // closeRecord() as a partial record, then startRecord() at the same instant with new_node
   // alone (serving-node overflow) or the current serving node.
   void closePartial(State& st, cdr::Cause cause, int64_t now_ns,
