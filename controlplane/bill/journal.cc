@@ -53,15 +53,15 @@
 namespace tally::bill {
 namespace {
 
-constexpr uint32_t kFileMagic = 0x4C4E4A54;   // "TJNL"
+constexpr uint32_t kFileMagic = 0x4C4E4A54;  // "TJNL"
 constexpr uint32_t kFileVersion = 1;
 constexpr size_t kFileHeaderBytes = 16;
 constexpr uint32_t kEntryMagic = 0x4E454A54;  // "TJEN"
 constexpr size_t kEntryHeaderBytes = 21;
 constexpr size_t kCrcOffset = 17;
-constexpr size_t kChunkBytes = 1u << 20;      // buffer chunks (a larger entry gets its own)
-constexpr size_t kSpareChunks = 8;            // kept for reuse instead of freed
-constexpr int kStopAttempts = 3;              // write attempts once the destructor waits
+constexpr size_t kChunkBytes = 1u << 20;  // buffer chunks (a larger entry gets its own)
+constexpr size_t kSpareChunks = 8;        // kept for reuse instead of freed
+constexpr int kStopAttempts = 3;          // write attempts once the destructor waits
 constexpr const char* kPrefix = "journal-";
 constexpr const char* kSuffix = ".log";
 
@@ -143,12 +143,12 @@ std::string sysError(const std::string& what, const std::string& path) {
 
 struct ScannedSegment {
   std::string name;
-  uint64_t first = 0;          // from the name
-  uint64_t good_bytes = 0;     // the readable part: file header + intact entries
+  uint64_t first = 0;       // from the name
+  uint64_t good_bytes = 0;  // the readable part: file header + intact entries
   uint64_t file_bytes = 0;
   uint64_t entries = 0;
-  std::string bad_reason;      // why the readable part ends before file_bytes ("" if it does not)
-  bool header_torn = false;    // the file header itself is missing or partly written
+  std::string bad_reason;    // why the readable part ends before file_bytes ("" if it does not)
+  bool header_torn = false;  // the file header itself is missing or partly written
 };
 
 bool allZero(const uint8_t* p, size_t n) {
@@ -158,8 +158,8 @@ bool allZero(const uint8_t* p, size_t n) {
 // Reads one segment's entries; visit (may be null) gets each intact one. Stops at the first
 // entry that does not read whole (reason in bad_reason). An Error: not a segment of ours, or a
 // ticket out of sequence (never a torn write).
-Result<ScannedSegment> scanSegment(const std::string& dir, const std::string& name,
-                                   uint64_t first, const Journal::Visitor* visit) {
+Result<ScannedSegment> scanSegment(const std::string& dir, const std::string& name, uint64_t first,
+                                   const Journal::Visitor* visit) {
   ScannedSegment s;
   s.name = name;
   s.first = first;
@@ -245,8 +245,8 @@ Result<ScannedSegment> scanSegment(const std::string& dir, const std::string& na
 
 // ---- Delay histogram ------------------------------------------------------------------------
 
-// Log buckets, 8 per octave from 2^10 ns (about 1 microsecond) to 2^34 ns (about 17 s):
-// a percentile is read as the upper bound of its bucket (at most 12.5 % high).
+// Log buckets, 16 per octave from 2^10 ns (about 1 microsecond) to 2^34 ns (about 17 s):
+// a percentile is read as the upper bound of its bucket (at most 6.25 % high).
 class DelayHistogram {
  public:
   void add(int64_t ns) {
@@ -273,7 +273,9 @@ class DelayHistogram {
  private:
   static constexpr int kMinOctave = 10;
   static constexpr int kOctaves = 24;
-  static constexpr size_t kBuckets = kOctaves * 8 + 2;  // + below 2^10, + beyond 2^34
+  static constexpr int kSubBits = 4;
+  static constexpr int kSub = 1 << kSubBits;
+  static constexpr size_t kBuckets = kOctaves * kSub + 2;  // + below 2^10, + beyond 2^34
   static size_t index(int64_t ns) {
     if (ns < (int64_t{1} << kMinOctave)) {
       return 0;
@@ -282,8 +284,9 @@ class DelayHistogram {
     if (octave >= kMinOctave + kOctaves) {
       return kBuckets - 1;
     }
-    const int sub = static_cast<int>((static_cast<uint64_t>(ns) >> (octave - 3)) & 7);
-    return 1 + static_cast<size_t>((octave - kMinOctave) * 8 + sub);
+    const uint64_t top = static_cast<uint64_t>(ns) >> (octave - kSubBits);  // 1xxxx
+    const int sub = static_cast<int>(top & (kSub - 1));
+    return 1 + static_cast<size_t>((octave - kMinOctave) * kSub + sub);
   }
   static int64_t upper(size_t i) {
     if (i == 0) {
@@ -292,9 +295,9 @@ class DelayHistogram {
     if (i == kBuckets - 1) {
       return std::numeric_limits<int64_t>::max();
     }
-    const int octave = kMinOctave + static_cast<int>((i - 1) / 8);
-    const int sub = static_cast<int>((i - 1) % 8);
-    return (int64_t{8 + sub + 1}) << (octave - 3);
+    const int octave = kMinOctave + static_cast<int>((i - 1) / kSub);
+    const int sub = static_cast<int>((i - 1) % kSub);
+    return (int64_t{kSub + sub + 1}) << (octave - kSubBits);
   }
   std::array<uint64_t, kBuckets> counts_{};
   uint64_t total_ = 0;
@@ -313,7 +316,7 @@ struct Journal::Impl {
   };
   struct EntryMeta {
     int64_t append_ns;
-    uint32_t bytes;   // header + payload
+    uint32_t bytes;  // header + payload
   };
   // Appended entries in order, as encoded octets in chunks (an entry never spans two) and one
   // EntryMeta each.
@@ -326,8 +329,8 @@ struct Journal::Impl {
   struct Segment {
     std::string name;
     uint64_t first = 0;
-    uint64_t bytes = 0;     // durable
-    uint64_t entries = 0;   // durable
+    uint64_t bytes = 0;    // durable
+    uint64_t entries = 0;  // durable
   };
 
   JournalOptions options;
@@ -337,10 +340,10 @@ struct Journal::Impl {
 
   // mu_: the buffer (active side), counters the control thread changes, stop / release requests.
   mutable std::mutex mu;
-  std::condition_variable work_cv;     // commit thread waits for work
+  std::condition_variable work_cv;  // commit thread waits for work
   Pending active;
   int64_t active_oldest_ns = 0;
-  uint64_t buffered_bytes = 0;         // active + inflight not yet committed
+  uint64_t buffered_bytes = 0;  // active + inflight not yet committed
   uint64_t appended = 0;
   bool stop = false;
   uint64_t release_before = 0;
@@ -348,13 +351,13 @@ struct Journal::Impl {
 
   // Commit thread only.
   Pending inflight;
-  size_t inflight_done_entries = 0;    // already committed from the front of inflight
-  size_t inflight_chunk = 0;           // where the next uncommitted entry is: chunk index ..
-  size_t inflight_offset = 0;          // .. and offset in it
-  Segment cur;                          // the segment being written
-  int cur_fd = -1;                      // -1: not created yet (or its creation failed)
+  size_t inflight_done_entries = 0;  // already committed from the front of inflight
+  size_t inflight_chunk = 0;         // where the next uncommitted entry is: chunk index ..
+  size_t inflight_offset = 0;        // .. and offset in it
+  Segment cur;                       // the segment being written
+  int cur_fd = -1;                   // -1: not created yet (or its creation failed)
   bool cur_dir_synced = true;
-  std::deque<Segment> closed;           // older segments, oldest first
+  std::deque<Segment> closed;  // older segments, oldest first
   uint64_t released_upto = 0;
   int64_t retry_at_ns = 0;
   bool failing_local = false;
@@ -373,7 +376,7 @@ struct Journal::Impl {
 
   std::atomic<uint64_t> committed{0};
   std::atomic<uint64_t> last_appended{0};
-  mutable std::mutex commit_mu;        // with commit_cv: waitCommitted()
+  mutable std::mutex commit_mu;  // with commit_cv: waitCommitted()
   mutable std::condition_variable commit_cv;
 
   std::thread thread;
@@ -485,8 +488,8 @@ struct Journal::Impl {
       }
       if (!failing_local && !stop && active.bytes < options.flush_bytes &&
           now < active_oldest_ns + options.commit_delay_ns) {
-        work_cv.wait_for(lk, std::chrono::nanoseconds(active_oldest_ns +
-                                                       options.commit_delay_ns - now));
+        work_cv.wait_for(
+            lk, std::chrono::nanoseconds(active_oldest_ns + options.commit_delay_ns - now));
         continue;
       }
       // Take what is buffered (pointer moves only).
@@ -508,20 +511,22 @@ struct Journal::Impl {
       }
       lk.unlock();
       const bool ok = writeInflight();
-      lk.lock();
       if (ok) {
-        for (auto& c : inflight.chunks) {
-          if (spare.size() < kSpareChunks && c->capacity == kChunkBytes) {
-            spare.push_back(std::move(c));
-          }
-        }
-        inflight.chunks.clear();
         inflight.meta.clear();
         inflight.bytes = 0;
         inflight_done_entries = 0;
         inflight_chunk = 0;
         inflight_offset = 0;
+        lk.lock();
+        for (auto& c : inflight.chunks) {
+          if (spare.size() < kSpareChunks && c->capacity == kChunkBytes) {
+            spare.push_back(std::move(c));
+          }
+        }
+        lk.unlock();
+        inflight.chunks.clear();  // frees the rest with no lock held (munmap is slow)
       }
+      lk.lock();
     }
   }
 
@@ -720,8 +725,8 @@ struct Journal::Impl {
 
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& options,
-                                               const Visitor& visit, JournalRecovery* report) {
+Result<std::unique_ptr<Journal>> Journal::open(const JournalOptions& options, const Visitor& visit,
+                                               JournalRecovery* report) {
   if (options.dir.empty()) {
     return Error{"journal: no directory given"};
   }

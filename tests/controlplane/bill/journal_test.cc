@@ -301,10 +301,8 @@ TEST_F(JournalTest, CorruptionInANonLastSegmentIsAnErrorAndChangesNothing) {
     before.push_back(readAll(dir_ + "/" + n));
   }
   bool visited = false;
-  auto j = Journal::open(options(2048),
-                         [&](Journal::Ticket, uint8_t, std::span<const uint8_t>) {
-                           visited = true;
-                         });
+  auto j = Journal::open(
+      options(2048), [&](Journal::Ticket, uint8_t, std::span<const uint8_t>) { visited = true; });
   ASSERT_FALSE(j);
   EXPECT_NE(j.error().message.find(names[1]), std::string::npos) << j.error().message;
   EXPECT_NE(j.error().message.find("at offset "), std::string::npos) << j.error().message;
@@ -339,8 +337,8 @@ TEST_F(JournalTest, ForeignFileIsRefused) {
       << j.error().message;
   EXPECT_NE(j.error().message.find("journal-0000000000000001.log"), std::string::npos);
 
-  writeAll(dir_ + "/journal-0000000000000001.log", std::string("TJNL\x07\0\0\0", 8) +
-                                                       std::string(8, '\0'));
+  writeAll(dir_ + "/journal-0000000000000001.log",
+           std::string("TJNL\x07\0\0\0", 8) + std::string(8, '\0'));
   j = Journal::open(options(), nullptr);
   ASSERT_FALSE(j);
   EXPECT_NE(j.error().message.find("version 7"), std::string::npos) << j.error().message;
