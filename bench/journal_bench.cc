@@ -9,7 +9,9 @@
 //
 //   journal_bench [--seconds N] [--rate ENTRIES_PER_S (0: as fast as possible)] [--payload N]
 //                 [--dir DIR (default: a fresh directory under /var/tmp)] [--buffer-mb N]
-//                 [--delay-ms N (commit delay)] [--keep]
+//                 [--delay-ms N (commit delay)] [--fifo (the appending thread SCHED_FIFO, to
+//                 tell preemption by other threads from waiting in append())] [--keep]
+#include <sched.h>
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   uint64_t buffer_mb = 256;
   double delay_ms = 5;
   bool keep = false;
+  bool fifo = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -66,6 +69,8 @@ int main(int argc, char** argv) {
       buffer_mb = std::stoull(next());
     } else if (a == "--delay-ms") {
       delay_ms = std::stod(next());
+    } else if (a == "--fifo") {
+      fifo = true;
     } else if (a == "--keep") {
       keep = true;
     } else {
@@ -103,6 +108,15 @@ int main(int argc, char** argv) {
     payload[i] = static_cast<uint8_t>(i * 7);
   }
 
+  if (fifo) {
+    // After open(): the commit thread stays SCHED_OTHER.
+    struct sched_param sp = {};
+    sp.sched_priority = 10;
+    if (::sched_setscheduler(0, SCHED_FIFO, &sp) != 0) {
+      std::perror("sched_setscheduler SCHED_FIFO");
+      return 1;
+    }
+  }
   // The machine's own noise first: the longest of a 421-octet memcpy timed the same way, over
   // one second with nothing else of ours running (preemption, page faults, interrupts).
   int64_t noise_longest = 0;
