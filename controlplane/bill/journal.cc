@@ -539,6 +539,14 @@ struct Journal::Impl {
     last_error = message;
   }
 
+  // A failed removal or directory fsync after release: counted and shown, but not `failing`
+  // (no entry waits for it); tried again at the next releaseBefore() with a larger ticket.
+  void noteReleaseError(const std::string& message) {
+    std::lock_guard lk(stats_mu);
+    ++write_errors;
+    last_error = message;
+  }
+
   void publishSegments() {
     uint64_t n = closed.size() + (cur_fd >= 0 ? 1 : 0);
     uint64_t b = cur_fd >= 0 ? cur.bytes : 0;
@@ -705,8 +713,7 @@ struct Journal::Impl {
       }
       const std::string p = path(closed.front().name);
       if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
-        noteError(sysError("cannot remove", p));
-        failing_local = false;  // not a write failure: entries are not held back by it
+        noteReleaseError(sysError("cannot remove", p));
         break;
       }
       closed.pop_front();
@@ -715,8 +722,7 @@ struct Journal::Impl {
     if (removed) {
       auto r = fsyncDirectory(options.dir);
       if (!r) {
-        noteError(r.error().message);
-        failing_local = false;
+        noteReleaseError(r.error().message);
       }
       publishSegments();
     }
