@@ -22,9 +22,7 @@ constexpr unsigned kDirMode = 0750;
 // TS 32.297 file header: octets 19-22 (1-based) hold the number of CDRs, big-endian.
 constexpr size_t kCdrCountOffset = 18;
 
-bool endsWith(const std::string& s, const char* suffix) {
-  return s.ends_with(suffix);
-}
+bool endsWith(const std::string& s, const char* suffix) { return s.ends_with(suffix); }
 
 bool isBillName(const std::string& name) {
   return endsWith(name, ".cdr") || endsWith(name, ".csv");
@@ -33,8 +31,8 @@ bool isBillName(const std::string& name) {
 // What reset() deletes besides the bills: a transfer sidecar of a bill, and the temporary file
 // of a bill or of a sidecar that a crash left behind.
 bool isBillSideName(const std::string& name) {
-  return endsWith(name, ".cdr.xfer") || endsWith(name, ".csv.xfer") ||
-         endsWith(name, ".cdr.tmp") || endsWith(name, ".csv.tmp") || endsWith(name, ".xfer.tmp");
+  return endsWith(name, ".cdr.xfer") || endsWith(name, ".csv.xfer") || endsWith(name, ".cdr.tmp") ||
+         endsWith(name, ".csv.tmp") || endsWith(name, ".xfer.tmp");
 }
 
 // The file sequence number of a CDR file name <node>_<YYYYMMDDhhmmss>_<seq 8 digits>.<ext>;
@@ -137,9 +135,8 @@ uint32_t CfCardUsage::percent() const {
     return 0;
   }
   // bytes * 100 without overflow for any realistic card; saturate otherwise.
-  uint64_t p = bytes > std::numeric_limits<uint64_t>::max() / 100
-                   ? bytes / *capacity_bytes * 100
-                   : bytes * 100 / *capacity_bytes;
+  uint64_t p = bytes > std::numeric_limits<uint64_t>::max() / 100 ? bytes / *capacity_bytes * 100
+                                                                  : bytes * 100 / *capacity_bytes;
   return static_cast<uint32_t>(std::min<uint64_t>(p, std::numeric_limits<uint32_t>::max()));
 }
 
@@ -173,8 +170,7 @@ Result<std::unique_ptr<CfCard>> CfCard::open(const std::string& dir,
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
       continue;
     }
-    card->files_.push_back(
-        CfCardFile{n, static_cast<uint64_t>(st.st_size), billsInFile(path)});
+    card->files_.push_back(CfCardFile{n, static_cast<uint64_t>(st.st_size), billsInFile(path)});
   }
   std::sort(card->files_.begin(), card->files_.end(), olderThan);
   return card;

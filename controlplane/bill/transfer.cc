@@ -214,8 +214,7 @@ void TransferWorker::run() {
           std::string text = n + "\n";
           auto w = writeFileDurably(
               job.dir, sidecar,
-              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
-                                       text.size()));
+              std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
           if (w) {
             a.remote_name = n;
           } else {

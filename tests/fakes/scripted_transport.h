@@ -36,8 +36,8 @@ class ScriptedTransport final : public bill::Transport {
     std::deque<bill::TransferStatus> script;
     std::string server_dir;  // "" : nothing is copied
     std::vector<Call> calls;
-    bool blocked = false;    // upload() waits (after recording the call) until unblock()
-    int64_t delay_ms = 0;    // each upload() takes this long
+    bool blocked = false;  // upload() waits (after recording the call) until unblock()
+    int64_t delay_ms = 0;  // each upload() takes this long
 
     void push(bill::TransferStatus s, int n = 1) {
       std::lock_guard lk(mu);

@@ -107,8 +107,7 @@ TEST_F(CfCardTest, OpenErrorNamesTheDirectory) {
   writeText(tmp_.path() + "/plain", "x");
   auto c = CfCard::open(tmp_.path() + "/plain/cfcard", std::nullopt);
   ASSERT_FALSE(c);
-  EXPECT_NE(c.error().message.find(tmp_.path() + "/plain"), std::string::npos)
-      << c.error().message;
+  EXPECT_NE(c.error().message.find(tmp_.path() + "/plain"), std::string::npos) << c.error().message;
 }
 
 // Real files, written by the CDR file writer through its FlashBillStore.
@@ -190,8 +189,8 @@ TEST_F(CfCardTest, ScanIgnoresEverythingButBillFiles) {
   fs::create_directories(dir_);
   writeCdr(path(bill(1)), 5, 300);
   writeText(path(bill(2, ".csv")), "h\nr\n");
-  for (const char* other : {".cdr.tmp", ".cdr.part", ".cdr.xfer", ".cdr.tmp.broken", ".txt",
-                            ".cdrx"}) {
+  for (const char* other :
+       {".cdr.tmp", ".cdr.part", ".cdr.xfer", ".cdr.tmp.broken", ".txt", ".cdrx"}) {
     writeCdr(path("gw_20240517100000_00000009" + std::string(other)), 7, 100);
   }
   fs::create_directories(path("sub.cdr"));  // a directory with a bill's name
@@ -240,18 +239,17 @@ TEST_F(CfCardTest, CapacityPercentAndWouldExceed) {
 
 TEST_F(CfCardTest, FilesOldestFirstBySequenceThenName) {
   fs::create_directories(dir_);
-  for (const char* n : {"gw_20240517100000_00000010.cdr", "manual.cdr",
-                        "gw_20250101000000_00000002.cdr", "b_20240101000000_00000002.csv",
-                        "gw_20230101000000_00000100.cdr"}) {
+  for (const char* n :
+       {"gw_20240517100000_00000010.cdr", "manual.cdr", "gw_20250101000000_00000002.cdr",
+        "b_20240101000000_00000002.csv", "gw_20230101000000_00000100.cdr"}) {
     writeCdr(path(n), 1, 100);
   }
   auto card = open();
   ASSERT_TRUE(card);
   EXPECT_EQ(names(card->files()),
-            (std::vector<std::string>{"b_20240101000000_00000002.csv",
-                                      "gw_20250101000000_00000002.cdr",
-                                      "gw_20240517100000_00000010.cdr",
-                                      "gw_20230101000000_00000100.cdr", "manual.cdr"}));
+            (std::vector<std::string>{
+                "b_20240101000000_00000002.csv", "gw_20250101000000_00000002.cdr",
+                "gw_20240517100000_00000010.cdr", "gw_20230101000000_00000100.cdr", "manual.cdr"}));
   // Bookkeeping keeps the order and replaces a file added twice.
   card->added(CfCardFile{"gw_20240517100000_00000005.cdr", 10, 1});
   card->added(CfCardFile{"gw_20240517100000_00000005.cdr", 20, 2});
@@ -349,9 +347,9 @@ TEST_F(CfCardTest, DropOldestSkipsTheFileTheWorkerUploads) {
   ASSERT_TRUE(card);
   auto state = std::make_shared<ScriptedTransport::State>();
   state->block();
-  TransferWorker worker(std::make_unique<ScriptedTransport>(state), TimeZone::utc(),
-                        TransferPolicy{}, [] { return int64_t{1'700'000'000} * 1'000'000'000; },
-                        nullptr, nullptr);
+  TransferWorker worker(
+      std::make_unique<ScriptedTransport>(state), TimeZone::utc(), TransferPolicy{},
+      [] { return int64_t{1'700'000'000} * 1'000'000'000; }, nullptr, nullptr);
   worker.enqueue(TransferJob{dir_, bill(1), "bill", 600, 1});
   ASSERT_TRUE(state->waitForCalls(1, std::chrono::seconds(10)));
   EXPECT_EQ(worker.busyPaths(), (std::vector<std::string>{dir_ + "/" + bill(1)}));
@@ -404,8 +402,8 @@ TEST_F(CfCardTest, OpenRefusedWhileAnotherProcessHoldsTheCard) {
   ::waitpid(pid, &status, 0);
   ::close(ready[0]);
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().message, "CF card " + dir_ + " is in use by another tallyd (pid " +
-                                         std::to_string(pid) + ")");
+  EXPECT_EQ(refused.error().message,
+            "CF card " + dir_ + " is in use by another tallyd (pid " + std::to_string(pid) + ")");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   // The holder is gone, and with it its lock.
   auto after = CfCard::open(dir_, std::nullopt);

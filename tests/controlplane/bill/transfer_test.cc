@@ -63,8 +63,8 @@ const int64_t kWall = utcNs(2024, 5, 17, 8, 0, 0);
 
 class TransferTest : public ::testing::Test {
  protected:
-  TransferTest() : tmp_("tally-transfer"), dir_(tmp_.path() + "/cfcard"),
-                   server_(tmp_.path() + "/server") {
+  TransferTest()
+      : tmp_("tally-transfer"), dir_(tmp_.path() + "/cfcard"), server_(tmp_.path() + "/server") {
     fs::create_directories(dir_);
     fs::create_directories(server_);
     state_ = std::make_shared<ScriptedTransport::State>();
