@@ -57,10 +57,11 @@ struct CfCardUsage {
 };
 
 struct CfCardDeletion {
-  uint64_t files = 0;
-  uint64_t bytes = 0;
-  uint64_t bills = 0;
-  std::vector<std::string> names;
+  uint64_t files = 0;               // bill files (.cdr, .csv) deleted
+  uint64_t bytes = 0;               // of those bill files
+  uint64_t bills = 0;               // in those bill files
+  std::vector<std::string> names;   // the bill files deleted
+  uint64_t side_files = 0;          // reset(): sidecars (.xfer) and leftover .tmp deleted too
 };
 
 class CfCard {
@@ -81,11 +82,15 @@ class CfCard {
   void added(const CfCardFile& f);
   void removed(const std::string& name);
 
-  // `local-bill cfcard reset`: deletes every bill file (and transfer sidecars .xfer, leftover
-  // .tmp) in the directory, durably; never anything else. Returns what was deleted.
+  // `local-bill cfcard reset`: deletes every bill file (and transfer sidecars .cdr.xfer /
+  // .csv.xfer, leftover .cdr.tmp / .csv.tmp / .xfer.tmp) in the directory, durably (one fsync
+  // of the directory); never anything else (.tally.lock, .broken, foreign files stay). Returns
+  // what was deleted; an error when an entry could not be removed (the others are gone).
   Result<CfCardDeletion> reset();
-  // drop-oldest: deletes the oldest bill files until `need_bytes` more fit under the capacity
-  // (or none is left). Files in `busy` (being uploaded) are skipped.
+  // drop-oldest: deletes the oldest bill files (and their sidecars) until `need_bytes` more fit
+  // under the capacity (or none is left); nothing without a capacity. Files in `busy` (being
+  // uploaded; "dir/name" as TransferWorker::busyPaths() gives them, or plain names) are
+  // skipped.
   Result<CfCardDeletion> dropOldest(uint64_t need_bytes, const std::vector<std::string>& busy);
 
   // Bills in one bill file, read from its header (0 when unreadable).

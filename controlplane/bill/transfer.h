@@ -14,9 +14,16 @@
 //   sidecar, then the directory fsync'd), and on_delivered called.
 // - A file whose attempt failed stays queued; the next attempt is after the backoff
 //   (min_backoff, doubling per consecutive failure of the worker, capped at max_backoff);
-//   kick() (manual backup) makes the next attempt now.
+//   kick() (manual backup) makes the next attempt now. A failed file goes behind the other
+//   queued files (one file the server refuses does not hold back the rest).
+// - Statuses the operator has to fix (transferRetryable() false: host key, auth, local, too
+//   large) are retried too, but after max_backoff; on_failed is called for every failed attempt.
+// - A job whose local file no longer exists (deleted by `cfcard reset`) is dropped from the
+//   queue with its sidecar, noted in last_file / last_detail (last_status kLocal), without a
+//   callback and without counting as a failure.
 //
-// Threads: enqueue(), kick(), status() from any thread; callbacks run on the worker thread.
+// Threads: enqueue(), kick(), status() from any thread; callbacks run on the worker thread,
+// without the worker's mutex held (they may call status()).
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
