@@ -1,10 +1,15 @@
 // tallyctl: the operator CLI. Talks to a running tallyd over its control socket.
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "controlplane/bill/secret.h"
 #include "controlplane/cdr/cdr_decode.h"
 #include "controlplane/charging/billing_commands.h"
 #include "controlplane/control/commands.h"
@@ -20,7 +25,12 @@ std::string commandHelp() {
   tally::registerSessionCommands(table, nullptr);
   tally::registerBillingCommands(table, kNoAccounting, nullptr);
   return table.help() +
-         "  decode FILE...                       print CDR files as JSON (local, no daemon)\n";
+         "  decode FILE...                       print CDR files as JSON (local, no daemon)\n"
+         "  encrypt-password [--key-file PATH]   read a bill-server password from stdin (one\n"
+         "                                       line, not echoed), print the configuration\n"
+         "                                       value {cipher: \"v1:...\"} (local, no daemon;\n"
+         "                                       key file default /etc/tally/bill-server.key,\n"
+         "                                       created 0600 when missing)\n";
 }
 
 void usage(FILE* out) {
@@ -33,6 +43,58 @@ void usage(FILE* out) {
                "1 refused (\"busy: ...\" when the socket is at a connection limit, after\n"
                "retrying for a second), 2 usage, 3 no answer or a reply cut short.\n",
                commandHelp().c_str());
+}
+
+// encrypt-password: the password comes from stdin only (never argv: it would be visible in
+// ps and the shell history); one line, without echo when stdin is a terminal.
+int encryptPasswordCommand(const std::vector<std::string>& words) {
+  std::string key_file = tally::bill::kDefaultPasswordKeyFile;
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (words[i] == "--key-file" && i + 1 < words.size()) {
+      key_file = words[++i];
+    } else {
+      std::fprintf(stderr, "tallyctl: usage: tallyctl encrypt-password [--key-file PATH]\n");
+      return 2;
+    }
+  }
+  const bool tty = ::isatty(STDIN_FILENO) == 1;
+  struct termios saved {};
+  if (tty && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+    struct termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    quiet.c_lflag |= ECHONL;
+    std::fprintf(stderr, "bill-server password: ");
+    std::fflush(stderr);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  int c;
+  bool got = false;
+  while ((c = std::fgetc(stdin)) != EOF) {
+    got = true;
+    if (c == '\n') {
+      break;
+    }
+    line.push_back(static_cast<char>(c));
+  }
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  }
+  if (!line.empty() && line.back() == '\r') {
+    line.pop_back();
+  }
+  if (!got) {
+    std::fprintf(stderr, "tallyctl: encrypt-password: no password on stdin\n");
+    return 2;
+  }
+  auto cipher = tally::bill::encryptPassword(key_file, line, true);
+  std::fill(line.begin(), line.end(), '\0');
+  if (!cipher.ok()) {
+    std::fprintf(stderr, "tallyctl: encrypt-password: %s\n", cipher.error().message.c_str());
+    return 1;
+  }
+  std::printf("{cipher: \"%s\"}\n", cipher->c_str());
+  return 0;
 }
 
 }  // namespace
@@ -98,6 +160,9 @@ int main(int argc, char** argv) {
       }
     }
     return rc;
+  }
+  if (words[0] == "encrypt-password") {
+    return encryptPasswordCommand(words);
   }
   if (socket_path.empty() && !config_path.empty()) {
     tally::ConfigResult r = tally::loadConfigFile(config_path);

@@ -1,5 +1,3 @@
-// transferStatusName / transferRetryable (transport.h). The transport implementations
-// (transport.cc) carry the same two functions; one copy goes at merge.
 #include "controlplane/bill/transport.h"
 
 namespace tally::bill {
@@ -29,7 +27,7 @@ const char* transferStatusName(TransferStatus s) {
     case TransferStatus::kProtocol:
       return "protocol";
   }
-  return "protocol";
+  return "unknown";
 }
 
 bool transferRetryable(TransferStatus s) {
@@ -39,9 +37,16 @@ bool transferRetryable(TransferStatus s) {
     case TransferStatus::kRemote:
     case TransferStatus::kProtocol:
       return true;
-    default:
+    case TransferStatus::kOk:
+    case TransferStatus::kAlreadyThere:
+    case TransferStatus::kHostKeyUnknown:
+    case TransferStatus::kHostKeyChanged:
+    case TransferStatus::kAuth:
+    case TransferStatus::kLocal:
+    case TransferStatus::kTooLarge:
       return false;
   }
+  return false;
 }
 
 }  // namespace tally::bill
