@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "controlplane/bill/local_bill_commands.h"
 #include "controlplane/charging/billing_commands.h"
 #include "controlplane/control/commands.h"
 #include "controlplane/log.h"
@@ -41,6 +42,7 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, const Countin
   // Each module registers the commands it owns.
   registerSessionCommands(d->commands_, d->poller_.get());
   registerBillingCommands(d->commands_, config.accounting, d->biller_.get());
+  registerLocalBillCommands(d->commands_, &d->biller_->pool());
   const CommandRegistry* commands = &d->commands_;
   auto server = ControlServer::open(
       config.control.socket, config.control.socket_mode,
@@ -126,11 +128,15 @@ int Daemon::report(int64_t mbufs_in_use_at_exit) {
     std::fputs(formatSummary(*poller_).c_str(), stdout);
     std::fputs(formatBillingSummary(*biller_).c_str(), stdout);
   }
-  const cdr::CdrFileWriter& w = biller_->writer();
-  if (w.pendingRecords() != 0 || w.recordsDropped() != 0) {
-    logAlarm("CDR output: " + std::to_string(w.pendingRecords()) +
-             " record(s) could not be written, " + std::to_string(w.recordsDropped()) +
-             " dropped: " + w.lastError());
+  const bill::PoolInformation bills = biller_->pool().information();
+  uint64_t dropped = 0;
+  for (const auto& d : bills.dropped) {
+    dropped += d.bills;
+  }
+  if (dropped != 0 || (!bills.enabled && bills.bills != 0)) {
+    logAlarm("bills: " + std::to_string(bills.bills) + " not yet in a file (kept in the journal" +
+             " for the next start), " + std::to_string(dropped) + " dropped" +
+             (bills.last_write_error.empty() ? "" : "; last write error: " + bills.last_write_error));
     rc = 1;
   }
   if (options_.rate) {

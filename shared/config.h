@@ -179,12 +179,17 @@ struct AccountingConfig {
   }
 };
 
-// local_aaa_server (semantics.md §3). Only the CF card path is used in this release; the rest is
-// loaded and kept for the bill pool and the transfer (Config::warnings says they are not
-// implemented).
+// local_aaa_server (semantics.md §3; docs/storage.md): the local bill pool, the CF card and the
+// bill server.
 struct BillPoolConfig {            // local_bill_pool
   bool enable = false;             // keep bills in the local bill pool
   uint32_t capacity_bills = 49152; // 1..1048576 (the seed's example devices: 49,152)
+  // Group commit: the longest a closed bill waits before the journal's fsync starts (0..1000;
+  // the bill is durable within this + one fsync).
+  uint32_t commit_delay_ms = 5;
+  // Open records' usage is journaled this often (1..3600 s): a kill -9 loses at most this much
+  // counted usage.
+  uint32_t checkpoint_interval_s = 10;
 };
 
 struct BillServerConfig {          // bill_server
@@ -200,6 +205,10 @@ struct BillServerConfig {          // bill_server
   std::string known_hosts_path;    // 1..4095 bytes (OpenSSH known_hosts file); "" = not given
   // private_key: an ed25519 / ECDSA key file, instead of the password (not both); "" = not given
   std::string private_key_path;
+  // key_file: the root-only key that password.cipher is decrypted with (tallyctl
+  // encrypt-password writes it).
+  std::string key_file = "/etc/tally/bill-server.key";
+  uint32_t timeout_ms = 10000;     // 100..600000: deadline of every step of a transfer
 };
 
 // local_bill.cache.backup_mode: where bills leave the pool for.

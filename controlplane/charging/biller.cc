@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "controlplane/bill/secret.h"
 #include "controlplane/storage/durable_file.h"
 #include "controlplane/log.h"
 
@@ -26,20 +27,49 @@ Result<std::unique_ptr<Biller>> Biller::open(const Config& config, const Clock& 
   if (!tz.ok()) {
     return Error{"node.timezone '" + config.node.timezone + "': " + tz.error().message};
   }
-  auto store = FlashBillStore::open(config.local_bill.cfcard_path);
-  if (!store.ok()) {
-    return Error{store.error().message};
-  }
   auto seq = openSequenceStore(config);
   if (!seq.ok()) {
     return Error{seq.error().message};
   }
-  auto writer = cdr::CdrFileWriter::open(config, tz.value(), *seq.value(), clock, *store.value());
-  if (!writer.ok()) {
-    return Error{writer.error().message};
+  auto transport = openTransport(config);
+  if (!transport.ok()) {
+    return Error{transport.error().message};
   }
-  return std::unique_ptr<Biller>(new Biller(config, tz.value(), std::move(store.value()),
-                                            std::move(seq.value()), std::move(writer.value())));
+  std::unique_ptr<Biller> b(new Biller(config, tz.value(), std::move(seq.value())));
+  auto pool = bill::BillPool::open(b->config_, b->tz_, *b->seq_, clock,
+                                   std::move(transport.value()));
+  if (!pool.ok()) {
+    return Error{pool.error().message};
+  }
+  b->pool_ = std::move(pool.value());
+  b->engine_ = std::make_unique<ChargingEngine>(b->config_, b->tz_, *b->pool_, *b->seq_);
+  return b;
+}
+
+Result<std::unique_ptr<bill::Transport>> Biller::openTransport(const Config& config) {
+  const LocalBillConfig& lb = config.local_bill;
+  if (!lb.bill_server) {
+    return std::unique_ptr<bill::Transport>();
+  }
+  const BillServerConfig& s = *lb.bill_server;
+  const bool tftp = lb.cache.backup_mode == CacheBackupMode::kTftp ||
+                    (lb.cache.backup_mode != CacheBackupMode::kSftp &&
+                     lb.cfcard.backup_mode == CfCardBackupMode::kTftp);
+  bill::ServerTarget t;
+  t.address = s.address;
+  t.port = s.port ? *s.port : (tftp ? 69 : 22);
+  t.user_name = s.user_name;
+  t.private_key_path = s.private_key_path;
+  t.known_hosts_path = s.known_hosts_path;
+  t.step_timeout_ms = s.timeout_ms;
+  if (!tftp && !s.password_cipher.empty()) {
+    auto pw = bill::decryptPassword(s.key_file, s.password_cipher);
+    if (!pw.ok()) {
+      return Error{"local_aaa_server.bill_server.password: " + pw.error().message};
+    }
+    t.password = std::move(pw.value());
+  }
+  return tftp ? bill::makeTftpTransport(t) : bill::makeSftpTransport(t);
 }
 
 Result<std::unique_ptr<SequenceStore>> Biller::openSequenceStore(const Config& config) {
@@ -67,18 +97,13 @@ Result<std::unique_ptr<SequenceStore>> Biller::openSequenceStore(const Config& c
   if (!adopted.value().empty()) {
     logInfo(adopted.value());
   }
-  return SequenceStore::open(path);
+  // Large blocks: the bill journal continues the numbering exactly after a crash
+  // (SequenceStore::resumeAfter), so the block only bounds how often the poll stores the file.
+  return SequenceStore::open(path, uint64_t{1} << 20);
 }
 
-Biller::Biller(const Config& config, TimeZonePtr tz, BillStorePtr store,
-               std::unique_ptr<SequenceStore> seq, std::unique_ptr<cdr::CdrFileWriter> writer)
-    : config_(config),
-      tz_(std::move(tz)),
-      store_(std::move(store)),
-      seq_(std::move(seq)),
-      writer_(std::move(writer)) {
-  engine_ = std::make_unique<ChargingEngine>(config_, tz_, *writer_, *seq_);
-}
+Biller::Biller(const Config& config, TimeZonePtr tz, std::unique_ptr<SequenceStore> seq)
+    : config_(config), tz_(std::move(tz)), seq_(std::move(seq)) {}
 
 void Biller::onOpen(const Session& s, int64_t now_ns) {
   ChargingSessionInfo info;
@@ -112,9 +137,14 @@ void Biller::onEnd(const Session& s, EndCause cause, int64_t now_ns) {
 
 void Biller::onTick(int64_t now_ns) {
   engine_->tick(now_ns);
-  writer_->tick(now_ns);
+  if (pool_->checkpointDue(now_ns)) {
+    pool_->checkpoint(engine_->snapshotOpen(now_ns), now_ns);
+  }
+  pool_->tick(now_ns);
 }
 
-void Biller::shutdown() { writer_->closeAll(); }
+void Biller::shutdown() {
+  pool_->shutdown();
+}
 
 }  // namespace tally

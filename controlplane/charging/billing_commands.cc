@@ -1,5 +1,7 @@
 #include "controlplane/charging/billing_commands.h"
 
+#include "controlplane/bill/local_bill_commands.h"
+
 #include <cstdio>
 #include <string>
 
@@ -126,19 +128,7 @@ Reply displayCcProfile(const std::vector<std::string>& args, bool json,
 }  // namespace
 
 std::string formatBillingSummary(const Biller& biller) {
-  const cdr::CdrFileWriter& w = biller.writer();
-  std::string out = "CDR output: " + std::to_string(w.recordsWritten()) + " record(s) in " +
-                    std::to_string(w.filesWritten()) + " file(s) in " + w.directory();
-  if (!w.lastFileName().empty()) {
-    out += " (last " + w.lastFileName() + ")";
-  }
-  out += "\n";
-  if (w.writeErrors() != 0 || w.pendingRecords() != 0 || w.recordsDropped() != 0) {
-    out += "CDR output problems: " + std::to_string(w.writeErrors()) + " write error(s), " +
-           std::to_string(w.pendingRecords()) + " record(s) waiting, " +
-           std::to_string(w.recordsDropped()) + " dropped; last error: " + w.lastError() + "\n";
-  }
-  return out;
+  return formatLocalBillSummary(biller.pool());
 }
 
 void registerBillingCommands(CommandRegistry& registry, const AccountingConfig& accounting,
@@ -154,12 +144,6 @@ void registerBillingCommands(CommandRegistry& registry, const AccountingConfig& 
   registry.addStatistics(CommandRegistry::Section{
       [biller](std::string& out) { out += "  Billing\n    " + formatBillingSummary(*biller); },
       [biller](nlohmann::ordered_json& j) {
-        const cdr::CdrFileWriter& w = biller->writer();
-        j["cdr_records_written"] = w.recordsWritten();
-        j["cdr_files_written"] = w.filesWritten();
-        j["cdr_write_errors"] = w.writeErrors();
-        j["cdr_records_pending"] = w.pendingRecords();
-        j["cdr_records_dropped"] = w.recordsDropped();
         j["charging_sessions_open"] = biller->engine().openSessions();
       }});
   // The session's open CDR, under `display session ADDRESS`.

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "controlplane/bill/local_bill_commands.h"
 #include "controlplane/bill/secret.h"
 #include "controlplane/cdr/cdr_decode.h"
 #include "controlplane/charging/billing_commands.h"
@@ -24,6 +25,7 @@ std::string commandHelp() {
   tally::CommandRegistry table;
   tally::registerSessionCommands(table, nullptr);
   tally::registerBillingCommands(table, kNoAccounting, nullptr);
+  tally::registerLocalBillCommands(table, nullptr);
   return table.help() +
          "  decode FILE...                       print CDR files as JSON (local, no daemon)\n"
          "  encrypt-password [--key-file PATH]   read a bill-server password from stdin (one\n"

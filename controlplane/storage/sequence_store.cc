@@ -314,4 +314,28 @@ uint32_t SequenceStore::nextFileSequence() {
   }
 }
 
+std::string SequenceStore::resumeAfter(uint64_t last_local, uint32_t last_file) {
+  std::string note;
+  auto resume = [&](Index i, uint64_t last, uint64_t span, const char* what) {
+    if (last == 0) {
+      return;
+    }
+    Counter& c = counters_[i];
+    // The raw value that hands out last + 1 next, at or below c.next.
+    const uint64_t want = (last + 1) % span;
+    const uint64_t have = c.next % span;
+    const uint64_t back = (have + span - want) % span;
+    if (back == 0 || back > c.next - 1 || back > 2 * block_) {
+      return;  // already there, or the journal's number is not from the last block
+    }
+    c.next -= back;
+    note += std::string(note.empty() ? "" : "; ") + what + " continue at " +
+            std::to_string(want == 0 ? 1 : want) + " (after the last committed " +
+            std::to_string(last) + ")";
+  };
+  resume(kLocal, last_local, kUint32Span, "localSequenceNumbers");
+  resume(kFile, last_file, kFileSeqSpan, "file sequence numbers");
+  return note.empty() ? note : "bill journal: " + note;
+}
+
 }  // namespace tally

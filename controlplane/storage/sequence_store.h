@@ -52,6 +52,13 @@ class SequenceStore : public SequenceSource {
   // TS 32.297 file sequence number: 1 .. 99999999 (8 digits in the file name), then wraps to 1.
   uint32_t nextFileSequence();
 
+  // After a crash, the bill journal knows the last localSequenceNumber and file sequence number
+  // that made it into a committed bill or file; the numbers reserved above them were never
+  // used durably. Continues right after them when they lie within the last reserved block
+  // (so a kill -9 leaves no gap), else keeps the reservation. 0 = not known. Returns a line to
+  // log ("" when nothing changed).
+  std::string resumeAfter(uint64_t last_local, uint32_t last_file);
+
   // Stores the exact next values now (a clean shutdown does this in the destructor).
   Result<bool> flush();
 

@@ -17,9 +17,6 @@ constexpr size_t kMaxPathBytes = 4095;  // PATH_MAX - 1
 constexpr std::string_view kRadiusNotImplemented =
     "accounting.radius/start_fail/interim_fail: RADIUS accounting is not implemented in this "
     "release; ignored";
-constexpr std::string_view kBillTransferNotImplemented =
-    "local_aaa_server: bill pool and transfer are not implemented in this release; only "
-    "local_bill.cfcard.path is used";
 
 }  // namespace
 
@@ -300,12 +297,11 @@ Config Loader::load(const Node& root) {
     loadControl(it->second, config.control);
   }
   bool accounting_warning = false;
-  bool local_aaa_warning = false;
   if (auto it = sections.find("accounting"); it != sections.end()) {
     accounting_warning = loadAccounting(it->second, config.accounting);
   }
   if (auto it = sections.find("local_aaa_server"); it != sections.end()) {
-    local_aaa_warning = loadLocalAaaServer(it->second, config.local_bill);
+    loadLocalAaaServer(it->second, config.local_bill);
   }
   config.locations = std::move(locations_);
   // Warnings in file order (only once the whole file is valid).
@@ -313,8 +309,6 @@ Config Loader::load(const Node& root) {
     std::string name = root.key(i).scalar();
     if (name == "accounting" && accounting_warning) {
       config.warnings.emplace_back(kRadiusNotImplemented);
-    } else if (name == "local_aaa_server" && local_aaa_warning) {
-      config.warnings.emplace_back(kBillTransferNotImplemented);
     }
   }
   return config;

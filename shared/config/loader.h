@@ -244,6 +244,7 @@ class Loader {
   LineMap lines_;
   // Config::locations, filled while loading (the load functions are const otherwise).
   mutable std::map<std::string, SourceLocation, std::less<>> locations_;
+  mutable bool cfcard_mode_given_ = false;  // local_bill.cfcard.backup_mode written in the file
 };
 
 }  // namespace tally::config_loader

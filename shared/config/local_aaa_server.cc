@@ -13,29 +13,59 @@ bool Loader::loadLocalAaaServer(const Field& f, LocalBillConfig& out) const {
   Fields m = readMap(f, {"local_bill_pool", "bill_server", "local_bill"});
   bool not_implemented = false;
   if (auto it = m.find("local_bill_pool"); it != m.end()) {
-    Fields pool = readMap(it->second, {"enable", "capacity"});
+    Fields pool =
+        readMap(it->second, {"enable", "capacity", "commit_delay_ms", "checkpoint_interval"});
     if (auto e = pool.find("enable"); e != pool.end()) {
       out.bill_pool.enable = boolean(e->second);
     }
     if (auto c = pool.find("capacity"); c != pool.end()) {
       out.bill_pool.capacity_bills = uint32_t(integerIn(c->second, 1, 1048576));
     }
-    not_implemented = true;
-  }
-  if (auto it = m.find("bill_server"); it != m.end()) {
-    out.bill_server = loadBillServer(it->second);
-    not_implemented = true;
+    if (auto c = pool.find("commit_delay_ms"); c != pool.end()) {
+      out.bill_pool.commit_delay_ms = uint32_t(integerIn(c->second, 0, 1000));
+    }
+    if (auto c = pool.find("checkpoint_interval"); c != pool.end()) {
+      out.bill_pool.checkpoint_interval_s = uint32_t(integerIn(c->second, 1, 3600));
+    }
   }
   if (auto it = m.find("local_bill"); it != m.end()) {
-    not_implemented = loadLocalBill(it->second, out) || not_implemented;
+    loadLocalBill(it->second, out);
   }
-  return not_implemented;
+  // The protocol follows from the backup modes: one bill server, one protocol.
+  const bool cache_sftp = out.cache.backup_mode == CacheBackupMode::kSftp;
+  const bool cache_tftp = out.cache.backup_mode == CacheBackupMode::kTftp;
+  if (auto it = m.find("bill_server"); it != m.end()) {
+    out.bill_server = loadBillServer(it->second);
+    const bool sftp =
+        cache_sftp || (!cache_tftp && out.cfcard.backup_mode == CfCardBackupMode::kSftp);
+    if ((cache_sftp && out.cfcard.backup_mode == CfCardBackupMode::kTftp) ||
+        (cache_tftp && out.cfcard.backup_mode == CfCardBackupMode::kSftp &&
+         cfcard_mode_given_)) {
+      failValue(it->second, "local_bill.cache.backup_mode and local_bill.cfcard.backup_mode name "
+                            "different protocols for the one bill server: make them agree");
+    }
+    if (sftp) {
+      if (out.bill_server->user_name.empty()) {
+        failMissing(it->second, "user_name");
+      }
+      if (out.bill_server->password_cipher.empty() && out.bill_server->private_key_path.empty()) {
+        failValue(it->second, "SFTP needs password: {cipher: ...} or private_key");
+      }
+      if (out.bill_server->known_hosts_path.empty()) {
+        failMissing(it->second, "known_hosts");
+      }
+    }
+  } else if (cache_sftp || cache_tftp) {
+    fail(f.mark, f.path + ".bill_server", "",
+         "local_bill.cache.backup_mode sftp/tftp needs a bill_server");
+  }
+  return false;
 }
 
 BillServerConfig Loader::loadBillServer(const Field& f) const {
   BillServerConfig out;
   Fields m = readMap(f, {"address", "port", "filename", "user_name", "password", "private_key",
-                         "known_hosts"});
+                         "known_hosts", "key_file", "timeout_ms"});
   auto address = m.find("address");
   if (address == m.end()) {
     failMissing(f, "address");
@@ -83,6 +113,13 @@ BillServerConfig Loader::loadBillServer(const Field& f) const {
     out.known_hosts_path =
         filePath(it->second, "must be a file path of 1-4095 bytes (an OpenSSH known_hosts file)");
   }
+  if (auto it = m.find("key_file"); it != m.end()) {
+    out.key_file = filePath(it->second, "must be a file path of 1-4095 bytes (the key that "
+                                        "tallyctl encrypt-password uses)");
+  }
+  if (auto it = m.find("timeout_ms"); it != m.end()) {
+    out.timeout_ms = uint32_t(integerIn(it->second, 100, 600000));
+  }
   return out;
 }
 
@@ -99,7 +136,6 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
                                                : CacheBackupMode::kCfcard;
     }
     loadBackupTiming(cache, out.cache.backup_interval_min, out.cache.alarm_threshold_pct);
-    not_implemented = true;
   }
   if (auto it = m.find("cfcard"); it != m.end()) {
     Fields cf = readMap(it->second, {"path", "capacity", "backup_mode", "backup_interval",
@@ -152,6 +188,7 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
       out.cfcard.capacity_bytes = n << *shift;
     }
     if (auto b = cf.find("backup_mode"); b != cf.end()) {
+      cfcard_mode_given_ = true;
       out.cfcard.backup_mode = oneOf(b->second, {"tftp", "sftp"}) == "tftp"
                                    ? CfCardBackupMode::kTftp
                                    : CfCardBackupMode::kSftp;
@@ -162,9 +199,6 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
                                 : CfCardOverflow::kDropNew;
     }
     loadBackupTiming(cf, out.cfcard.backup_interval_min, out.cfcard.alarm_threshold_pct);
-    for (const auto& [key, field] : cf) {
-      not_implemented = not_implemented || key != "path";
-    }
   }
   return not_implemented;
 }

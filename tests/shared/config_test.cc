@@ -921,9 +921,6 @@ constexpr std::string_view kAccounting =
 const std::string kRadiusWarning =
     "accounting.radius/start_fail/interim_fail: RADIUS accounting is not implemented in this "
     "release; ignored";
-const std::string kBillWarning =
-    "local_aaa_server: bill pool and transfer are not implemented in this release; only "
-    "local_bill.cfcard.path is used";
 
 std::string fullBase() { return std::string(kBase) + std::string(kAccounting); }
 
@@ -1002,7 +999,7 @@ TEST(AccountingBaseTest, LoadsWithEveryValue) {
   EXPECT_EQ(a.cdr.apn, "apn.example-1");
   EXPECT_EQ(c.local_bill.cfcard_path, "/srv/tally/cdr");
   // One warning per section, however many unimplemented keys it holds.
-  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning, kBillWarning}));
+  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning}));
 }
 
 TEST(AccountingDefaultsTest, NoSectionsGiveTheDefaults) {
@@ -1053,7 +1050,7 @@ TEST(AccountingDefaultsTest, ListedProfileKeepsDefaultsForKeysNotGiven) {
 
 TEST(AccountingWarningsTest, OnlyCfcardPathAndPolicyDoNotWarn) {
   Config c = loadOk(editFull(55, 63, "") /* no start_fail, interim_fail, radius */);
-  EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning}));
+  EXPECT_TRUE(c.warnings.empty());
   c = loadOk(std::string(kBase) +
              "local_aaa_server:\n  local_bill:\n    cfcard:\n"
              "      path: /data/cdr\n");
@@ -1071,15 +1068,17 @@ TEST(AccountingWarningsTest, EachUnimplementedPartWarnsOnce) {
     Config c = loadOk(std::string(kBase) + part);
     EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning})) << part;
   }
+  // The bill pool and the transfer are implemented: their keys warn no more.
   const char* bill_parts[] = {
       "local_aaa_server: {local_bill_pool: {enable: false}}\n",
-      "local_aaa_server: {bill_server: {address: 192.0.2.20}}\n",
+      "local_aaa_server: {bill_server: {address: 192.0.2.20, user_name: b, "
+      "password: {cipher: x}, known_hosts: /k}}\n",
       "local_aaa_server: {local_bill: {cache: {}}}\n",
       "local_aaa_server: {local_bill: {cfcard: {path: /x, alarm_threshold: 50}}}\n",
   };
   for (const char* part : bill_parts) {
     Config c = loadOk(std::string(kBase) + part);
-    EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning})) << part;
+    EXPECT_TRUE(c.warnings.empty()) << part;
   }
 }
 
@@ -1087,7 +1086,7 @@ TEST(AccountingWarningsTest, WarningsInFileOrder) {
   Config c = loadOk(std::string(kBase) +
                     "local_aaa_server: {local_bill_pool: {enable: true}}\n"
                     "accounting:\n  start_fail: online\n");
-  EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning, kRadiusWarning}));
+  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning}));
 }
 
 // ---- What the not-implemented parts hold: loaded into the model, not dropped ----
@@ -1119,6 +1118,8 @@ void expectRadius(const AccountingConfig& a, const AccountingConfig& want) {
 void expectLocalBill(const LocalBillConfig& l, const LocalBillConfig& want) {
   EXPECT_EQ(l.bill_pool.enable, want.bill_pool.enable);
   EXPECT_EQ(l.bill_pool.capacity_bills, want.bill_pool.capacity_bills);
+  EXPECT_EQ(l.bill_pool.commit_delay_ms, want.bill_pool.commit_delay_ms);
+  EXPECT_EQ(l.bill_pool.checkpoint_interval_s, want.bill_pool.checkpoint_interval_s);
   EXPECT_EQ(l.cache.backup_mode, want.cache.backup_mode);
   EXPECT_EQ(l.cache.backup_interval_min, want.cache.backup_interval_min);
   EXPECT_EQ(l.cache.alarm_threshold_pct, want.cache.alarm_threshold_pct);
@@ -1139,6 +1140,8 @@ void expectLocalBill(const LocalBillConfig& l, const LocalBillConfig& want) {
   EXPECT_EQ(l.bill_server->password_cipher, want.bill_server->password_cipher);
   EXPECT_EQ(l.bill_server->known_hosts_path, want.bill_server->known_hosts_path);
   EXPECT_EQ(l.bill_server->private_key_path, want.bill_server->private_key_path);
+  EXPECT_EQ(l.bill_server->key_file, want.bill_server->key_file);
+  EXPECT_EQ(l.bill_server->timeout_ms, want.bill_server->timeout_ms);
 }
 
 // The documented defaults, written out (not taken from the structs' initialisers).
@@ -1152,7 +1155,7 @@ AccountingConfig radiusDefaults() {
 
 LocalBillConfig localBillDefaults() {
   LocalBillConfig l;
-  l.bill_pool = {false, 49152};
+  l.bill_pool = {false, 49152, 5, 10};
   l.bill_server.reset();
   l.cache = {CacheBackupMode::kCfcard, 1440, 75};
   l.cfcard_path = "/var/spool/tally";
@@ -1220,6 +1223,8 @@ constexpr std::string_view kLocalAaaServer =
     "  local_bill_pool:\n"
     "    enable: true\n"
     "    capacity: 1000\n"
+    "    commit_delay_ms: 20\n"
+    "    checkpoint_interval: 30\n"
     "  bill_server:\n"
     "    address: \"2001:db8::20\"\n"
     "    port: 2222\n"
@@ -1227,6 +1232,8 @@ constexpr std::string_view kLocalAaaServer =
     "    user_name: biller\n"
     "    password: {cipher: \"3q2+7w==\"}\n"
     "    known_hosts: /etc/tally/known_hosts\n"
+    "    key_file: /etc/tally/gw01.key\n"
+    "    timeout_ms: 2500\n"
     "  local_bill:\n"
     "    cache:\n"
     "      backup_mode: sftp\n"
@@ -1235,7 +1242,7 @@ constexpr std::string_view kLocalAaaServer =
     "    cfcard:\n"
     "      path: /srv/tally/cdr\n"
     "      capacity: 512MiB\n"
-    "      backup_mode: tftp\n"
+    "      backup_mode: sftp\n"
     "      backup_interval: 120\n"
     "      alarm_threshold: 90\n"
     "      overflow: drop-oldest\n";
@@ -1243,26 +1250,29 @@ constexpr std::string_view kLocalAaaServer =
 TEST(LocalAaaServerModelTest, ValuesLandInTheModel) {
   Config c = loadOk(std::string(kBase) + std::string(kLocalAaaServer));
   LocalBillConfig want;
-  want.bill_pool = {true, 1000};
+  want.bill_pool = {true, 1000, 20, 30};
   want.bill_server = BillServerConfig{
       ip("2001:db8::20"), 2222, "gw01bills", "biller", "3q2+7w==", "/etc/tally/known_hosts"};
+  want.bill_server->key_file = "/etc/tally/gw01.key";
+  want.bill_server->timeout_ms = 2500;
   want.cache = {CacheBackupMode::kSftp, 60, 80};
   want.cfcard_path = "/srv/tally/cdr";
-  want.cfcard = {uint64_t{512} << 20, CfCardBackupMode::kTftp, 120, 90,
+  want.cfcard = {uint64_t{512} << 20, CfCardBackupMode::kSftp, 120, 90,
                  CfCardOverflow::kDropOldest};
   expectLocalBill(c.local_bill, want);
-  // Still not implemented: the warning is unchanged.
-  EXPECT_EQ(c.warnings, (std::vector<std::string>{kBillWarning}));
+  // Implemented: no warning.
+  EXPECT_TRUE(c.warnings.empty());
 }
 
 // A key file instead of the password (the agreed example's alternative); not both.
 TEST(LocalAaaServerModelTest, PrivateKeyInsteadOfThePassword) {
   LocalBillConfig want = localBillDefaults();
-  want.bill_server = BillServerConfig{ip("192.0.2.20"), std::nullopt, "", "biller", "", ""};
+  want.bill_server =
+      BillServerConfig{ip("192.0.2.20"), std::nullopt, "", "biller", "", "/etc/kh"};
   want.bill_server->private_key_path = "/etc/tally/bill_ed25519";
   expectLocalBill(loadOk(std::string(kBase) +
                          "local_aaa_server: {bill_server: {address: 192.0.2.20, user_name: "
-                         "biller, private_key: /etc/tally/bill_ed25519}}\n")
+                         "biller, private_key: /etc/tally/bill_ed25519, known_hosts: /etc/kh}}\n")
                       .local_bill,
                   want);
   ConfigResult r = parseConfigText(
@@ -1284,13 +1294,50 @@ TEST(LocalAaaServerModelTest, DefaultsWithoutTheKeys) {
   }
 }
 
+// TFTP needs nothing but the address; SFTP (the CF card's default) needs the user, a password or
+// key, and known_hosts: each missing one is named.
 TEST(LocalAaaServerModelTest, BillServerWithOnlyAnAddress) {
   LocalBillConfig want = localBillDefaults();
+  want.cfcard.backup_mode = CfCardBackupMode::kTftp;
   want.bill_server = BillServerConfig{ip("192.0.2.20"), std::nullopt, "", "", "", ""};
-  expectLocalBill(
-      loadOk(std::string(kBase) + "local_aaa_server: {bill_server: {address: 192.0.2.20}}\n")
-          .local_bill,
-      want);
+  expectLocalBill(loadOk(std::string(kBase) +
+                         "local_aaa_server: {bill_server: {address: 192.0.2.20}, "
+                         "local_bill: {cfcard: {backup_mode: tftp}}}\n")
+                      .local_bill,
+                  want);
+  const std::pair<const char*, const char*> sftp_cases[] = {
+      {"{address: 192.0.2.20}", "user_name"},
+      {"{address: 192.0.2.20, user_name: b, known_hosts: /k}",
+       "SFTP needs password: {cipher: ...} or private_key"},
+      {"{address: 192.0.2.20, user_name: b, password: {cipher: x}}", "known_hosts"},
+  };
+  for (const auto& [server, needle] : sftp_cases) {
+    ConfigResult r = parseConfigText(
+        std::string(kBase) + "local_aaa_server: {bill_server: " + server + "}\n", "base.yaml");
+    ASSERT_FALSE(r.config) << server;
+    EXPECT_NE(r.error->format().find(needle), std::string::npos) << r.error->format();
+  }
+}
+
+TEST(LocalAaaServerModelTest, OneProtocolForTheOneServer) {
+  const char* kServer =
+      "  bill_server: {address: 192.0.2.20, user_name: b, password: {cipher: x}, "
+      "known_hosts: /k}\n";
+  for (const char* modes : {"{cache: {backup_mode: sftp}, cfcard: {backup_mode: tftp}}",
+                            "{cache: {backup_mode: tftp}, cfcard: {backup_mode: sftp}}"}) {
+    ConfigResult r = parseConfigText(std::string(kBase) + "local_aaa_server:\n" + kServer +
+                                         "  local_bill: " + modes + "\n",
+                                     "base.yaml");
+    ASSERT_FALSE(r.config) << modes;
+    EXPECT_NE(r.error->format().find("different protocols"), std::string::npos)
+        << r.error->format();
+  }
+  ConfigResult r = parseConfigText(
+      std::string(kBase) + "local_aaa_server: {local_bill: {cache: {backup_mode: sftp}}}\n",
+      "base.yaml");
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(r.error->format().find("needs a bill_server"), std::string::npos)
+      << r.error->format();
 }
 
 TEST(LocalAaaServerModelTest, EveryBackupMode) {
@@ -1300,7 +1347,9 @@ TEST(LocalAaaServerModelTest, EveryBackupMode) {
       {"tftp", CacheBackupMode::kTftp},
       {"sftp", CacheBackupMode::kSftp}};
   for (const auto& [text, mode] : cache_modes) {
-    Config c = loadOk(std::string(kBase) + "local_aaa_server: {local_bill: {cache: {backup_mode: " +
+    Config c = loadOk(std::string(kBase) +
+                      "local_aaa_server: {bill_server: {address: 192.0.2.20, user_name: b, "
+                      "password: {cipher: x}, known_hosts: /k}, local_bill: {cache: {backup_mode: " +
                       text + "}}}\n");
     EXPECT_EQ(c.local_bill.cache.backup_mode, mode) << text;
   }
@@ -1328,19 +1377,23 @@ TEST(LocalAaaServerModelTest, CfcardCapacityInBytes) {
 
 TEST(LocalAaaServerModelTest, LimitsOfEachRange) {
   LocalBillConfig want = localBillDefaults();
-  want.bill_pool.capacity_bills = 1048576;
+  want.bill_pool = {false, 1048576, 1000, 3600};
   want.bill_server = BillServerConfig{ip("192.0.2.20"), 1, "", "", "", ""};
+  want.bill_server->timeout_ms = 600000;
+  want.cfcard.backup_mode = CfCardBackupMode::kTftp;
   want.cache.backup_interval_min = 65535;
   want.cache.alarm_threshold_pct = 100;
   want.cfcard.backup_interval_min = 1;
   want.cfcard.alarm_threshold_pct = 50;
   expectLocalBill(loadOk(std::string(kBase) +
                          "local_aaa_server:\n"
-                         "  local_bill_pool: {capacity: 1048576}\n"
-                         "  bill_server: {address: 192.0.2.20, port: 1}\n"
+                         "  local_bill_pool: {capacity: 1048576, commit_delay_ms: 1000, "
+                         "checkpoint_interval: 3600}\n"
+                         "  bill_server: {address: 192.0.2.20, port: 1, timeout_ms: 600000}\n"
                          "  local_bill:\n"
                          "    cache: {backup_interval: 65535, alarm_threshold: 100}\n"
-                         "    cfcard: {backup_interval: 1, alarm_threshold: 50}\n")
+                         "    cfcard: {backup_interval: 1, alarm_threshold: 50, "
+                         "backup_mode: tftp}\n")
                       .local_bill,
                   want);
 }
@@ -1823,7 +1876,7 @@ const GoodCase kAccountingGoodCases[] = {
      "  radius:\n    servers: [{address: 192.0.2.9, secret_file: s}]\n"
      "    retries: 0\n    interim_interval: 0",
      [](const Config& c) {
-       EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning, kBillWarning}));
+       EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning}));
      }},
     {"CfcardPathRelative", 87, 87, "      path: spool/cdr",
      [](const Config& c) { EXPECT_EQ(c.local_bill.cfcard_path, "spool/cdr"); }},
@@ -2524,7 +2577,7 @@ void expectAgreedExampleValues(const Config& c) {
   EXPECT_EQ(a.cdr.file_max_bytes, 1048576u);
   EXPECT_EQ(a.cdr.apn, "internet");
   EXPECT_EQ(c.local_bill.cfcard_path, "/var/spool/tally");
-  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning, kBillWarning}));
+  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning}));
 }
 
 // The agreed example's RADIUS and local_aaa_server values, kept in the model.
