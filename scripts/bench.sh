@@ -12,10 +12,15 @@
 #       same traffic measured in the same section.
 #   (e) configuration: loading a generated 16 MB file of 300,000 static subscribers, time and
 #       peak memory (bench/config_bench; the --check-config path before its path checks)
+#   (f) bill storage: bills committed per second behind an fsync and the commit delay (median,
+#       p99) of the bill journal at 100 k bills/s and as fast as it goes (bench/journal_bench,
+#       400-octet bills, on /var/tmp: the real disk); SFTP upload MiB/s of a 200 MiB bill file,
+#       tally's transport against OpenSSH sftp to the same local sshd, interleaved rounds
+#       (bench/sftp_bench.py; needs root)
 #
 # Usage: scripts/bench.sh [--quick] [--only LIST] [--keep DIR]
 #   --quick      smoke run: shorter runs, fewer sizes, smaller trace, one round
-#   --only LIST  comma-separated subset of: hotpath,poller,cdr,pipeline,config
+#   --only LIST  comma-separated subset of: hotpath,poller,cdr,pipeline,config,storage
 #   --keep DIR   copy the raw outputs (benchmark JSON, tallyd/testpmd logs) to DIR
 # Environment: BUILD_DIR (default build), TESTPMD (default dpdk-testpmd), PIPELINE_TRACES
 #   (subset of "small mid big": 8 K, 200 K, 1 M subscribers), PIPELINE_ROUNDS,
@@ -24,10 +29,10 @@
 # The machine is shared and noisy (2 vCPUs): compare figures of the same run (ratios).
 set -euo pipefail
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
-SECTIONS="hotpath,poller,cdr,pipeline,config"
+SECTIONS="hotpath,poller,cdr,pipeline,config,storage"
 KEEP=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -138,6 +143,7 @@ want hotpath && targets+=(bench/hotpath_bench)
 want poller && targets+=(bench/poller_bench)
 want cdr && targets+=(bench/cdr_bench)
 want pipeline && targets+=(tallyd tallyctl bench/hotpath_bench)
+want storage && targets+=(bench/journal_bench tests/upload_tool)
 if [[ ${#targets[@]} -gt 0 ]]; then
   if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
     log "configuring $BUILD_DIR"
@@ -729,5 +735,56 @@ print("  %-40s %8.0f MB %s" % ("peak memory of the load", peak, "met" if peak <=
 if rss:
     print("  %-40s %8.0f MB (the generated text included)" % ("process peak RSS", int(rss.group(1)) / 1024.0))
 EOF3
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# (f) bill storage
+# ---------------------------------------------------------------------------------------------
+if want storage; then
+  if [[ $QUICK -eq 1 ]]; then JB_SECONDS=3; SFTP_ROUNDS=1; SFTP_MIB=64; else JB_SECONDS=10; SFTP_ROUNDS=3; SFTP_MIB=200; fi
+  echo
+  echo "(f) Bill storage (target: >= 100 k bills/s committed with p99 commit delay <= 20 ms;" \
+    "SFTP >= 0.9 x OpenSSH sftp)"
+  for rate in 100000 0; do
+    log "journal benchmark (rate ${rate:-max})"
+    if run_limited 300 "$WORK/journal-$rate.txt" "$BUILD_DIR/bench/journal_bench" \
+        --seconds "$JB_SECONDS" --rate "$rate"; then
+      "$PY" - "$WORK/journal-$rate.txt" "$rate" <<'EOF4'
+import re, sys
+t = open(sys.argv[1]).read()
+rate = int(sys.argv[2])
+c = re.search(r"([0-9.]+) entries/s committed", t)
+d = re.search(r"median ([0-9.]+) ms, p99 ([0-9.]+) ms, max ([0-9.]+) ms", t)
+a = re.search(r"longest ([0-9.]+) us, (\d+) over 100 us, (\d+) refused", t)
+if not (c and d and a):
+    print("  journal: output not understood:\n" + t)
+    sys.exit(0)
+cps, p50, p99, mx = float(c.group(1)), float(d.group(1)), float(d.group(2)), float(d.group(3))
+label = "paced at 100 k/s" if rate else "as fast as possible"
+ok = cps >= 0.98 * (rate or 100000) and p99 <= 20
+print("  journal, 400 B bills, %-20s %9.0f bills/s committed, delay median %.2f ms p99 %.2f ms"
+      " max %.2f ms; longest append %.0f us, %s refused  %s"
+      % (label, cps, p50, p99, mx, float(a.group(1)), a.group(3),
+         ("target met" if ok else "target MISSED") if rate else ""))
+EOF4
+    else
+      tail -5 "$WORK/journal-$rate.txt" >&2
+      echo "  journal benchmark FAILED"
+    fi
+  done
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "  SFTP: SKIPPED (needs root for the test sshd's SFTP user)"
+  elif ! command -v sshd >/dev/null && [[ ! -x /usr/sbin/sshd ]]; then
+    echo "  SFTP: SKIPPED (no sshd; apt-get install openssh-server)"
+  else
+    log "SFTP benchmark ($SFTP_ROUNDS rounds of $SFTP_MIB MiB)"
+    if run_limited 900 "$WORK/sftp.txt" "$PY" "$ROOT/bench/sftp_bench.py" \
+        --upload-tool "$BUILD_DIR/tests/upload_tool" --mib "$SFTP_MIB" --rounds "$SFTP_ROUNDS"; then
+      sed 's/^/  /' "$WORK/sftp.txt" | tail -1
+    else
+      tail -5 "$WORK/sftp.txt" >&2
+      echo "  SFTP benchmark FAILED"
+    fi
   fi
 fi
