@@ -262,6 +262,7 @@ struct BillPool::Replay {
           }
         }
         if (!in.ok()) break;
+        i.bill_count = n;
         intents.emplace(t, std::move(i));
         return;
       }
@@ -539,6 +540,8 @@ void BillPool::applyReplay(Replay& r) {
 void BillPool::emit(cdr::PgwRecord record, bool flush_now) {
   ++info_.emitted;
   BillInfo info = infoOf(record, flush_now);
+  const uint64_t octets = info.ul_octets + info.dl_octets;
+  info_.emitted_octets += octets;
   auto data = cdr::encodeRecordForFile(record, config_.accounting.cdr.format, *tz_, scratch_);
   if (!data) {
     drop(DropCause::kEncoding, info);
@@ -547,17 +550,19 @@ void BillPool::emit(cdr::PgwRecord record, bool flush_now) {
   if (dropIfFull(info, data.value().size())) {
     return;
   }
-  admit(std::move(info), std::move(data.value()));
+  if (admit(std::move(info), std::move(data.value()))) {
+    info_.kept_octets += octets;
+  }
 }
 
-void BillPool::admit(BillInfo info, std::vector<uint8_t> data) {
+bool BillPool::admit(BillInfo info, std::vector<uint8_t> data) {
   Out o;
   putInfo(o, info);
   o.bytes(data);
   auto t = journal_->append(kEntryBill, o.data());
   if (!t) {
     drop(DropCause::kJournal, info);
-    return;
+    return false;
   }
   if (pooled_ == 0) {
     oldest_pooled_ns_ = clock_.wallNs();
@@ -572,6 +577,7 @@ void BillPool::admit(BillInfo info, std::vector<uint8_t> data) {
   if (b.info.hot) ++hot_pooled_;
   by_lsn_[b.info.number] = t.value();
   bills_.emplace(t.value(), std::move(b));
+  return true;
 }
 
 bool BillPool::dropIfFull(const BillInfo& info, uint64_t bytes) {
@@ -695,6 +701,7 @@ void BillPool::moveOut(Target target, bool only_hot, cdr::FileClosureReason reas
       pooled_bytes_ -= b.data.size();
       if (b.info.hot) --hot_pooled_;
     }
+    in.bill_count = keys.size();
     in.orders = std::move(keys);
     job.intent = in.ticket;
     job.target = target;
@@ -725,11 +732,14 @@ bool BillPool::cfcardRoomFor(uint64_t bytes) {
     if (del && del.value().files != 0) {
       DropCounters& d = info_.dropped[size_t(DropCause::kDropOldest)];
       d.bills += del.value().bills;
+      d.ul_octets += del.value().ul_octets;
+      d.dl_octets += del.value().dl_octets;
       lost_unreported_ += del.value().bills;
-      logAlarm("CF card " + cfcard_->dir() + " full: deleted the oldest " +
-               countText(del.value().files, "file") + " (" + countText(del.value().bills, "bill") +
-               ", " + std::to_string(del.value().bytes) + " octets) to make room (overflow: "
-               "drop-oldest)");
+      setAlarm(info_.full_alarm, true,
+               "CF card " + cfcard_->dir() + " full and the bill server cannot be reached: "
+               "deleting the oldest bill files to make room (overflow: drop-oldest; counted in "
+               "display local-bill information)",
+               clock_.wallNs());
     }
     return !cfcard_->wouldExceed(bytes);
   }
@@ -851,7 +861,7 @@ void BillPool::handOverCommitted() {
       continue;
     }
     if (in.target == Target::kCfcard) {
-      cfcard_->added(CfCardFile{in.name, in.bytes, 0});
+      cfcard_->added(CfCardFile{in.name, in.bytes, in.bill_count});
     } else if (transfer_) {
       TransferJob job;
       job.dir = outbox_dir_;

@@ -114,6 +114,11 @@ struct PoolInformation {
   uint32_t cfcard_alarm_threshold = 0;
   std::array<DropCounters, size_t(DropCause::kCount)> dropped{};
   uint64_t emitted = 0;          // bills the biller closed since start
+  // The bill balance of this run (octets, uplink + downlink, of the traffic volumes):
+  // emitted_octets = kept_octets + the octets dropped at emit (cfcard-full, journal, encoding).
+  // drop-oldest deletes bills that were kept: its octets are a term of their own.
+  uint64_t emitted_octets = 0;
+  uint64_t kept_octets = 0;      // of the emitted bills, entered the journal
   uint64_t files_written = 0;    // CF card / outbox files
   uint64_t write_errors = 0;
   std::string last_write_error;
@@ -193,6 +198,7 @@ class BillPool final : public RecordSink {
     uint32_t file_sequence = 0;
     uint64_t bytes = 0;
     std::vector<uint64_t> orders;  // bills_ keys
+    uint64_t bill_count = 0;       // bills in the file
     bool written = false;          // the storage thread finished it
     Journal::Ticket done_ticket = 0;
     std::string stem;              // remote name stem for the transfer
@@ -220,7 +226,7 @@ class BillPool final : public RecordSink {
   void applyReplay(Replay& r);
 
   // Adds an encoded bill (numbered) to the pool and the journal.
-  void admit(BillInfo info, std::vector<uint8_t> data);
+  bool admit(BillInfo info, std::vector<uint8_t> data);
   bool dropIfFull(const BillInfo& info, uint64_t bytes);
   void drop(DropCause cause, const BillInfo& info);
   // Moves pooled bills into files: all of them (cut by the file rules) or, with only_hot, the

@@ -60,6 +60,8 @@ struct CfCardDeletion {
   uint64_t files = 0;               // bill files (.cdr, .csv) deleted
   uint64_t bytes = 0;               // of those bill files
   uint64_t bills = 0;               // in those bill files
+  uint64_t ul_octets = 0;           // dropOldest(): the usage in those files (their records'
+  uint64_t dl_octets = 0;           // traffic volumes), for the conservation balance
   std::vector<std::string> names;   // the bill files deleted
   uint64_t side_files = 0;          // reset(): sidecars (.xfer) and leftover .tmp deleted too
 };

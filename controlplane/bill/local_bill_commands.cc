@@ -162,6 +162,8 @@ Reply displayInformation(const BillPool& pool, bool json) {
     }
     j["dropped"] = dropped;
     j["bills_closed"] = i.emitted;
+    j["octets_closed"] = i.emitted_octets;
+    j["octets_kept"] = i.kept_octets;
     j["files_written"] = i.files_written;
     j["write_errors"] = i.write_errors;
     j["last_write_error"] = i.last_write_error;
@@ -376,6 +378,22 @@ std::string formatLocalBillSummary(const BillPool& pool) {
            i.transfer_protocol;
   }
   out += "\n";
+  // The bill balance (docs/storage.md, "Full"): what the biller closed this run is kept or
+  // counted as dropped; drop-oldest is the usage of stored files deleted to make room.
+  const auto& dd = i.dropped;
+  const uint64_t at_emit = dd[size_t(bill::DropCause::kCfcardFull)].ul_octets +
+                           dd[size_t(bill::DropCause::kCfcardFull)].dl_octets +
+                           dd[size_t(bill::DropCause::kJournal)].ul_octets +
+                           dd[size_t(bill::DropCause::kJournal)].dl_octets +
+                           dd[size_t(bill::DropCause::kEncoding)].ul_octets +
+                           dd[size_t(bill::DropCause::kEncoding)].dl_octets;
+  const uint64_t oldest = dd[size_t(bill::DropCause::kDropOldest)].ul_octets +
+                          dd[size_t(bill::DropCause::kDropOldest)].dl_octets;
+  out += "Bill balance: closed " + std::to_string(i.emitted_octets) + " octets = kept " +
+         std::to_string(i.kept_octets) + " + dropped " + std::to_string(at_emit) +
+         " (cfcard-full, journal, encoding): " +
+         (i.emitted_octets == i.kept_octets + at_emit ? "ok" : "VIOLATED") +
+         "; deleted by drop-oldest " + std::to_string(oldest) + " octets\n";
   if (i.write_errors != 0) {
     out += "Bill write errors: " + std::to_string(i.write_errors) + "; last: " +
            i.last_write_error + "\n";
