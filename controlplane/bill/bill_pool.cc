@@ -254,6 +254,7 @@ struct BillPool::Replay {
         hw_lsn = std::max(hw_lsn, in.u64());
         hw_file = std::max(hw_file, i.file_sequence);
         uint32_t n = in.u32();
+        i.bills = n;
         for (uint32_t k = 0; k < n && in.ok(); ++k) {
           auto found = by_lsn.find(in.u64());
           if (found != by_lsn.end()) {
@@ -658,6 +659,7 @@ void BillPool::moveOut(Target target, bool only_hot, cdr::FileClosureReason reas
     last_file_seq_ = in.file_sequence;
     in.name = cdr::cdrFileName(config_.node.id, now / kNsPerS, *tz_, in.file_sequence, cdr.format);
     in.stem = stem;
+    in.bills = keys.size();
     cdr::CdrFileSpec spec;
     spec.format = cdr.format;
     spec.sequence = in.file_sequence;
@@ -851,7 +853,7 @@ void BillPool::handOverCommitted() {
       continue;
     }
     if (in.target == Target::kCfcard) {
-      cfcard_->added(CfCardFile{in.name, in.bytes, 0});
+      cfcard_->added(CfCardFile{in.name, in.bytes, in.bills});
     } else if (transfer_) {
       TransferJob job;
       job.dir = outbox_dir_;
@@ -860,6 +862,7 @@ void BillPool::handOverCommitted() {
                      ? config_.local_bill.bill_server->filename
                      : in.stem;
       job.bytes = in.bytes;
+      job.bills = in.bills;
       transfer_->enqueue(std::move(job));
     }
     it = intents_.erase(it);

@@ -192,6 +192,7 @@ class BillPool final : public RecordSink {
     std::string name;
     uint32_t file_sequence = 0;
     uint64_t bytes = 0;
+    uint64_t bills = 0;            // in the file (orders is cleared once it is written)
     std::vector<uint64_t> orders;  // bills_ keys
     bool written = false;          // the storage thread finished it
     Journal::Ticket done_ticket = 0;
