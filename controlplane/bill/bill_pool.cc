@@ -469,6 +469,9 @@ void BillPool::applyReplay(Replay& r) {
       if (!whole) {
         // Cannot happen (the file is renamed into place whole); kept for the operator.
         renameDurably(dir, in.name, in.name + ".broken");
+        if (in.target == Target::kCfcard) {
+          cfcard_->removed(in.name);  // the start-up scan counted it as a bill file
+        }
         logAlarm("bill file " + dir + "/" + in.name + " has not the size its intent says (" +
                  std::to_string(in.bytes) + "): set aside as .broken; its bills are pooled again");
       }
