@@ -478,6 +478,7 @@ void BillPool::applyReplay(Replay& r) {
     }
     if (whole) {
       in.written = true;
+      in.scanned = true;
       ++info_.intents_completed;
       journalDone(in, true);
     } else {
@@ -716,6 +717,13 @@ void BillPool::moveOut(Target target, bool only_hot, cdr::FileClosureReason reas
 }
 
 bool BillPool::cfcardRoomFor(uint64_t bytes) {
+  // Files being written (or whose done is not committed yet) are not on the CF card's books
+  // yet, but take their room all the same.
+  for (const auto& [t, in] : intents_) {
+    if (in.target == Target::kCfcard && !in.scanned) {
+      bytes += in.bytes;
+    }
+  }
   if (!cfcard_->wouldExceed(bytes)) {
     return true;
   }

@@ -195,6 +195,7 @@ class BillPool final : public RecordSink {
     uint64_t bills = 0;            // in the file (orders is cleared once it is written)
     std::vector<uint64_t> orders;  // bills_ keys
     bool written = false;          // the storage thread finished it
+    bool scanned = false;          // found whole at start: the CF card's scan already has it
     Journal::Ticket done_ticket = 0;
     std::string stem;              // remote name stem for the transfer
   };
