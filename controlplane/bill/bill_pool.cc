@@ -254,6 +254,7 @@ struct BillPool::Replay {
         hw_lsn = std::max(hw_lsn, in.u64());
         hw_file = std::max(hw_file, i.file_sequence);
         uint32_t n = in.u32();
+        i.bills = n;
         for (uint32_t k = 0; k < n && in.ok(); ++k) {
           auto found = by_lsn.find(in.u64());
           if (found != by_lsn.end()) {
@@ -262,7 +263,6 @@ struct BillPool::Replay {
           }
         }
         if (!in.ok()) break;
-        i.bill_count = n;
         intents.emplace(t, std::move(i));
         return;
       }
@@ -469,12 +469,16 @@ void BillPool::applyReplay(Replay& r) {
       if (!whole) {
         // Cannot happen (the file is renamed into place whole); kept for the operator.
         renameDurably(dir, in.name, in.name + ".broken");
+        if (in.target == Target::kCfcard) {
+          cfcard_->removed(in.name);  // the start-up scan counted it as a bill file
+        }
         logAlarm("bill file " + dir + "/" + in.name + " has not the size its intent says (" +
                  std::to_string(in.bytes) + "): set aside as .broken; its bills are pooled again");
       }
     }
     if (whole) {
       in.written = true;
+      in.scanned = true;
       ++info_.intents_completed;
       journalDone(in, true);
     } else {
@@ -664,6 +668,7 @@ void BillPool::moveOut(Target target, bool only_hot, cdr::FileClosureReason reas
     last_file_seq_ = in.file_sequence;
     in.name = cdr::cdrFileName(config_.node.id, now / kNsPerS, *tz_, in.file_sequence, cdr.format);
     in.stem = stem;
+    in.bills = keys.size();
     cdr::CdrFileSpec spec;
     spec.format = cdr.format;
     spec.sequence = in.file_sequence;
@@ -701,7 +706,6 @@ void BillPool::moveOut(Target target, bool only_hot, cdr::FileClosureReason reas
       pooled_bytes_ -= b.data.size();
       if (b.info.hot) --hot_pooled_;
     }
-    in.bill_count = keys.size();
     in.orders = std::move(keys);
     job.intent = in.ticket;
     job.target = target;
@@ -718,6 +722,13 @@ void BillPool::moveOut(Target target, bool only_hot, cdr::FileClosureReason reas
 }
 
 bool BillPool::cfcardRoomFor(uint64_t bytes) {
+  // Files being written (or whose done is not committed yet) are not on the CF card's books
+  // yet, but take their room all the same.
+  for (const auto& [t, in] : intents_) {
+    if (in.target == Target::kCfcard && !in.scanned) {
+      bytes += in.bytes;
+    }
+  }
   if (!cfcard_->wouldExceed(bytes)) {
     return true;
   }
@@ -861,7 +872,7 @@ void BillPool::handOverCommitted() {
       continue;
     }
     if (in.target == Target::kCfcard) {
-      cfcard_->added(CfCardFile{in.name, in.bytes, in.bill_count});
+      cfcard_->added(CfCardFile{in.name, in.bytes, in.bills});
     } else if (transfer_) {
       TransferJob job;
       job.dir = outbox_dir_;
@@ -870,6 +881,7 @@ void BillPool::handOverCommitted() {
                      ? config_.local_bill.bill_server->filename
                      : in.stem;
       job.bytes = in.bytes;
+      job.bills = in.bills;
       transfer_->enqueue(std::move(job));
     }
     it = intents_.erase(it);

@@ -197,9 +197,10 @@ class BillPool final : public RecordSink {
     std::string name;
     uint32_t file_sequence = 0;
     uint64_t bytes = 0;
+    uint64_t bills = 0;            // in the file (orders is cleared once it is written)
     std::vector<uint64_t> orders;  // bills_ keys
-    uint64_t bill_count = 0;       // bills in the file
     bool written = false;          // the storage thread finished it
+    bool scanned = false;          // found whole at start: the CF card's scan already has it
     Journal::Ticket done_ticket = 0;
     std::string stem;              // remote name stem for the transfer
   };
