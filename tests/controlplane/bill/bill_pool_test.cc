@@ -821,6 +821,9 @@ TEST_F(BillPoolTest, FullCardDropsNewBillsCountsThemAndAlarmsOnce) {
   sum.dl += d.dl_octets;
   EXPECT_EQ(sum.ul, emittedSum().ul);
   EXPECT_EQ(sum.dl, emittedSum().dl);
+  // The pool's own balance agrees: closed = kept + dropped at emit.
+  EXPECT_EQ(info.emitted_octets, emittedSum().ul + emittedSum().dl);
+  EXPECT_EQ(info.kept_octets + d.ul_octets + d.dl_octets, info.emitted_octets);
 
   // The operator clears the card: the waiting bills go out, their file says how many were lost,
   // the alarm clears.
@@ -863,6 +866,19 @@ TEST_F(BillPoolTest, FullCardDropOldestDeletesTheOldestFilesAndCountsThem) {
   PoolInformation info = pool_->information();
   EXPECT_EQ(info.dropped[size_t(DropCause::kCfcardFull)].bills, 0u) << "no new bill dropped";
   EXPECT_EQ(info.dropped[size_t(DropCause::kDropOldest)].bills, 5u);
+  // The octets of the deleted file, read from it before it went: the balance's drop-oldest term.
+  uint64_t lost_ul = 0, lost_dl = 0;
+  for (const Decoded& r : lost_records) {
+    lost_ul += r.ul;
+    lost_dl += r.dl;
+  }
+  EXPECT_GT(lost_ul + lost_dl, 0u);
+  EXPECT_EQ(info.dropped[size_t(DropCause::kDropOldest)].ul_octets, lost_ul);
+  EXPECT_EQ(info.dropped[size_t(DropCause::kDropOldest)].dl_octets, lost_dl);
+  // Raised once when files had to go, cleared once there was room again.
+  EXPECT_EQ(info.full_alarm.raised_count, 1u);
+  // Every bill closed was kept (drop-oldest deletes kept bills; nothing dropped at emit).
+  EXPECT_EQ(info.emitted_octets, info.kept_octets);
   EXPECT_EQ(pool_->size(), 0u);
   std::vector<std::string> now = cdrFiles(cf());
   ASSERT_EQ(now.size(), 2u);
