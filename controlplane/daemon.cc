@@ -130,22 +130,18 @@ int Daemon::report(int64_t mbufs_in_use_at_exit) {
   }
   const bill::PoolInformation bills = biller_->pool().information();
   uint64_t dropped = 0;
-  uint64_t dropped_at_emit = 0;
-  for (size_t c = 0; c < bills.dropped.size(); ++c) {
-    dropped += bills.dropped[c].bills;
-    if (bill::DropCause(c) != bill::DropCause::kDropOldest) {
-      dropped_at_emit += bills.dropped[c].ul_octets + bills.dropped[c].dl_octets;
-    }
+  for (const auto& d : bills.dropped) {
+    dropped += d.bills;
   }
   // The bill balance: after the final harvest every session's record is closed, so the usage
   // attributed to sessions this run went into closed records, and each closed record was kept
   // or counted as dropped (docs/storage.md).
   const uint64_t attributed = poller_->statistics().attributed_octets;
-  if (bills.emitted_octets != bills.kept_octets + dropped_at_emit ||
-      (conserved_ && attributed != bills.emitted_octets)) {
+  if (!bills.balanced() || (conserved_ && attributed != bills.emitted_octets)) {
     logAlarm("bill balance violated: attributed " + std::to_string(attributed) +
              " octets, closed into records " + std::to_string(bills.emitted_octets) + ", kept " +
-             std::to_string(bills.kept_octets) + " + dropped " + std::to_string(dropped_at_emit));
+             std::to_string(bills.kept_octets) + " + dropped " +
+             std::to_string(bills.droppedAtEmitOctets()));
     rc = 1;
   }
   if (dropped != 0 || (!bills.enabled && bills.bills != 0)) {

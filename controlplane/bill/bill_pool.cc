@@ -187,6 +187,16 @@ std::string countText(uint64_t n, const char* what) {
 
 }  // namespace
 
+uint64_t PoolInformation::droppedAtEmitOctets() const {
+  uint64_t n = 0;
+  for (size_t c = 0; c < dropped.size(); ++c) {
+    if (DropCause(c) != DropCause::kDropOldest) {
+      n += dropped[c].ul_octets + dropped[c].dl_octets;
+    }
+  }
+  return n;
+}
+
 const char* dropCauseName(DropCause c) {
   switch (c) {
     case DropCause::kCfcardFull:
@@ -669,6 +679,11 @@ void BillPool::moveOut(Target target, bool only_hot, cdr::FileClosureReason reas
     in.name = cdr::cdrFileName(config_.node.id, now / kNsPerS, *tz_, in.file_sequence, cdr.format);
     in.stem = stem;
     in.bills = keys.size();
+    in.usage_known = true;
+    for (uint64_t k : keys) {
+      in.ul_octets += bills_.at(k).info.ul_octets;
+      in.dl_octets += bills_.at(k).info.dl_octets;
+    }
     cdr::CdrFileSpec spec;
     spec.format = cdr.format;
     spec.sequence = in.file_sequence;
@@ -872,7 +887,8 @@ void BillPool::handOverCommitted() {
       continue;
     }
     if (in.target == Target::kCfcard) {
-      cfcard_->added(CfCardFile{in.name, in.bytes, in.bills});
+      cfcard_->added(CfCardFile{in.name, in.bytes, in.bills, in.usage_known, in.ul_octets,
+                                in.dl_octets});
     } else if (transfer_) {
       TransferJob job;
       job.dir = outbox_dir_;

@@ -119,6 +119,9 @@ struct PoolInformation {
   // drop-oldest deletes bills that were kept: its octets are a term of their own.
   uint64_t emitted_octets = 0;
   uint64_t kept_octets = 0;      // of the emitted bills, entered the journal
+  // Octets dropped at emit (every cause but drop-oldest), and whether the balance holds.
+  uint64_t droppedAtEmitOctets() const;
+  bool balanced() const { return emitted_octets == kept_octets + droppedAtEmitOctets(); }
   uint64_t files_written = 0;    // CF card / outbox files
   uint64_t write_errors = 0;
   std::string last_write_error;
@@ -198,6 +201,9 @@ class BillPool final : public RecordSink {
     uint32_t file_sequence = 0;
     uint64_t bytes = 0;
     uint64_t bills = 0;            // in the file (orders is cleared once it is written)
+    bool usage_known = false;      // the octets of its bills (not for intents replayed at start)
+    uint64_t ul_octets = 0;
+    uint64_t dl_octets = 0;
     std::vector<uint64_t> orders;  // bills_ keys
     bool written = false;          // the storage thread finished it
     bool scanned = false;          // found whole at start: the CF card's scan already has it

@@ -7,67 +7,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <tuple>
 
 #include "controlplane/cdr/cdr_decode.h"
-#include "controlplane/cdr/cdr_file_reader.h"
 #include "controlplane/log.h"
 #include "controlplane/storage/durable_file.h"
 
 namespace tally::bill {
 namespace {
-
-// The usage (uplink, downlink octets of the traffic containers) in a bill file: BER records
-// decoded, CSV lines by their uplinkOctets/downlinkOctets columns. Best effort: a file that
-// cannot be read adds nothing (the caller counts its bills anyway).
-void addFileUsage(const std::string& path, uint64_t& ul, uint64_t& dl) {
-  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0) {
-    FILE* f = std::fopen(path.c_str(), "re");
-    if (f == nullptr) return;
-    char* line = nullptr;
-    size_t cap = 0;
-    bool first = true;
-    while (::getline(&line, &cap, f) > 0) {
-      if (first) {  // the header line
-        first = false;
-        continue;
-      }
-      // Column 27 and 28 (0-based): uplinkOctets, downlinkOctets; fields may be quoted.
-      std::vector<std::string> cols(1);
-      bool quoted = false;
-      for (const char* c = line; *c && *c != '\n' && cols.size() <= 29; ++c) {
-        if (*c == '"') {
-          quoted = !quoted;
-        } else if (*c == ',' && !quoted) {
-          cols.emplace_back();
-        } else {
-          cols.back() += *c;
-        }
-      }
-      if (cols.size() > 28) {
-        ul += std::strtoull(cols[27].c_str(), nullptr, 10);
-        dl += std::strtoull(cols[28].c_str(), nullptr, 10);
-      }
-    }
-    std::free(line);
-    std::fclose(f);
-    return;
-  }
-  auto contents = cdr::readCdrFile(path);
-  if (!contents) return;
-  for (const cdr::CdrFileRecord& r : contents.value().records) {
-    auto rec = cdr::decodePgwRecord(r.data);
-    if (!rec) continue;
-    for (const cdr::TrafficContainer& t : rec.value().traffic_volumes) {
-      ul += t.uplink_octets;
-      dl += t.downlink_octets;
-    }
-  }
-}
 
 constexpr const char* kLockName = ".tally.lock";
 constexpr unsigned kDirMode = 0750;
@@ -354,8 +303,15 @@ Result<CfCardDeletion> CfCard::dropOldest(uint64_t need_bytes,
       continue;
     }
     const std::string path = dir_ + "/" + f.name;
-    uint64_t ul = 0, dl = 0;
-    addFileUsage(path, ul, dl);
+    // The usage in it, for the bill balance: known for the files written in this run; read from
+    // the file for those found at start (best effort: an unreadable file adds nothing).
+    uint64_t ul = f.ul_octets, dl = f.dl_octets;
+    if (!f.usage_known) {
+      if (auto u = cdr::fileUsage(path)) {
+        ul = u.value().ul_octets;
+        dl = u.value().dl_octets;
+      }
+    }
     if (::unlink(path.c_str()) != 0) {
       if (errno == ENOENT) {
         // Deleted by someone else without telling us: it no longer takes space.

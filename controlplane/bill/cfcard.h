@@ -45,6 +45,11 @@ struct CfCardFile {
   std::string name;
   uint64_t bytes = 0;
   uint64_t bills = 0;
+  // The octets of its records, when the writer knows them (else read from the file when
+  // drop-oldest deletes it).
+  bool usage_known = false;
+  uint64_t ul_octets = 0;
+  uint64_t dl_octets = 0;
 };
 
 struct CfCardUsage {

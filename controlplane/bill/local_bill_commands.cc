@@ -380,19 +380,13 @@ std::string formatLocalBillSummary(const BillPool& pool) {
   out += "\n";
   // The bill balance (docs/storage.md, "Full"): what the biller closed this run is kept or
   // counted as dropped; drop-oldest is the usage of stored files deleted to make room.
-  const auto& dd = i.dropped;
-  const uint64_t at_emit = dd[size_t(bill::DropCause::kCfcardFull)].ul_octets +
-                           dd[size_t(bill::DropCause::kCfcardFull)].dl_octets +
-                           dd[size_t(bill::DropCause::kJournal)].ul_octets +
-                           dd[size_t(bill::DropCause::kJournal)].dl_octets +
-                           dd[size_t(bill::DropCause::kEncoding)].ul_octets +
-                           dd[size_t(bill::DropCause::kEncoding)].dl_octets;
-  const uint64_t oldest = dd[size_t(bill::DropCause::kDropOldest)].ul_octets +
-                          dd[size_t(bill::DropCause::kDropOldest)].dl_octets;
+  const uint64_t at_emit = i.droppedAtEmitOctets();
+  const uint64_t oldest = i.dropped[size_t(bill::DropCause::kDropOldest)].ul_octets +
+                          i.dropped[size_t(bill::DropCause::kDropOldest)].dl_octets;
   out += "Bill balance: closed " + std::to_string(i.emitted_octets) + " octets = kept " +
          std::to_string(i.kept_octets) + " + dropped " + std::to_string(at_emit) +
          " (cfcard-full, journal, encoding): " +
-         (i.emitted_octets == i.kept_octets + at_emit ? "ok" : "VIOLATED") +
+         (i.balanced() ? "ok" : "VIOLATED") +
          "; deleted by drop-oldest " + std::to_string(oldest) + " octets\n";
   if (i.write_errors != 0) {
     out += "Bill write errors: " + std::to_string(i.write_errors) + "; last: " +

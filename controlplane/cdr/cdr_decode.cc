@@ -1,5 +1,7 @@
 #include "controlplane/cdr/cdr_decode.h"
 
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 
 #include "controlplane/cdr/ber.h"
@@ -1415,6 +1417,11 @@ bool endsWith(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+bool parseU64(const std::string& s, uint64_t& v) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
 std::vector<std::string> splitCsvLine(const std::string& line, bool* ok) {
   std::vector<std::string> out;
   std::string cur;
@@ -1495,6 +1502,62 @@ nlohmann::ordered_json fileHeaderToJson(const CdrFileHeader& h) {
   j["cdrRouteingFilter"] = ber::toHex(h.routeing_filter);
   j["privateExtension"] = ber::toHex(h.private_extension);
   return j;
+}
+
+Result<FileUsage> fileUsage(const std::string& path) {
+  FileUsage u;
+  if (endsWith(path, ".csv")) {
+    auto data = readFileWhole(path, kMaxCdrFileSize);
+    if (!data) {
+      return data.error();
+    }
+    const std::string& d = data.value();
+    size_t ul_col = SIZE_MAX, dl_col = SIZE_MAX, columns = 0;
+    for (size_t start = 0, line = 0; start < d.size(); ++line) {
+      size_t nl = d.find('\n', start);
+      if (nl == std::string::npos) nl = d.size();  // a last line without newline still counts
+      bool ok = true;
+      std::vector<std::string> v = splitCsvLine(d.substr(start, nl - start), &ok);
+      start = nl + 1;
+      if (line == 0) {
+        for (size_t c = 0; c < v.size(); ++c) {
+          if (v[c] == "uplinkOctets") ul_col = c;
+          if (v[c] == "downlinkOctets") dl_col = c;
+        }
+        if (ul_col == SIZE_MAX || dl_col == SIZE_MAX) {
+          return Error{path + ": no uplinkOctets/downlinkOctets column in the header line"};
+        }
+        columns = v.size();
+        continue;
+      }
+      uint64_t ul = 0, dl = 0;
+      if (!ok || v.size() != columns || !parseU64(v[ul_col], ul) || !parseU64(v[dl_col], dl)) {
+        ++u.undecodable;
+        continue;
+      }
+      ++u.records;
+      u.ul_octets += ul;
+      u.dl_octets += dl;
+    }
+    return u;
+  }
+  auto contents = readCdrFile(path);
+  if (!contents) {
+    return contents.error();
+  }
+  for (const CdrFileRecord& r : contents.value().records) {
+    auto rec = decodePgwRecord(r.data);
+    if (!rec) {
+      ++u.undecodable;
+      continue;
+    }
+    ++u.records;
+    for (const TrafficContainer& t : rec.value().traffic_volumes) {
+      u.ul_octets += t.uplink_octets;
+      u.dl_octets += t.downlink_octets;
+    }
+  }
+  return u;
 }
 
 Result<std::vector<nlohmann::ordered_json>> decodeCdrFileToJson(const std::string& path) {

@@ -45,6 +45,17 @@ nlohmann::ordered_json fileHeaderToJson(const CdrFileHeader& h);
 // object per line with the column names as keys.
 Result<std::vector<nlohmann::ordered_json>> decodeCdrFileToJson(const std::string& path);
 
+// The usage in a bill file: octets summed over its records (BER: each PGW-CDR's traffic
+// containers; CSV: the uplinkOctets / downlinkOctets columns, found by the header line).
+// Records that do not decode are skipped and counted.
+struct FileUsage {
+  uint64_t records = 0;
+  uint64_t undecodable = 0;
+  uint64_t ul_octets = 0;
+  uint64_t dl_octets = 0;
+};
+Result<FileUsage> fileUsage(const std::string& path);
+
 // One line of JSON (no newline); never throws (invalid UTF-8 would be replaced).
 std::string toJsonLine(const nlohmann::ordered_json& j);
 

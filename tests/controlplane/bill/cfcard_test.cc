@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "controlplane/bill/transfer.h"
+#include "controlplane/cdr/ber.h"
+#include "controlplane/cdr/cdr_decode.h"
 #include "controlplane/cdr/cdr_file.h"
 #include "controlplane/cdr/cdr_file_reader.h"
 #include "controlplane/storage/sequence_store.h"
@@ -325,6 +327,67 @@ TEST_F(CfCardTest, DropOldestFreesEnoughAndSkipsBusy) {
   ASSERT_TRUE(all);
   EXPECT_EQ(all.value().names, (std::vector<std::string>{bill(1)}));
   EXPECT_EQ(names(card->files()), (std::vector<std::string>{bill(4)}));
+}
+
+// A real bill file of `n` records with the given traffic volumes per record (both formats).
+std::vector<uint8_t> realFile(CdrFormat format, uint32_t seq, uint64_t ul, uint64_t dl,
+                              int n) {
+  FixedZone tz(0);
+  ber::DerWriter w;
+  std::vector<std::vector<uint8_t>> recs;
+  for (int i = 0; i < n; ++i) {
+    cdr::PgwRecord r = exampleRecord();
+    r.local_sequence_number = seq * 100 + uint64_t(i);
+    r.service_data.clear();
+    r.traffic_volumes.resize(1);
+    r.traffic_volumes[0].uplink_octets = ul + uint64_t(i);
+    r.traffic_volumes[0].downlink_octets = dl + uint64_t(i);
+    auto e = cdr::encodeRecordForFile(r, format, tz, w);
+    EXPECT_TRUE(e);
+    recs.push_back(e.value());
+  }
+  std::vector<std::span<const uint8_t>> spans(recs.begin(), recs.end());
+  cdr::CdrFileSpec spec;
+  spec.format = format;
+  spec.sequence = seq;
+  return cdr::renderCdrFile(spec, spans, tz);
+}
+
+void writeBytes(const std::string& path, const std::vector<uint8_t>& b) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+// drop-oldest reports the octets it deleted (the bill balance's term): read from the file for
+// files found at start, BER and CSV alike; taken from the writer for files it booked.
+TEST_F(CfCardTest, DropOldestCountsTheOctetsOfWhatItDeletes) {
+  fs::create_directories(dir_);
+  const auto ber1 = realFile(CdrFormat::k3gpp, 1, 1000, 5000, 3);  // 3003 / 15003
+  const auto csv2 = realFile(CdrFormat::kCsv, 2, 700, 900, 2);     // 1401 / 1801
+  writeBytes(path(bill(1)), ber1);
+  writeBytes(path(bill(2, ".csv")), csv2);
+  auto u1 = cdr::fileUsage(path(bill(1)));
+  ASSERT_TRUE(u1) << u1.error().message;
+  EXPECT_EQ(u1.value().records, 3u);
+  EXPECT_EQ(u1.value().ul_octets, 3003u);
+  EXPECT_EQ(u1.value().dl_octets, 15003u);
+  auto u2 = cdr::fileUsage(path(bill(2, ".csv")));
+  ASSERT_TRUE(u2) << u2.error().message;
+  EXPECT_EQ(u2.value().records, 2u);
+  EXPECT_EQ(u2.value().ul_octets, 1401u);
+  EXPECT_EQ(u2.value().dl_octets, 1801u);
+
+  const uint64_t used = ber1.size() + csv2.size();
+  auto card = open(used + 100);
+  ASSERT_TRUE(card);
+  // A file booked by its writer with its usage: taken as booked (no read).
+  writeCdr(path(bill(3)), 4, 50);
+  card->added(CfCardFile{bill(3), 50, 4, true, 11, 22});
+  auto del = card->dropOldest(used + 100, {});
+  ASSERT_TRUE(del) << del.error().message;
+  EXPECT_EQ(del.value().files, 3u);
+  EXPECT_EQ(del.value().ul_octets, 3003u + 1401u + 11u);
+  EXPECT_EQ(del.value().dl_octets, 15003u + 1801u + 22u);
 }
 
 TEST_F(CfCardTest, DropOldestWithoutCapacityDeletesNothing) {
