@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -113,11 +114,7 @@ def main():
                     print("  round %d %-8s %7.2f s %8.1f MiB/s" % (r + 1, who, secs, rate),
                           flush=True)
     finally:
-        try:
-            os.unlink(local)
-        except OSError:
-            pass
-        os.rmdir(work) if not os.listdir(work) else None
+        shutil.rmtree(work, ignore_errors=True)
     t = statistics.median(rates["tally"])
     o = statistics.median(rates["openssh"])
     ratios = [a / b for a, b in zip(rates["tally"], rates["openssh"])]
