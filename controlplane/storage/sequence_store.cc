@@ -335,7 +335,28 @@ std::string SequenceStore::resumeAfter(uint64_t last_local, uint32_t last_file) 
   };
   resume(kLocal, last_local, kUint32Span, "localSequenceNumbers");
   resume(kFile, last_file, kFileSeqSpan, "file sequence numbers");
-  return note.empty() ? note : "bill journal: " + note;
+  if (note.empty()) {
+    return note;
+  }
+  // Store the lower reservation as well. Otherwise the ceiling on disk stays where open() put
+  // it, a block above the one it found: every start after a crash adds a block, and after two
+  // crashes in a row the journal's number is more than two blocks below it, so the numbers
+  // would jump. Numbers handed out are below next, so next + block is a safe ceiling.
+  uint64_t reserve[kCount];
+  for (int k = 0; k < kCount; ++k) {
+    reserve[k] = std::min(counters_[k].ceiling, counters_[k].next + block_);
+  }
+  auto st = store(reserve);
+  if (st) {
+    for (int k = 0; k < kCount; ++k) {
+      counters_[k].ceiling = reserve[k];
+    }
+  } else {
+    // Still safe (the higher ceiling stays on disk); only the next crash may skip numbers.
+    ++persist_errors_;
+    last_error_ = st.error().message;
+  }
+  return "bill journal: " + note;
 }
 
 }  // namespace tally

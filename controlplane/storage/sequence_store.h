@@ -55,8 +55,9 @@ class SequenceStore : public SequenceSource {
   // After a crash, the bill journal knows the last localSequenceNumber and file sequence number
   // that made it into a committed bill or file; the numbers reserved above them were never
   // used durably. Continues right after them when they lie within the last reserved block
-  // (so a kill -9 leaves no gap), else keeps the reservation. 0 = not known. Returns a line to
-  // log ("" when nothing changed).
+  // (so a kill -9 leaves no gap), else keeps the reservation. 0 = not known. When a counter
+  // moves back, the lower reservation (next + block) is stored too, so that any number of
+  // crashes in a row leaves no gap. Returns a line to log ("" when nothing changed).
   std::string resumeAfter(uint64_t last_local, uint32_t last_file);
 
   // Stores the exact next values now (a clean shutdown does this in the destructor).
