@@ -84,6 +84,10 @@ TransferWorker::TransferWorker(std::unique_ptr<Transport> transport, TimeZonePtr
       on_failed_(std::move(on_failed)) {
   policy_.min_backoff_ns = std::max<int64_t>(policy_.min_backoff_ns, 1);
   policy_.max_backoff_ns = std::max(policy_.max_backoff_ns, policy_.min_backoff_ns);
+  // The daemon before this one (killed, restarted at once) may have named files in this very
+  // second, with counters this worker cannot know: its names start at the next second, and
+  // the first attempt waits for it (run()), so that no name is ever ahead of the clock.
+  first_name_second_ = floorDiv(wall_ns_(), 1'000'000'000) + 1;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -158,6 +162,15 @@ void TransferWorker::run() {
       continue;
     }
 
+    if (!first_second_waited_) {
+      first_second_waited_ = true;
+      const int64_t wait_ns = first_name_second_ * 1'000'000'000 - wall_ns_();
+      if (wait_ns > 0) {
+        cv_.wait_for(lk, std::chrono::nanoseconds(wait_ns + 2'000'000), [&] { return stop_; });
+        continue;
+      }
+    }
+
     const TransferJob job = queue_.front();
     status_.in_flight = true;
     status_.next_attempt_unix_ns = 0;
@@ -194,7 +207,7 @@ void TransferWorker::run() {
           }
         }
       } else {
-        int64_t s = floorDiv(wall_ns_(), 1'000'000'000);
+        int64_t s = std::max(floorDiv(wall_ns_(), 1'000'000'000), first_name_second_);
         if (s < name_second_) {
           s = name_second_;  // the wall clock went back: never reuse a name of this run
         }

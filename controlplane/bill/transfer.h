@@ -10,6 +10,10 @@
 //   sidecar <local>.xfer (durable_file.h); every later attempt, also after a restart, uses the
 //   name in the sidecar. Remote names: <stem>-<YYYYMMDDhhmmss><NNN>.<ext> (local time of the
 //   first attempt, NNN 000-999 counting files named in the same second; ext of the local file).
+//   Never the second the worker was made in (its first attempt waits for the next second): a
+//   daemon killed and started again within one second would otherwise name files like the one
+//   before it, and a file already on the server under the name with the same size counts as
+//   delivered (its bills lost), another size fails for ever.
 // - Only after the Transport says ok / already-there is the local file deleted (then its
 //   sidecar, then the directory fsync'd), and on_delivered called.
 // - A file whose attempt failed stays queued; the next attempt is after the backoff
@@ -112,6 +116,8 @@ class TransferWorker {
   bool stop_ = false;
   int64_t name_second_ = 0;
   unsigned name_counter_ = 0;
+  int64_t first_name_second_ = 0;  // the second after the one the worker was made in
+  bool first_second_waited_ = false;
   std::thread thread_;  // last: started when everything above is set
 };
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -58,8 +59,9 @@ int64_t msBetween(Steady::time_point a, Steady::time_point b) {
   return std::chrono::duration_cast<milliseconds>(b - a).count();
 }
 
-// 2024-05-17 08:00:00 UTC: remote names 20240517080000NNN in the UTC zone.
-const int64_t kWall = utcNs(2024, 5, 17, 8, 0, 0);
+// 2024-05-17 08:00:00.999 UTC: a worker made then names files 20240517080001NNN in the UTC
+// zone (never in the second it was made in; its first attempt waits 1 ms for the next one).
+const int64_t kWall = utcNs(2024, 5, 17, 8, 0, 0) + 999'000'000;
 
 class TransferTest : public ::testing::Test {
  protected:
@@ -75,10 +77,18 @@ class TransferTest : public ::testing::Test {
     worker_.reset();
   }
 
-  TransferWorker& start(TransferPolicy policy, int64_t wall = kWall) {
+  // running: the wall clock reads `wall` when the fixture was made and goes on with real time;
+  // otherwise it stands still at `wall`.
+  TransferWorker& start(TransferPolicy policy, int64_t wall = kWall, bool running = false) {
+    std::function<int64_t()> clock = [wall] { return wall; };
+    if (running) {
+      clock = [wall, base = made_] {
+        return wall + std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now() - base)
+                          .count();
+      };
+    }
     worker_ = std::make_unique<TransferWorker>(
-        std::make_unique<ScriptedTransport>(state_), TimeZone::utc(), policy,
-        [wall] { return wall; },
+        std::make_unique<ScriptedTransport>(state_), TimeZone::utc(), policy, clock,
         [this](const TransferJob& j, const TransferResult& r, const std::string& remote) {
           std::lock_guard lk(mu_);
           delivered_.push_back({j.name, r.status, remote});
@@ -125,6 +135,7 @@ class TransferTest : public ::testing::Test {
     return failed_;
   }
 
+  const Steady::time_point made_ = Steady::now();
   TempDir tmp_;
   std::string dir_;
   std::string server_;
@@ -174,7 +185,7 @@ TEST_F(TransferTest, DeliveredFileIsDeletedWithItsSidecarAndReportedOnce) {
   EXPECT_STREQ(w.protocol(), "scripted");
   w.enqueue(file("gw_1.cdr", 321, 5));
   ASSERT_TRUE(waitFor([&] { return deliveredCount() == 1; }));
-  const std::string remote = "bill-20240517080000000.cdr";
+  const std::string remote = "bill-20240517080001000.cdr";
   auto d = deliveredCopy();
   EXPECT_EQ(d[0].name, "gw_1.cdr");
   EXPECT_EQ(d[0].status, TransferStatus::kOk);
@@ -216,7 +227,7 @@ TEST_F(TransferTest, FailureKeepsFileAndSidecarAndRetriesWithTheSameName) {
   ASSERT_TRUE(waitFor([&] { return failedCount() == 1; }));
   // In the 200 ms before the retry: the file and its sidecar are there, still queued.
   EXPECT_TRUE(fs::exists(local("gw_1.cdr")));
-  EXPECT_EQ(readText(local("gw_1.cdr.xfer")), "bill-20240517080000000.cdr\n");
+  EXPECT_EQ(readText(local("gw_1.cdr.xfer")), "bill-20240517080001000.cdr\n");
   TransferStatusView s = w.status();
   EXPECT_EQ(s.queued_files, 1u);
   EXPECT_EQ(s.queued_bytes, 100u);
@@ -230,7 +241,7 @@ TEST_F(TransferTest, FailureKeepsFileAndSidecarAndRetriesWithTheSameName) {
   auto calls = state_->callsCopy();
   ASSERT_EQ(calls.size(), 3u);
   for (const auto& c : calls) {
-    EXPECT_EQ(c.remote_name, "bill-20240517080000000.cdr");
+    EXPECT_EQ(c.remote_name, "bill-20240517080001000.cdr");
   }
   EXPECT_EQ(failedCount(), 2u);
   EXPECT_FALSE(fs::exists(local("gw_1.cdr")));
@@ -298,7 +309,7 @@ TEST_F(TransferTest, RestartReusesTheNameInTheSidecar) {
   start(policy(60'000, 300'000)).enqueue(file("gw_1.cdr", 100, 2, "first"));
   ASSERT_TRUE(waitFor([&] { return failedCount() == 1; }));
   const std::string name = state_->callsCopy().at(0).remote_name;
-  EXPECT_EQ(name, "first-20240517080000000.cdr");
+  EXPECT_EQ(name, "first-20240517080001000.cdr");
   worker_.reset();  // queued file stays on disk, with its sidecar
   ASSERT_TRUE(fs::exists(local("gw_1.cdr")));
   ASSERT_EQ(readText(local("gw_1.cdr.xfer")), name + "\n");
@@ -314,6 +325,23 @@ TEST_F(TransferTest, RestartReusesTheNameInTheSidecar) {
   EXPECT_TRUE(fs::exists(server_ + "/" + name));
   EXPECT_FALSE(fs::exists(local("gw_1.cdr")));
   EXPECT_FALSE(fs::exists(local("gw_1.cdr.xfer")));
+}
+
+// A daemon killed and started again within the same second: the new worker must not name a
+// file like one the worker before it delivered in that second (same size: taken for "already
+// there" and deleted undelivered; another size: refused for ever). Found by the crash-loop test.
+TEST_F(TransferTest, ARestartWithinTheSameSecondNeverReusesAName) {
+  const int64_t t = utcNs(2024, 5, 17, 8, 0, 0) + 500'000'000;  // a clock running from 08:00:00.5
+  start(policy(1000, 10000), t, true).enqueue(file("gw_1.cdr", 100));
+  ASSERT_TRUE(waitFor([&] { return deliveredCount() == 1; }));
+  worker_.reset();
+  start(policy(1000, 10000), t, true).enqueue(file("gw_2.cdr", 100));  // the same size
+  ASSERT_TRUE(waitFor([&] { return deliveredCount() == 2; }));
+  auto d = deliveredCopy();
+  EXPECT_NE(d[0].remote, d[1].remote);
+  EXPECT_EQ(d[1].status, TransferStatus::kOk);  // not kAlreadyThere
+  EXPECT_TRUE(fs::exists(server_ + "/" + d[0].remote));
+  EXPECT_TRUE(fs::exists(server_ + "/" + d[1].remote));
 }
 
 // Delivered before a crash between the server's rename and the local delete: the next start
@@ -398,8 +426,8 @@ TEST_F(TransferTest, TheSameFileIsQueuedOnce) {
   auto calls = state_->callsCopy();
   ASSERT_EQ(calls.size(), 2u);
   // Two names fixed in the same second: counters 000 and 001.
-  EXPECT_EQ(calls[0].remote_name, "bill-20240517080000000.cdr");
-  EXPECT_EQ(calls[1].remote_name, "bill-20240517080000001.cdr");
+  EXPECT_EQ(calls[0].remote_name, "bill-20240517080001000.cdr");
+  EXPECT_EQ(calls[1].remote_name, "bill-20240517080001001.cdr");
   EXPECT_EQ(deliveredCount(), 2u);
 }
 
