@@ -94,7 +94,11 @@ std::string readPid(int fd) {
 Result<std::unique_ptr<DirectoryLock>> DirectoryLock::acquire(const std::string& dir,
                                                               const std::string& what) {
   const std::string path = dir + "/" + kLockName;
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  // The lock is held on a read-only descriptor: a daemon keeps no file open for writing on
+  // the CF card between writes, so the card can still be remounted read-only under it (as the
+  // kernel does on I/O errors, and as an operator may) and the daemon sees EROFS at its next
+  // write instead of the remount failing with EBUSY.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) {
     return Error{what + " " + dir + ": cannot open " + path + ": " + sysText()};
   }
@@ -113,10 +117,15 @@ Result<std::unique_ptr<DirectoryLock>> DirectoryLock::acquire(const std::string&
     return e;
   }
   // The pid is for the refusal message of the next one; failing to write it is not fatal.
+  // flock belongs to the open file description of fd: closing this second one keeps the lock.
   std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 ||
-      ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+  int wfd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (wfd < 0 || ::ftruncate(wfd, 0) != 0 ||
+      ::pwrite(wfd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     logWarn(what + " " + dir + ": cannot write the pid into " + path + ": " + sysText());
+  }
+  if (wfd >= 0) {
+    ::close(wfd);
   }
   return std::unique_ptr<DirectoryLock>(new DirectoryLock(fd));
 }
