@@ -80,6 +80,7 @@ Reply displayConfiguration(const Config& c, bool json) {
                                              : !s.password_cipher.empty() ? "password"
                                                                           : "none"},
                           {"private_key", s.private_key_path},
+                          {"key_file", s.password_cipher.empty() ? "" : s.key_file},
                           {"known_hosts", s.known_hosts_path},
                           {"timeout_ms", s.timeout_ms}};
     } else {
@@ -119,8 +120,9 @@ Reply displayConfiguration(const Config& c, bool json) {
     line(out, "Bill server file name", s.filename.empty() ? "-" : s.filename);
     line(out, "Bill server user name", s.user_name.empty() ? "-" : s.user_name);
     line(out, "Authentication", !s.private_key_path.empty() ? "private key " + s.private_key_path
-                                : !s.password_cipher.empty() ? "password (ciphered)"
-                                                             : "none");
+                                : !s.password_cipher.empty()
+                                    ? "password (ciphered, key file " + s.key_file + ")"
+                                    : "none");
     line(out, "Known hosts", s.known_hosts_path.empty() ? "-" : s.known_hosts_path);
     line(out, "Step timeout", std::to_string(s.timeout_ms) + " ms");
   } else {
