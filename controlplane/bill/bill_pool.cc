@@ -18,7 +18,7 @@ namespace {
 constexpr int64_t kNsPerS = 1'000'000'000;
 constexpr int64_t kNsPerMin = 60 * kNsPerS;
 // After a failed CF card / outbox write the pooled bills are tried again this much later.
-constexpr int64_t kWriteRetryNs = 10 * kNsPerS;
+constexpr int64_t kWriteRetryNs = 5 * kNsPerS;
 // With the pool disabled, bills waiting for room (CF card full, transfer running) are bounded:
 // beyond this many, new ones are dropped as if the card were full and the server unreachable.
 constexpr uint64_t kMaxInvisiblePool = 1u << 20;
@@ -596,7 +596,11 @@ bool BillPool::admit(BillInfo info, std::vector<uint8_t> data) {
 
 bool BillPool::dropIfFull(const BillInfo& info, uint64_t bytes) {
   const bool server_down = !transfer_ || transfer_->status().failing;
-  const bool card_full = cfcard_->wouldExceed(bytes + cdrFileHeaderBytesFor());
+  // Room for this bill once what is already on its way to the card is there: files being
+  // written and, with the pool disabled, every bill waiting (they all go to the card). Without
+  // them a burst of bills closed in one poll would all find the card "not full" and wait,
+  // however far beyond its capacity.
+  const bool card_full = cfcard_->wouldExceed(cfcardBytesAhead() + bytes + cdrFileHeaderBytesFor());
   if (!card_full) {
     setAlarm(info_.full_alarm, false, "", clock_.wallNs());
     return false;
@@ -736,14 +740,28 @@ void BillPool::moveOut(Target target, bool only_hot, cdr::FileClosureReason reas
   }
 }
 
-bool BillPool::cfcardRoomFor(uint64_t bytes) {
+uint64_t BillPool::cfcardBytesInFlight() const {
   // Files being written (or whose done is not committed yet) are not on the CF card's books
   // yet, but take their room all the same.
+  uint64_t bytes = 0;
   for (const auto& [t, in] : intents_) {
     if (in.target == Target::kCfcard && !in.scanned) {
       bytes += in.bytes;
     }
   }
+  return bytes;
+}
+
+uint64_t BillPool::cfcardBytesAhead() const {
+  uint64_t ahead = cfcardBytesInFlight();
+  if (!info_.enabled) {
+    ahead += pooled_bytes_ + pooled_ * cdr::cdrRecordOverhead(config_.accounting.cdr.format);
+  }
+  return ahead;
+}
+
+bool BillPool::cfcardRoomFor(uint64_t bytes) {
+  bytes += cfcardBytesInFlight();
   if (!cfcard_->wouldExceed(bytes)) {
     return true;
   }
@@ -838,6 +856,7 @@ void BillPool::finishWrites() {
       ++info_.write_errors;
       info_.last_write_error = d.error;
       next_write_retry_ns_ = now + kWriteRetryNs;
+      retry_target_ = in.target;  // tried again whatever the mode (a manual backup too)
       setAlarm(info_.write_alarm, true,
                "bill file write failed: " + d.error + "; the bills stay in the journal and are "
                "written again in " + std::to_string(kWriteRetryNs / kNsPerS) + " s",
@@ -926,6 +945,15 @@ void BillPool::tick(int64_t now_ns) {
   const LocalBillConfig& lb = config_.local_bill;
   const CdrConfig& cdr = config_.accounting.cdr;
   const bool may_write = info_.write_alarm.raised ? now_ns >= next_write_retry_ns_ : true;
+  if (may_write && retry_target_) {
+    // A failed write is tried again by itself, also where no trigger of the mode would move
+    // the bills (backup_mode none after a manual backup): the bills it held are pooled again.
+    const Target t = *retry_target_;
+    retry_target_.reset();
+    if (pooled_ != 0) {
+      moveOut(t, false, cdr::FileClosureReason::kNormal, "");
+    }
+  }
   if (may_write && pooled_ != 0) {
     if (!info_.enabled) {
       // The invisible pool: the accounting.cdr file rules.
@@ -1032,7 +1060,7 @@ void BillPool::evaluateAlarms(int64_t now_ns) {
     } else if (pct + 5 < th) {
       setAlarm(info_.cfcard_alarm, false, "", now_ns);
     }
-    if (!cfcard_->wouldExceed(cdrFileHeaderBytesFor() + 1024)) {
+    if (!cfcard_->wouldExceed(cfcardBytesAhead() + cdrFileHeaderBytesFor() + 1024)) {
       setAlarm(info_.full_alarm, false, "", now_ns);
     }
   }

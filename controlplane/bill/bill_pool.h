@@ -241,6 +241,10 @@ class BillPool final : public RecordSink {
   void moveOut(Target target, bool only_hot, cdr::FileClosureReason reason,
                const std::string& stem);
   bool cfcardRoomFor(uint64_t bytes);
+  uint64_t cfcardBytesInFlight() const;
+  // What will be on the CF card once the files being written and (pool disabled) the bills
+  // waiting for room are there.
+  uint64_t cfcardBytesAhead() const;
   void finishWrites();
   void journalDone(Intent& in, bool ok);
   void handOverCommitted();
@@ -281,6 +285,7 @@ class BillPool final : public RecordSink {
   int64_t next_cache_backup_ns_ = 0;
   int64_t next_cfcard_backup_ns_ = 0;
   int64_t next_write_retry_ns_ = 0;
+  std::optional<Target> retry_target_;  // where the last failed write went: tried again
 
   PoolInformation info_;
 
