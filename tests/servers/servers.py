@@ -179,7 +179,9 @@ class Sshd:
         return "[%s]:%d %s\n" % (host, port or self.port, key or self.host_pub())
 
     # --- life cycle --------------------------------------------------------------------------
-    def start(self):
+    def start(self, port=None):
+        """port: listen on this port (one reserved with free_port() earlier, e.g. a bill server
+        configured before it comes up); default: a free one."""
         self.dir = tempfile.mkdtemp(prefix="tally-sshd-")
         os.chmod(self.dir, 0o755)  # the session runs as SFTP_USER and must traverse it
         os.makedirs("/run/sshd", exist_ok=True)
@@ -194,8 +196,8 @@ class Sshd:
         os.mkdir(self.upload_dir)
         shutil.chown(self.upload_dir, self.user)
         last = None
-        for _ in range(3):  # the free port may be taken between the probe and sshd's bind
-            self.port = free_port("tcp")
+        for _ in range(1 if port else 3):  # a free port may be taken before sshd's bind
+            self.port = port or free_port("tcp")
             if self.ipv6:
                 # The same number must be free on ::1 too.
                 try:
@@ -278,6 +280,19 @@ LogLevel {lvl}
         self.stop()
         return False
 
+    # --- stopping the server without closing its port ------------------------------------------
+    def pause(self):
+        """SIGSTOP the listener and every session below it: connections are still accepted by
+        the kernel, but nothing answers (a hung server)."""
+        pids = [self.proc.pid] + descendants(self.proc.pid)
+        for p in pids:
+            _signal(p, signal.SIGSTOP)
+        return pids
+
+    def resume(self):
+        for p in [self.proc.pid] + descendants(self.proc.pid):
+            _signal(p, signal.SIGCONT)
+
     # --- per-connection children -------------------------------------------------------------
     def sessions(self):
         """The per-connection children of the listener ("sshd: billsftp [priv]")."""
@@ -319,13 +334,14 @@ class Tftpd:
         with open(table) as f:
             return any(line.split()[1] == local for line in f.readlines()[1:])
 
-    def start(self):
+    def start(self, port=None):
+        """port: as for Sshd.start."""
         self.dir = tempfile.mkdtemp(prefix="tally-tftpd-")
         os.mkdir(self.root)
         shutil.chown(self.root, "tftp")
         last = None
-        for _ in range(3):
-            self.port = free_port("udp", self.host)
+        for _ in range(1 if port else 3):
+            self.port = port or free_port("udp", self.host)
             addr = ("[%s]:%d" if ":" in self.host else "%s:%d") % (self.host, self.port)
             self.proc = subprocess.Popen(
                 [TFTPD, "-L", "-a", addr, "-s", "-c", "-p", "-u", "tftp", "-U", "022", "-B",
