@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <sys/stat.h>
 #include <unordered_set>
 
 #include "controlplane/cdr/cdr_decode.h"
@@ -442,6 +443,7 @@ Result<bool> BillPool::start(std::unique_ptr<Transport> transport) {
         });
   }
   applyReplay(replay);
+  resumeTransfers();
   const int64_t now = clock_.wallNs();
   next_checkpoint_ns_ = now;  // a first checkpoint at once supersedes the recovered one
   next_cache_backup_ns_ = now + int64_t{lb.cache.backup_interval_min} * kNsPerMin;
@@ -597,18 +599,24 @@ bool BillPool::admit(BillInfo info, std::vector<uint8_t> data) {
 bool BillPool::dropIfFull(const BillInfo& info, uint64_t bytes) {
   const bool server_down = !transfer_ || transfer_->status().failing;
   // Room for this bill once what is already on its way to the card is there: files being
-  // written and, with the pool disabled, every bill waiting (they all go to the card). Without
-  // them a burst of bills closed in one poll would all find the card "not full" and wait,
-  // however far beyond its capacity.
+  // written and the pooled bills bound for it. Without them a burst of bills closed in one
+  // poll would all find the card "not full" and wait, however far beyond its capacity.
   const bool card_full = cfcard_->wouldExceed(cfcardBytesAhead() + bytes + cdrFileHeaderBytesFor());
   if (!card_full) {
     setAlarm(info_.full_alarm, false, "", clock_.wallNs());
     return false;
   }
-  const uint64_t room = info_.enabled ? info_.capacity : kMaxInvisiblePool;
-  const uint64_t waiting_limit =
-      info_.enabled ? room : std::min<uint64_t>(room, config_.accounting.cdr.file_max_records);
-  if (pooled_ < (server_down ? waiting_limit : room)) {
+  // Bills wait for room: while the server takes files, up to a bound on memory; with the
+  // server down, up to the pool's capacity (pool disabled: what the card still takes and one
+  // file's worth beyond it).
+  uint64_t waiting_limit = kMaxInvisiblePool;
+  if (server_down) {
+    waiting_limit = info_.enabled ? info_.capacity
+                                  : std::min<uint64_t>(kMaxInvisiblePool,
+                                                       config_.accounting.cdr.file_max_records +
+                                                           cfcardBillsThatFit(bytes));
+  }
+  if (pooled_ < waiting_limit) {
     return false;  // waits in the pool for room on the card
   }
   if (config_.local_bill.cfcard.overflow == CfCardOverflow::kDropOldest) {
@@ -629,11 +637,18 @@ void BillPool::drop(DropCause cause, const BillInfo& info) {
   d.dl_octets += info.dl_octets;
   ++lost_unreported_;
   const int64_t now = clock_.wallNs();
-  if (cause == DropCause::kCfcardFull || cause == DropCause::kJournal) {
+  if (cause == DropCause::kCfcardFull) {
     setAlarm(info_.full_alarm, true,
              std::string("bills are being dropped (") + dropCauseName(cause) +
                  "): the CF card " + cfcard_->dir() + " is full and the bill server cannot be "
                  "reached; free space or restore the server (display local-bill information)",
+             now);
+  } else if (cause == DropCause::kJournal) {
+    setAlarm(info_.full_alarm, true,
+             std::string("bills are being dropped (") + dropCauseName(cause) +
+                 "): the bill journal in " + config_.node.state_dir +
+                 " cannot keep up or cannot write (its buffer is full); see the journal's last "
+                 "error (display local-bill information)",
              now);
   }
 }
@@ -754,10 +769,25 @@ uint64_t BillPool::cfcardBytesInFlight() const {
 
 uint64_t BillPool::cfcardBytesAhead() const {
   uint64_t ahead = cfcardBytesInFlight();
-  if (!info_.enabled) {
+  // The pooled bills are bound for the card unless the cache sends them to the bill server.
+  const CacheBackupMode mode = config_.local_bill.cache.backup_mode;
+  if (!info_.enabled || mode == CacheBackupMode::kCfcard || mode == CacheBackupMode::kNone) {
     ahead += pooled_bytes_ + pooled_ * cdr::cdrRecordOverhead(config_.accounting.cdr.format);
   }
   return ahead;
+}
+
+uint64_t BillPool::cfcardBillsThatFit(uint64_t bill_bytes) const {
+  const CfCardUsage u = cfcard_->usage();
+  if (!u.capacity_bytes) return kMaxInvisiblePool;
+  const uint64_t used = u.bytes + cfcardBytesInFlight();
+  if (used >= *u.capacity_bytes) return 0;
+  const CdrConfig& cdr = config_.accounting.cdr;
+  const uint64_t average = pooled_ != 0 ? pooled_bytes_ / pooled_ : bill_bytes;
+  // A bill's share of a file: its record, its framing and its part of the file header.
+  const uint64_t per_bill = average + cdr::cdrRecordOverhead(cdr.format) +
+                            cdr::cdrFileHeaderBytes(cdr.format) / std::max<uint32_t>(1, cdr.file_max_records);
+  return per_bill == 0 ? kMaxInvisiblePool : (*u.capacity_bytes - used) / per_bill;
 }
 
 bool BillPool::cfcardRoomFor(uint64_t bytes) {
@@ -788,8 +818,7 @@ bool BillPool::cfcardRoomFor(uint64_t bytes) {
     return !cfcard_->wouldExceed(bytes);
   }
   if (transfer_) {
-    queueCfcardTransfer(config_.local_bill.bill_server ? config_.local_bill.bill_server->filename
-                                                       : std::string());
+    queueCfcardTransfer(remoteStem());
   }
   return false;
 }
@@ -912,15 +941,62 @@ void BillPool::handOverCommitted() {
       TransferJob job;
       job.dir = outbox_dir_;
       job.name = in.name;
-      job.stem = in.stem.empty() && config_.local_bill.bill_server
-                     ? config_.local_bill.bill_server->filename
-                     : in.stem;
+      job.stem = in.stem.empty() ? remoteStem() : in.stem;
       job.bytes = in.bytes;
       job.bills = in.bills;
       transfer_->enqueue(std::move(job));
     }
     it = intents_.erase(it);
   }
+}
+
+std::string BillPool::remoteStem() const {
+  const auto& bs = config_.local_bill.bill_server;
+  return bs && !bs->filename.empty() ? bs->filename : config_.node.id;
+}
+
+void BillPool::resumeTransfers() {
+  if (!transfer_) return;
+  // Outbox files (cache backup_mode sftp/tftp) exist only to be sent: all of them, now.
+  auto names = listDirectory(outbox_dir_);
+  if (!names) {
+    logWarn("bill outbox " + outbox_dir_ + ": " + names.error().message);
+  } else {
+    uint64_t n = 0;
+    for (const std::string& name : names.value()) {
+      if (name.empty() || name[0] == '.' || !(name.ends_with(".cdr") || name.ends_with(".csv"))) {
+        continue;
+      }
+      struct stat st;
+      const std::string path = outbox_dir_ + "/" + name;
+      if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      TransferJob job;
+      job.dir = outbox_dir_;
+      job.name = name;
+      job.stem = remoteStem();
+      job.bytes = uint64_t(st.st_size);
+      job.bills = CfCard::billsInFile(path);
+      transfer_->enqueue(std::move(job));
+      ++n;
+    }
+    if (n != 0) logInfo("bill outbox: " + countText(n, "file") + " to send from before the start");
+  }
+  // CF card files whose transfer had begun (their remote name is fixed in a .xfer sidecar):
+  // finished now under that name; the others wait for their trigger as before.
+  uint64_t n = 0;
+  for (const CfCardFile& f : cfcard_->files()) {
+    auto side = fileExists(cfcard_->dir() + "/" + f.name + ".xfer");
+    if (!side || !side.value()) continue;
+    TransferJob job;
+    job.dir = cfcard_->dir();
+    job.name = f.name;
+    job.stem = remoteStem();
+    job.bytes = f.bytes;
+    job.bills = f.bills;
+    transfer_->enqueue(std::move(job));
+    ++n;
+  }
+  if (n != 0) logInfo("CF card: " + countText(n, "transfer") + " begun before the start resumed");
 }
 
 void BillPool::queueCfcardTransfer(const std::string& stem) {
@@ -1000,7 +1076,7 @@ void BillPool::tick(int64_t now_ns) {
         (u.capacity_bytes && u.percent() >= lb.cfcard.alarm_threshold_pct && u.files != 0)) {
       const TransferStatusView ts = transfer_->status();
       if (ts.queued_files == 0) {
-        queueCfcardTransfer(lb.bill_server ? lb.bill_server->filename : std::string());
+        queueCfcardTransfer(remoteStem());
       }
       if (now_ns >= next_cfcard_backup_ns_) {
         next_cfcard_backup_ns_ = now_ns + int64_t{lb.cfcard.backup_interval_min} * kNsPerMin;
@@ -1213,12 +1289,12 @@ Result<std::string> BillPool::backupCfcard(const std::string& name) {
     }
   }
   const CfCardUsage u = cfcard_->usage();
+  // Files waiting in the outbox (or on the card) behind a backoff are tried now either way.
+  transfer_->kick();
   if (u.files == 0) {
     return std::string("the CF card holds no bill file");
   }
-  queueCfcardTransfer(name.empty() && config_.local_bill.bill_server
-                          ? config_.local_bill.bill_server->filename
-                          : name);
+  queueCfcardTransfer(name.empty() ? remoteStem() : name);
   transfer_->kick();
   return "sending " + countText(u.files, "file") + " (" + countText(u.bills, "bill") + ", " +
          std::to_string(u.bytes) + " octets) to the bill server by " + transfer_protocol_;

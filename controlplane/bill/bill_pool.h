@@ -242,9 +242,11 @@ class BillPool final : public RecordSink {
                const std::string& stem);
   bool cfcardRoomFor(uint64_t bytes);
   uint64_t cfcardBytesInFlight() const;
-  // What will be on the CF card once the files being written and (pool disabled) the bills
-  // waiting for room are there.
+  // What will be on the CF card once the files being written and the pooled bills bound for
+  // it (all of them, unless the cache sends them to the bill server) are there.
   uint64_t cfcardBytesAhead() const;
+  // About how many bills of the pooled bills' average size still fit on the card.
+  uint64_t cfcardBillsThatFit(uint64_t bill_bytes) const;
   void finishWrites();
   void journalDone(Intent& in, bool ok);
   void handOverCommitted();
@@ -253,6 +255,10 @@ class BillPool final : public RecordSink {
   void compact();
   void storageThread();
   void queueCfcardTransfer(const std::string& stem);
+  // At start: the outbox's files and the CF card files whose transfer had begun, queued again.
+  void resumeTransfers();
+  // Remote file name stem: bill_server.filename, else node.id.
+  std::string remoteStem() const;
   size_t cdrFileHeaderBytesFor() const;
 
   const Config& config_;

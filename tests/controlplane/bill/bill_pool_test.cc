@@ -1144,5 +1144,110 @@ TEST_F(BillPoolTest, PoolAlarmHysteresis) {
   EXPECT_EQ(alarm().raised_count, 2u);
 }
 
+// ---------------------------------------------------------------------------------------------
+// 10. Found by the end-to-end test (tests/bill/pool_it.py) and the operations review.
+
+// A burst closed in one poll (sessions ending together) with the card nearly full and no
+// server: what the card cannot take beyond one file's worth is dropped at once, not left to
+// wait beyond the card's capacity because the card's books had not seen the burst yet.
+TEST_F(BillPoolTest, BurstBeyondTheCardWithTheServerDownIsDroppedAtOnce) {
+  config_.local_bill.cfcard.capacity_bytes = fileBytes(5) * 2 + recordBytes() / 2;
+  open();
+  emit(22);  // no tick in between: one poll's worth
+  PoolInformation info = pool_->information();
+  EXPECT_EQ(info.dropped[size_t(DropCause::kCfcardFull)].bills, 7u)
+      << "10 fit on the card, 5 (a file's worth) may wait, 7 have no room";
+  EXPECT_EQ(pool_->size(), 15u);
+  EXPECT_TRUE(info.full_alarm.raised);
+  tick();
+  settle();
+  tick();
+  EXPECT_EQ(cdrFiles(cf()).size(), 2u);
+  EXPECT_EQ(pool_->size(), 5u);
+  info = pool_->information();
+  EXPECT_EQ(info.kept_octets + info.droppedAtEmitOctets(), info.emitted_octets);
+  EXPECT_LE(info.cfcard.bytes, *config_.local_bill.cfcard.capacity_bytes);
+}
+
+// An enabled pool at its capacity whose overflow the card cannot take, with no server: new
+// bills are dropped (counted, alarmed) instead of the pool growing past its capacity.
+TEST_F(BillPoolTest, EnabledPoolAtCapacityWithTheCardFullDropsInsteadOfGrowing) {
+  config_.local_bill.bill_pool.enable = true;
+  config_.local_bill.bill_pool.capacity_bills = 4;
+  config_.local_bill.cache.backup_mode = CacheBackupMode::kNone;
+  config_.local_bill.cfcard.capacity_bytes = fileBytes(2) + recordBytes() / 2;
+  open();
+  for (int i = 0; i < 10; ++i) {
+    emit(1);
+    tick();
+  }
+  settle();
+  tick();
+  PoolInformation info = pool_->information();
+  EXPECT_LE(pool_->size(), 4u) << "the pool never holds more than its capacity";
+  const uint64_t on_card = info.cfcard.bills;
+  EXPECT_EQ(on_card + pool_->size() + info.dropped[size_t(DropCause::kCfcardFull)].bills, 10u);
+  EXPECT_GT(info.dropped[size_t(DropCause::kCfcardFull)].bills, 0u);
+  EXPECT_EQ(info.full_alarm.raised_count, 1u);
+  EXPECT_EQ(info.kept_octets + info.droppedAtEmitOctets(), info.emitted_octets);
+}
+
+// A failed write (here: the card's directory replaced by a file) raises the write alarm at the
+// next poll, keeps the bills, and is tried again by itself - also after a manual backup with
+// backup_mode none, where no trigger of the mode would move the bills again.
+TEST_F(BillPoolTest, FailedManualWriteIsRetriedByItself) {
+  config_.local_bill.bill_pool.enable = true;
+  config_.local_bill.bill_pool.capacity_bills = 100;
+  config_.local_bill.cache.backup_mode = CacheBackupMode::kNone;
+  open();
+  emit(3);
+  tick();
+  ASSERT_TRUE(pool_->waitCommitted(kWait));
+  fs::rename(cf(), cf() + ".away");
+  { std::ofstream(cf()) << "not a directory"; }
+  auto r = pool_->backupCache(CacheBackupMode::kCfcard);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(pool_->waitIdle(kWait));
+  tick();
+  PoolInformation info = pool_->information();
+  EXPECT_TRUE(info.write_alarm.raised) << "raised at the first poll after the failure";
+  EXPECT_EQ(pool_->size(), 3u) << "the bills stay pooled";
+  fs::remove(cf());
+  fs::rename(cf() + ".away", cf());
+  clock_.advanceMs(1000);
+  tick();
+  ASSERT_TRUE(pool_->waitIdle(kWait));
+  EXPECT_TRUE(cdrFiles(cf()).empty()) << "not before the retry interval";
+  clock_.advanceMs(5000);
+  tick();
+  settle();
+  tick();
+  info = pool_->information();
+  EXPECT_FALSE(info.write_alarm.raised);
+  EXPECT_EQ(pool_->size(), 0u);
+  expectExactlyOnce(readCard(cf()));
+}
+
+// Files the cache put in the outbox (backup_mode sftp/tftp) that were not sent before a stop
+// are sent after the start, under the default stem node.id when bill_server.filename is empty.
+TEST_F(BillPoolTransferTest, OutboxFilesFromBeforeTheStartAreSent) {
+  config_.local_bill.bill_server->filename.clear();
+  openWithServer();
+  crash();
+  const std::string outbox = config_.node.state_dir + "/outbox";
+  ASSERT_TRUE(fs::is_directory(outbox));
+  const std::vector<uint8_t> bytes = {1, 2, 3, 4, 5, 6, 7};
+  {
+    std::ofstream f(outbox + "/gw-test_20261207000000_00000001.cdr", std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+  openWithServer();
+  ASSERT_TRUE(waitUntil([&] { return cdrFiles(outbox).empty(); }, std::chrono::seconds(10)));
+  std::vector<std::string> remote = cdrFiles(server_.path());
+  ASSERT_EQ(remote.size(), 1u);
+  EXPECT_EQ(remote[0].rfind("gw-test-", 0), 0u) << "default stem node.id: " << remote[0];
+  EXPECT_EQ(readBytes(server_.path() + "/" + remote[0]), bytes);
+}
+
 }  // namespace
 }  // namespace tally::bill
