@@ -85,8 +85,10 @@ int encryptPasswordCommand(const std::vector<std::string>& words) {
   if (!line.empty() && line.back() == '\r') {
     line.pop_back();
   }
-  if (!got) {
-    std::fprintf(stderr, "tallyctl: encrypt-password: no password on stdin\n");
+  if (!got || line.empty()) {
+    std::fprintf(stderr, "tallyctl: encrypt-password: %s\n",
+                 got ? "the password is empty: an SFTP password needs at least one character"
+                     : "no password on stdin");
     return 2;
   }
   auto cipher = tally::bill::encryptPassword(key_file, line, true);
