@@ -131,11 +131,15 @@ TransferStatusView TransferWorker::status() const {
 }
 
 std::vector<std::string> TransferWorker::busyPaths() const {
+  // Only the head of the queue: the file being uploaded or the next to be (the worker takes
+  // files from the head alone, and after a failure waits its backoff before the next one).
+  // Files further back may be deleted (drop-oldest): the worker drops a vanished file from the
+  // queue when it gets to it. Protecting every queued file would protect all of them once the
+  // fill threshold queued the whole card, and drop-oldest could then free nothing.
   std::lock_guard lk(mu_);
   std::vector<std::string> v;
-  v.reserve(queue_.size());
-  for (const auto& q : queue_) {
-    v.push_back(q.dir + "/" + q.name);
+  if (!queue_.empty()) {
+    v.push_back(queue_.front().dir + "/" + queue_.front().name);
   }
   return v;
 }

@@ -92,7 +92,8 @@ class TransferWorker {
   // Next attempt now, also for a worker in backoff.
   void kick();
   TransferStatusView status() const;
-  // Local names (dir/name) queued or in flight: not to be deleted by drop-oldest.
+  // Local names (dir/name) not to be deleted by drop-oldest: the head of the queue (in flight
+  // or next). Files queued behind it may be deleted; the worker then drops them (kGone).
   std::vector<std::string> busyPaths() const;
   const char* protocol() const { return transport_->protocol(); }
 

@@ -1249,5 +1249,33 @@ TEST_F(BillPoolTransferTest, OutboxFilesFromBeforeTheStartAreSent) {
   EXPECT_EQ(readBytes(server_.path() + "/" + remote[0]), bytes);
 }
 
+// drop-oldest with the server down once the fill threshold queued every file on the card: the
+// queued files behind the head are not protected, so room is still made (before, every queued
+// file counted as busy and drop-oldest could delete nothing).
+TEST_F(BillPoolTransferTest, DropOldestWorksWhileTheWholeCardIsQueued) {
+  config_.local_bill.cfcard.capacity_bytes = fileBytes(5) * 2 + recordBytes() / 2;
+  config_.local_bill.cfcard.overflow = CfCardOverflow::kDropOldest;
+  for (int i = 0; i < 50; ++i) state_->push(TransferStatus::kConnect);
+  openWithServer();
+  emit(10);
+  tick();
+  settle();
+  tick();
+  ASSERT_EQ(cdrFiles(cf()).size(), 2u);
+  interval();  // both files queued; the first attempt fails: the server is down
+  ASSERT_TRUE(waitUntil([&] { return pool_->information().transfer->failing; },
+                        std::chrono::seconds(5)));
+  ASSERT_EQ(pool_->information().transfer->queued_files, 2u);
+  emit(5);
+  tick();
+  settle();
+  tick();
+  PoolInformation info = pool_->information();
+  EXPECT_EQ(info.dropped[size_t(DropCause::kDropOldest)].bills, 5u);
+  EXPECT_EQ(pool_->size(), 0u) << "the new bills found room";
+  EXPECT_EQ(cdrFiles(cf()).size(), 2u);
+  EXPECT_EQ(info.dropped[size_t(DropCause::kCfcardFull)].bills, 0u);
+}
+
 }  // namespace
 }  // namespace tally::bill
