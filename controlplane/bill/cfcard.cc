@@ -388,9 +388,17 @@ uint64_t CfCard::billsInFile(const std::string& path) {
   } else {
     uint8_t h[kCdrCountOffset + 4];
     ssize_t n = ::pread(fd, h, sizeof(h), 0);
-    if (n == static_cast<ssize_t>(sizeof(h))) {
-      const uint8_t* c = h + kCdrCountOffset;
-      bills = uint64_t{c[0]} << 24 | uint64_t{c[1]} << 16 | uint64_t{c[2]} << 8 | c[3];
+    struct stat st;
+    if (n == static_cast<ssize_t>(sizeof(h)) && ::fstat(fd, &st) == 0) {
+      // Only a TS 32.297 header whose file length (octets 1-4) is the file's size is believed:
+      // a foreign or damaged .cdr file counts no bills (it would otherwise count whatever its
+      // octets 19-22 happen to hold, billions for random data).
+      const uint64_t file_length =
+          uint64_t{h[0]} << 24 | uint64_t{h[1]} << 16 | uint64_t{h[2]} << 8 | h[3];
+      if (file_length == static_cast<uint64_t>(st.st_size)) {
+        const uint8_t* c = h + kCdrCountOffset;
+        bills = uint64_t{c[0]} << 24 | uint64_t{c[1]} << 16 | uint64_t{c[2]} << 8 | c[3];
+      }
     }
   }
   ::close(fd);

@@ -179,6 +179,13 @@ TEST_F(CfCardTest, BillsInFileFromTheHeaderOrTheCsvLines) {
   writeText(path("short.cdr"), std::string(21, '\x01'));  // one octet short of the count
   EXPECT_EQ(CfCard::billsInFile(path("short.cdr")), 0u);
   EXPECT_EQ(CfCard::billsInFile(path("missing.cdr")), 0u);
+  // A .cdr file that is not a TS 32.297 file (its length field is not its size): no bills, not
+  // whatever octets 19-22 hold.
+  writeText(path("junk.cdr"), std::string(200, '\x7f'));
+  EXPECT_EQ(CfCard::billsInFile(path("junk.cdr")), 0u);
+  writeCdr(path("truncated.cdr"), 5, 200);
+  fs::resize_file(path("truncated.cdr"), 150);
+  EXPECT_EQ(CfCard::billsInFile(path("truncated.cdr")), 0u);
   writeText(path("a.csv"), "h\n1\n2\n3\n");
   EXPECT_EQ(CfCard::billsInFile(path("a.csv")), 3u);
   writeText(path("b.csv"), "h\n1\n2");  // last line without its newline
