@@ -886,6 +886,7 @@ void BillPool::finishWrites() {
       info_.last_write_error = d.error;
       next_write_retry_ns_ = now + kWriteRetryNs;
       retry_target_ = in.target;  // tried again whatever the mode (a manual backup too)
+      write_alarm_by_journal_ = false;
       setAlarm(info_.write_alarm, true,
                "bill file write failed: " + d.error + "; the bills stay in the journal and are "
                "written again in " + std::to_string(kWriteRetryNs / kNsPerS) + " s",
@@ -1154,6 +1155,14 @@ void BillPool::evaluateAlarms(int64_t now_ns) {
   const JournalStats js = journal_->stats();
   if (js.failing) {
     setAlarm(info_.write_alarm, true, "bill journal write failed: " + js.last_error, now_ns);
+    write_alarm_by_journal_ = true;
+  } else if (write_alarm_by_journal_) {
+    // The journal writes again: its alarm clears now, not only at the next file written (a
+    // file write failing meanwhile keeps it raised under its own text).
+    write_alarm_by_journal_ = false;
+    if (!retry_target_) {
+      setAlarm(info_.write_alarm, false, "", now_ns);
+    }
   }
 }
 

@@ -292,6 +292,7 @@ class BillPool final : public RecordSink {
   int64_t next_cfcard_backup_ns_ = 0;
   int64_t next_write_retry_ns_ = 0;
   std::optional<Target> retry_target_;  // where the last failed write went: tried again
+  bool write_alarm_by_journal_ = false;  // the write alarm was raised by the failing journal
 
   PoolInformation info_;
 
