@@ -101,9 +101,26 @@ struct TariffTime {
   bool operator==(const TariffTime&) const = default;
 };
 
+// The allocation and retention priority of a bearer (TS 23.203 6.1.7.3, TS 29.212
+// Allocation-Retention-Priority): the QoS a session's records start with (docs/charging.md).
+struct ArpConfig {
+  uint8_t priority_level = 9;          // 1..15, 1 = highest
+  bool capability_enabled = false;     // pre_emption_capability: may pre-empt other bearers
+  bool vulnerability_enabled = true;   // pre_emption_vulnerability: may be pre-empted
+  // ePCQoSInformation.aRP as the TS 29.274 Bearer QoS ARP octet: bit 7 PCI, bits 6-3 priority
+  // level, bit 1 PVI, where PCI/PVI 1 = disabled (the reading Wireshark applies).
+  uint8_t octet() const {
+    return static_cast<uint8_t>((capability_enabled ? 0 : 0x40) | ((priority_level & 0x0f) << 2) |
+                                (vulnerability_enabled ? 0 : 0x01));
+  }
+  bool operator==(const ArpConfig&) const = default;
+};
+
 struct CcProfile {
   uint8_t index = 8;                        // 1 hot, 2 flat, 4 prepaid, 8 normal
-  uint32_t buckets = 4;                     // 1..20 closed containers per CDR
+  uint32_t buckets = 4;                     // 1..20 traffic containers closed by QoS change or
+                                            // tariff time per CDR (then maxChangeCond)
+  uint32_t max_service_containers = 10;     // 1..255 service data containers per CDR
   std::optional<uint32_t> interval_s;       // 60..40000000
   uint64_t interval_min_volume = 0;         // octets; only with interval
   std::optional<uint32_t> sdf_interval_s;   // 60..40000000
@@ -111,6 +128,8 @@ struct CcProfile {
   uint32_t serving_nodes = 4;               // 1..15
   std::vector<TariffTime> tariff;           // at most 4, distinct, sorted
   VolumeLimit volume;                       // per CDR since it opened
+  uint8_t qci = 9;                          // 1..255: the QCI a session starts with
+  ArpConfig arp;                            // the ARP a session starts with
   int line = 0;                             // where it was declared
 };
 

@@ -54,6 +54,20 @@ nlohmann::ordered_json volumeJson(const VolumeLimit& v) {
   return j;
 }
 
+std::string arpText(const ArpConfig& a) {
+  return "priority level " + std::to_string(a.priority_level) + ", pre-emption capability " +
+         (a.capability_enabled ? "enabled" : "disabled") + ", vulnerability " +
+         (a.vulnerability_enabled ? "enabled" : "disabled") + " (aRP " +
+         std::to_string(a.octet()) + ")";
+}
+
+nlohmann::ordered_json arpJson(const ArpConfig& a) {
+  return {{"priority_level", a.priority_level},
+          {"pre_emption_capability", a.capability_enabled ? "enabled" : "disabled"},
+          {"pre_emption_vulnerability", a.vulnerability_enabled ? "enabled" : "disabled"},
+          {"octet", a.octet()}};
+}
+
 std::string tariffText(const TariffTime& t) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%02u:%02u", unsigned(t.hour), unsigned(t.minute));
@@ -96,7 +110,10 @@ Reply displayCcProfile(const std::vector<std::string>& args, bool json,
                      {"sdf_volume", volumeJson(p->sdf_volume)},
                      {"serving_nodes", p->serving_nodes},
                      {"tariff", t},
-                     {"volume", volumeJson(p->volume)}});
+                     {"volume", volumeJson(p->volume)},
+                     {"max_service_containers", p->max_service_containers},
+                     {"qci", p->qci},
+                     {"arp", arpJson(p->arp)}});
     }
     return textReply((args.empty() ? arr : arr[0]).dump(2) + "\n");
   }
@@ -120,6 +137,9 @@ Reply displayCcProfile(const std::vector<std::string>& args, bool json,
     }
     line("Tariff times", tariffs.empty() ? "none" : tariffs);
     line("Volume", volumeText(p->volume));
+    line("Max service containers", std::to_string(p->max_service_containers));
+    line("Initial QCI", std::to_string(p->qci));
+    line("Initial ARP", arpText(p->arp));
     out += "\n";
   }
   return textReply(out);

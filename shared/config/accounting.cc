@@ -54,7 +54,8 @@ void Loader::loadCcProfiles(const Field& f, AccountingConfig& out) const {
   for (size_t i = 0; i < items.size(); ++i) {
     const Field& item = items[i];
     Fields m = readMap(item, {"index", "buckets", "interval", "interval_min_volume", "sdf_interval",
-                              "sdf_volume", "serving_nodes", "tariff", "volume"});
+                              "sdf_volume", "serving_nodes", "tariff", "volume",
+                              "max_service_containers", "qci", "arp"});
     auto index = m.find("index");
     if (index == m.end()) {
       failMissing(item, "index");
@@ -109,7 +110,33 @@ CcProfile Loader::loadCcProfile(const Field& f, const Fields& m, uint8_t index) 
   if (auto it = m.find("volume"); it != m.end()) {
     p.volume = loadVolume(it->second);
   }
+  // tally extensions (docs/charging.md): the service-container limit and the initial QoS.
+  if (auto it = m.find("max_service_containers"); it != m.end()) {
+    p.max_service_containers = uint32_t(integerIn(it->second, 1, 255));
+  }
+  if (auto it = m.find("qci"); it != m.end()) {
+    p.qci = uint8_t(integerIn(it->second, 1, 255));
+  }
+  if (auto it = m.find("arp"); it != m.end()) {
+    p.arp = loadArp(it->second);
+  }
   return p;
+}
+
+ArpConfig Loader::loadArp(const Field& f) const {
+  // Each key optional: one left out keeps its default (TS 29.212 names and values).
+  Fields m = readMap(f, {"priority_level", "pre_emption_capability", "pre_emption_vulnerability"});
+  ArpConfig a;
+  if (auto it = m.find("priority_level"); it != m.end()) {
+    a.priority_level = uint8_t(integerIn(it->second, 1, 15));
+  }
+  if (auto it = m.find("pre_emption_capability"); it != m.end()) {
+    a.capability_enabled = oneOf(it->second, {"enabled", "disabled"}) == "enabled";
+  }
+  if (auto it = m.find("pre_emption_vulnerability"); it != m.end()) {
+    a.vulnerability_enabled = oneOf(it->second, {"enabled", "disabled"}) == "enabled";
+  }
+  return a;
 }
 
 VolumeLimit Loader::loadVolume(const Field& f) const {

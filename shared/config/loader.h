@@ -225,6 +225,7 @@ class Loader {
   void loadCcProfiles(const Field& f, AccountingConfig& out) const;
   CcProfile loadCcProfile(const Field& f, const Fields& m, uint8_t index) const;
   VolumeLimit loadVolume(const Field& f) const;
+  ArpConfig loadArp(const Field& f) const;
   std::vector<TariffTime> loadTariff(const Field& f) const;
   void loadCdr(const Field& f, CdrConfig& out) const;
   InterimFailConfig loadInterimFail(const Field& f) const;

@@ -940,6 +940,12 @@ void expectDefaultProfile(const CcProfile& p, uint8_t index) {
   EXPECT_EQ(p.serving_nodes, 4u);
   EXPECT_TRUE(p.tariff.empty());
   EXPECT_FALSE(p.volume.enabled());
+  EXPECT_EQ(p.max_service_containers, 10u);
+  EXPECT_EQ(p.qci, 9);
+  EXPECT_EQ(p.arp, ArpConfig{});
+  EXPECT_EQ(p.arp.priority_level, 9);
+  EXPECT_FALSE(p.arp.capability_enabled);
+  EXPECT_TRUE(p.arp.vulnerability_enabled);
 }
 
 TEST(AccountingBaseTest, EditFullReplacesLines) {
@@ -1033,6 +1039,56 @@ TEST(AccountingDefaultsTest, EmptySectionsGiveTheDefaultsWithoutWarnings) {
     EXPECT_EQ(c.accounting.cdr.apn, "internet");
     EXPECT_EQ(c.local_bill.cfcard_path, "/var/spool/tally");
     EXPECT_TRUE(c.warnings.empty()) << text;
+  }
+}
+
+TEST(AccountingQosTest, ServiceContainerLimitQciAndArpAreLoaded) {
+  Config c = loadOk(std::string(kBase) +
+                    "accounting:\n"
+                    "  policy:\n"
+                    "    cc_profiles:\n"
+                    "      - index: 8\n"
+                    "        max_service_containers: 255\n"
+                    "        qci: 5\n"
+                    "        arp: {priority_level: 1, pre_emption_capability: enabled,\n"
+                    "              pre_emption_vulnerability: disabled}\n"
+                    "      - index: 4\n"
+                    "        max_service_containers: 1\n"
+                    "        qci: 255\n"
+                    "        arp: {priority_level: 15}\n"
+                    "      - {index: 2, arp: {}}\n");
+  const CcProfile& p8 = c.accounting.profile(8);
+  EXPECT_EQ(p8.max_service_containers, 255u);
+  EXPECT_EQ(p8.qci, 5);
+  EXPECT_EQ(p8.arp, (ArpConfig{1, true, false}));
+  const CcProfile& p4 = c.accounting.profile(4);
+  EXPECT_EQ(p4.max_service_containers, 1u);
+  EXPECT_EQ(p4.qci, 255);
+  // Keys of arp left out keep their defaults.
+  EXPECT_EQ(p4.arp, (ArpConfig{15, false, true}));
+  expectDefaultProfile(c.accounting.profile(2), 2);
+  expectDefaultProfile(c.accounting.profile(1), 1);
+}
+
+// ePCQoSInformation.aRP: the TS 29.274 ARP octet (bit 7 PCI, bits 6-3 PL, bit 1 PVI; 1 =
+// disabled), as Wireshark reads it.
+TEST(AccountingQosTest, ArpOctet) {
+  struct Case {
+    ArpConfig arp;
+    uint8_t octet;
+  };
+  const Case cases[] = {
+      {ArpConfig{}, 0x64},              // PL 9, may not pre-empt, may be pre-empted: the default
+      {ArpConfig{9, true, true}, 0x24},
+      {ArpConfig{9, false, false}, 0x65},
+      {ArpConfig{1, true, false}, 0x05},
+      {ArpConfig{15, false, true}, 0x7c},
+      {ArpConfig{10, true, false}, 0x29},  // the reference's sample container (aRP 41)
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.arp.octet(), c.octet) << int{c.arp.priority_level} << " "
+                                      << c.arp.capability_enabled << " "
+                                      << c.arp.vulnerability_enabled;
   }
 }
 
@@ -1412,7 +1468,8 @@ TEST_P(AccountingBadValueTest, NamesFileLineColumnKeyValueAndAllowed) {
 #define HHMM "must be \"hh:mm\" with two digits each, 00:00-23:59 (e.g. \"07:00\")"
 #define PROFILE_KEYS                                                                         \
   "index, buckets, interval, interval_min_volume, sdf_interval, sdf_volume, serving_nodes, " \
-  "tariff, volume"
+  "tariff, volume, max_service_containers, qci, arp"
+#define ARP_KEYS "priority_level, pre_emption_capability, pre_emption_vulnerability"
 
 const BadCase kAccountingBadCases[] = {
     // accounting, policy
@@ -1471,6 +1528,32 @@ const BadCase kAccountingBadCases[] = {
      "out of range: allowed 1-15"},
     {"ServingNodesTooMany", 48, 48, "        serving_nodes: 16", 48, 24, P0 ".serving_nodes", "16",
      "out of range: allowed 1-15"},
+    // max_service_containers, qci, arp (line 43 "buckets: 5" kept, the new key on line 44)
+    {"MaxServiceContainersZero", 43, 43, "        buckets: 5\n        max_service_containers: 0",
+     44, 33, P0 ".max_service_containers", "0", "out of range: allowed 1-255"},
+    {"MaxServiceContainersTooMany", 43, 43,
+     "        buckets: 5\n        max_service_containers: 256", 44, 33,
+     P0 ".max_service_containers", "256", "out of range: allowed 1-255"},
+    {"MaxServiceContainersText", 43, 43, "        buckets: 5\n        max_service_containers: ten",
+     44, 33, P0 ".max_service_containers", "ten", "not an integer: allowed 1-255"},
+    {"QciZero", 43, 43, "        buckets: 5\n        qci: 0", 44, 14, P0 ".qci", "0",
+     "out of range: allowed 1-255"},
+    {"QciTooBig", 43, 43, "        buckets: 5\n        qci: 256", 44, 14, P0 ".qci", "256",
+     "out of range: allowed 1-255"},
+    {"ArpScalar", 43, 43, "        buckets: 5\n        arp: 9", 44, 14, P0 ".arp", "9",
+     "must be a mapping with keys: " ARP_KEYS},
+    {"ArpPriorityZero", 43, 43, "        buckets: 5\n        arp: {priority_level: 0}", 44, 31,
+     P0 ".arp.priority_level", "0", "out of range: allowed 1-15"},
+    {"ArpPriority16", 43, 43, "        buckets: 5\n        arp: {priority_level: 16}", 44, 31,
+     P0 ".arp.priority_level", "16", "out of range: allowed 1-15"},
+    {"ArpCapabilityBoolean", 43, 43,
+     "        buckets: 5\n        arp: {pre_emption_capability: true}", 44, 39,
+     P0 ".arp.pre_emption_capability", "true", "must be one of: enabled, disabled"},
+    {"ArpVulnerabilityText", 43, 43,
+     "        buckets: 5\n        arp: {pre_emption_vulnerability: no}", 44, 42,
+     P0 ".arp.pre_emption_vulnerability", "no", "must be one of: enabled, disabled"},
+    {"ArpUnknownKey", 43, 43, "        buckets: 5\n        arp: {pl: 9}", 44, 15, P0 ".arp.pl", "",
+     "unknown key: allowed keys are " ARP_KEYS},
     // sdf_volume, volume
     {"SdfVolumeUplinkTooSmall", 47, 47, "        sdf_volume: {uplink: 99999, downlink: 2000000}",
      47, 30, P0 ".sdf_volume.uplink", "99999", VOLUME_RANGE},
@@ -1770,6 +1853,7 @@ const BadCase kAccountingBadCases[] = {
 #undef VOLUME_RANGE
 #undef HHMM
 #undef PROFILE_KEYS
+#undef ARP_KEYS
 
 INSTANTIATE_TEST_SUITE_P(Table, AccountingBadValueTest, testing::ValuesIn(kAccountingBadCases),
                          [](const testing::TestParamInfo<BadCase>& info) {

@@ -159,6 +159,12 @@ TEST_F(ControlTest, DisplayCcProfileShowsTheConfiguredThresholds) {
   EXPECT_NE(r->text.find("total 500000000 octets"), std::string::npos);
   EXPECT_NE(r->text.find("3600 s"), std::string::npos);
   EXPECT_NE(r->text.find("07:00, 19:30"), std::string::npos);
+  EXPECT_NE(r->text.find("Max service containers  : 10\n"), std::string::npos) << r->text;
+  EXPECT_NE(r->text.find("Initial QCI             : 9\n"), std::string::npos) << r->text;
+  EXPECT_NE(r->text.find("Initial ARP             : priority level 9, pre-emption capability "
+                         "disabled, vulnerability enabled (aRP 100)\n"),
+            std::string::npos)
+      << r->text;
   r = call({"display", "cc-profile", "--json"});
   ASSERT_TRUE(r.ok() && r->ok);
   auto j = nlohmann::json::parse(r->text);
@@ -167,6 +173,12 @@ TEST_F(ControlTest, DisplayCcProfileShowsTheConfiguredThresholds) {
   EXPECT_EQ(j[0]["interval"], nullptr);
   EXPECT_EQ(j[3]["volume"]["total"], 500000000);
   EXPECT_EQ(j[3]["tariff"][1], "19:30");
+  EXPECT_EQ(j[3]["max_service_containers"], 10);
+  EXPECT_EQ(j[3]["qci"], 9);
+  EXPECT_EQ(j[3]["arp"]["priority_level"], 9);
+  EXPECT_EQ(j[3]["arp"]["pre_emption_capability"], "disabled");
+  EXPECT_EQ(j[3]["arp"]["pre_emption_vulnerability"], "enabled");
+  EXPECT_EQ(j[3]["arp"]["octet"], 100);
 }
 
 TEST_F(ControlTest, SessionEventsFromTheOperator) {
