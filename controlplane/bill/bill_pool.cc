@@ -443,7 +443,15 @@ Result<bool> BillPool::start(std::unique_ptr<Transport> transport) {
         });
   }
   applyReplay(replay);
-  resumeTransfers();
+  // What recovery journaled (intents completed or undone) must be durable before any file it
+  // settled is sent: a file delivered and deleted before its done is on flash would, after a
+  // crash, have its bills written and sent again. At start, off the poll: waiting is fine.
+  if (journal_->waitCommitted(journal_->lastAppended(), 10 * kNsPerS)) {
+    resumeTransfers();
+  } else {
+    logWarn("bill journal: recovery not yet on flash after 10 s (" + journal_->stats().last_error +
+            "); transfers left over from before the start wait for the next trigger");
+  }
   const int64_t now = clock_.wallNs();
   next_checkpoint_ns_ = now;  // a first checkpoint at once supersedes the recovered one
   next_cache_backup_ns_ = now + int64_t{lb.cache.backup_interval_min} * kNsPerMin;
