@@ -69,13 +69,18 @@ struct ChargingEngine::State {
   bool traffic_open = false;
   cdr::TrafficContainer traffic;  // the open traffic container (change_* filled on closure)
   int64_t last_traffic_change_ns = 0;
-  uint32_t traffic_changes = 0;  // traffic containers closed by tariffTime / qoSChange
-  uint32_t sdf_closures = 0;     // service containers closed by sdf_volume / sdf_interval
+  // `buckets` counts these and nothing else: traffic containers closed by a change of charging
+  // condition (tariffTime, qoSChange) in the open record.
+  uint32_t traffic_changes = 0;
   std::map<uint32_t, OpenService> services;  // by rating group: deterministic order
   int64_t next_interval_ns = kNever;
   int64_t next_tariff_ns = kNever;
 
   bool isHot() const { return profile->index == 1; }
+
+  // Service data containers the open record holds: closed ones and open ones (each open one is
+  // in the record when it closes). `max_service_containers` bounds this.
+  size_t serviceContainers() const { return rec.service_data.size() + services.size(); }
 
   bool sdfIntervalDue(const OpenService& s, int64_t now_ns) const {
     return profile->sdf_interval_s && now_ns >= addSeconds(s.opened_ns, *profile->sdf_interval_s);
@@ -184,7 +189,6 @@ void ChargingEngine::startRecord(State& st, std::vector<IpAddress> nodes, int64_
   st.rec_ul_packets = 0;
   st.rec_dl_packets = 0;
   st.traffic_changes = 0;
-  st.sdf_closures = 0;
   st.last_traffic_change_ns = now_ns;
   // > EPC QoS Information ... First container for each QCI/ARP pair includes this field.
   st.openTraffic(st.qci, now_ns);
@@ -278,6 +282,14 @@ void ChargingEngine::usage(uint64_t session_id, uint32_t rating_group, const Flo
     return;  // nothing happened on this flow
   }
   State& st = *found->second;
+  const CcProfile& p = *st.profile;
+  if (st.services.count(rating_group) == 0 && st.serviceContainers() >= p.max_service_containers) {
+    // max_service_containers: the record already holds as many service data containers as it
+    // may, and this usage needs one more. The record closes first, as a partial record with
+    // maxChangeCond (docs/charging.md: TS 32.298 5.1.2.2.5 has no cause of its own for a full
+    // list of service data); the usage goes into the next record.
+    closePartial(st, cdr::Cause::kMaxChangeCond, now_ns, std::nullopt);
+  }
   if (!st.traffic_open) {
     st.openTraffic(0, now_ns);  // defensive: a record always has an open traffic container
   }
@@ -309,23 +321,16 @@ void ChargingEngine::usage(uint64_t session_id, uint32_t rating_group, const Flo
     c.time_of_last_usage_ns = now_ns;
   }
 
-  const CcProfile& p = *st.profile;
-  bool sdf_closed = false;
   if (p.sdf_volume.enabled() && limitReached(p.sdf_volume, c.uplink_octets, c.downlink_octets)) {
     // sdf_volume: the service container closes (serviceConditionChange volumeLimit); the other
-    // rating groups continue; the next usage of this rating group opens a new container.
+    // rating groups continue; the next usage of this rating group opens a new container. Not a
+    // change of charging condition: `buckets` does not count it.
     st.closeService(it, cdr::scBit(cdr::kScVolumeLimit), now_ns);
-    ++st.sdf_closures;
-    sdf_closed = true;
   }
   if (p.volume.enabled() && limitReached(p.volume, st.rec_ul, st.rec_dl)) {
     // > data volume limit; It corresponds to "Volume Limit" in Change-Condition AVP.
     // The crossing delta (the overshoot) stays in this record.
     closePartial(st, cdr::Cause::kVolumeLimit, now_ns, std::nullopt);
-  } else if (sdf_closed && st.sdf_closures >= p.buckets) {
-    // > maximum number of changes in charging conditions; It corresponds to "Max Number of
-    // > Changes in Charging conditions " in Change-Condition AVP.
-    closePartial(st, cdr::Cause::kMaxChangeCond, now_ns, std::nullopt);
   }
 }
 
@@ -398,7 +403,8 @@ void ChargingEngine::tick(int64_t now_ns) {
       }
     }
 
-    // sdf_interval: per service container, since it opened.
+    // sdf_interval: per service container, since it opened. Not a change of charging
+    // condition: `buckets` does not count it.
     if (p.sdf_interval_s) {
       for (auto it = st.services.begin(); it != st.services.end();) {
         if (!st.sdfIntervalDue(it->second, now_ns)) {
@@ -408,12 +414,6 @@ void ChargingEngine::tick(int64_t now_ns) {
         auto next = std::next(it);
         st.closeService(it, cdr::scBit(cdr::kScTimeLimit), now_ns);
         it = next;
-        ++st.sdf_closures;
-        if (st.sdf_closures >= p.buckets) {
-          // The remaining due containers close with the record: recordClosure + timeLimit.
-          closePartial(st, cdr::Cause::kMaxChangeCond, now_ns, std::nullopt);
-          break;
-        }
       }
     }
 

@@ -9,9 +9,11 @@
 //   - one open service-data container per rating group that has seen usage (listOfServiceData),
 //   - the serving-node list.
 // Triggers: volume (16), interval (+ interval_min_volume) (17), serving-node list overflow (18),
-// buckets (19), tariff time (traffic container, changeCondition tariffTime), QoS change
-// (traffic container, qoSChange), sdf_volume / sdf_interval (service container, volumeLimit /
-// timeLimit), session end (normalRelease 0 / abnormalRelease 4 / managementIntervention 20).
+// buckets (19: traffic containers closed by tariff times and QoS changes, nothing else),
+// max_service_containers (19: a full listOfServiceData), tariff time (traffic container,
+// changeCondition tariffTime), QoS change (traffic container, qoSChange), sdf_volume /
+// sdf_interval (service container, volumeLimit / timeLimit), session end (normalRelease 0 /
+// abnormalRelease 4 / managementIntervention 20).
 #include <cstdint>
 #include <map>
 #include <memory>

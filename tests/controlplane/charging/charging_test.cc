@@ -514,25 +514,6 @@ TEST_F(ChargingTest, SdfIntervalClosesEachContainerAfterItsOwnInterval) {
   EXPECT_EQ(recs[0].cause, Cause::kNormalRelease);
 }
 
-TEST_F(ChargingTest, SdfClosuresAreBoundedByBuckets) {
-  profile(8).sdf_volume.total = 100000;
-  profile(8).buckets = 2;
-  open(kT0);
-  engine().usage(kSid, 20, vol(10, 0), at(1));
-  engine().usage(kSid, 10, vol(100000, 0), at(2));  // first sdf closure
-  EXPECT_TRUE(records().empty());
-  engine().usage(kSid, 10, vol(100000, 0), at(3));  // second: the record is full
-  auto recs = records();
-  ASSERT_EQ(recs.size(), 1u);
-  EXPECT_EQ(recs[0].cause, Cause::kMaxChangeCond);
-  ASSERT_EQ(recs[0].service_data.size(), 3u);
-  EXPECT_EQ(recs[0].service_data[0].service_condition_change, scBit(cdr::kScVolumeLimit));
-  EXPECT_EQ(recs[0].service_data[1].service_condition_change, scBit(cdr::kScVolumeLimit));
-  EXPECT_EQ(recs[0].service_data[2].rating_group, 20u);
-  EXPECT_EQ(recs[0].service_data[2].service_condition_change, scBit(cdr::kScRecordClosure));
-  EXPECT_EQ(recs[0].traffic_volumes.size(), 1u);
-}
-
 TEST_F(ChargingTest, SdfIntervalDueAtRecordClosureSetsBothBits) {
   profile(8).sdf_interval_s = 60;
   profile(8).interval_s = 60;
@@ -742,6 +723,184 @@ TEST_F(ChargingTest, TariffClosuresCountAgainstBuckets) {
   EXPECT_EQ(recs[0].traffic_volumes[1].change_condition, ChangeCondition::kTariffTime);
 }
 
+// ---- what buckets counts, and the service-container limit (table-driven) ----
+
+// One event of a scripted session: usage of a rating group, a QoS change or a tick.
+struct Ev {
+  enum Kind { kUsage, kQos, kTick } kind;
+  double t;             // seconds after kT0 (12:00Z, zone UTC)
+  uint32_t rg = 0;      // kUsage
+  uint64_t ul = 0;      // kUsage: uplink octets (one packet)
+  uint8_t qci = 0;      // kQos
+};
+Ev use(double t, uint32_t rg, uint64_t ul) { return Ev{Ev::kUsage, t, rg, ul, 0}; }
+Ev qos(double t, uint8_t qci) { return Ev{Ev::kQos, t, 0, 0, qci}; }
+Ev tick(double t) { return Ev{Ev::kTick, t, 0, 0, 0}; }
+
+struct TriggerCase {
+  std::string name;
+  uint32_t buckets = 4;
+  uint32_t max_service_containers = 10;
+  VolumeLimit sdf_volume;
+  std::optional<uint32_t> sdf_interval_s;
+  std::vector<TariffTime> tariff;
+  std::vector<Ev> events;  // the session is closed (normalRelease) at the last event + 1 s
+  std::vector<Cause> want_causes;                // per record
+  std::vector<size_t> want_service_containers;  // per record
+  std::vector<ChangeCondition> want_first_conditions;  // the first record's traffic containers
+};
+
+void PrintTo(const TriggerCase& c, std::ostream* os) { *os << c.name; }
+
+class TriggerTest : public ChargingTest, public ::testing::WithParamInterface<TriggerCase> {};
+
+TEST_P(TriggerTest, CausesAndContainers) {
+  const TriggerCase& c = GetParam();
+  CcProfile& p = profile(8);
+  p.buckets = c.buckets;
+  p.max_service_containers = c.max_service_containers;
+  p.sdf_volume = c.sdf_volume;
+  p.sdf_interval_s = c.sdf_interval_s;
+  p.tariff = c.tariff;
+  open(kT0);
+  Sum in;
+  double last = 0;
+  for (const Ev& e : c.events) {
+    switch (e.kind) {
+      case Ev::kUsage:
+        engine().usage(kSid, e.rg, vol(e.ul, 0), at(e.t));
+        in.ul += e.ul;
+        break;
+      case Ev::kQos:
+        engine().qosChange(kSid, e.qci, at(e.t));
+        break;
+      case Ev::kTick:
+        engine().tick(at(e.t));
+        break;
+    }
+    last = e.t;
+  }
+  engine().close(kSid, Cause::kNormalRelease, at(last + 1));
+  auto recs = records();
+  std::vector<Cause> causes;
+  std::vector<size_t> containers;
+  Sum out;
+  for (const PgwRecord& r : recs) {
+    causes.push_back(r.cause);
+    containers.push_back(r.service_data.size());
+    EXPECT_LE(r.service_data.size(), c.max_service_containers) << c.name;
+    EXPECT_EQ(trafficSum(r), serviceSum(r)) << c.name;
+    out.ul += serviceSum(r).ul;
+  }
+  EXPECT_EQ(causes, c.want_causes) << c.name;
+  EXPECT_EQ(containers, c.want_service_containers) << c.name;
+  EXPECT_EQ(out, in) << c.name;
+  if (!c.want_first_conditions.empty() && !recs.empty()) {
+    std::vector<ChangeCondition> got;
+    for (const auto& t : recs[0].traffic_volumes) {
+      got.push_back(t.change_condition);
+    }
+    EXPECT_EQ(got, c.want_first_conditions) << c.name;
+  }
+}
+
+constexpr Cause kMax = Cause::kMaxChangeCond;
+constexpr Cause kNormal = Cause::kNormalRelease;
+constexpr ChangeCondition kQosCc = ChangeCondition::kQosChange;
+constexpr ChangeCondition kTariffCc = ChangeCondition::kTariffTime;
+constexpr ChangeCondition kClosureCc = ChangeCondition::kRecordClosure;
+
+// `buckets` counts QoS changes and tariff times (the seed: "the number of container changes
+// ... due to QoS changes or tariff times"); sdf_volume / sdf_interval closures do not.
+INSTANTIATE_TEST_SUITE_P(
+    Buckets, TriggerTest,
+    ::testing::Values(
+        TriggerCase{"qos_changes_count", 2, 10, {}, {}, {},
+                    {use(1, 1, 10), qos(10, 5), use(11, 1, 10), qos(20, 6), use(21, 1, 10)},
+                    {kMax, kNormal}, {1, 1}, {kQosCc, kQosCc}},
+        TriggerCase{"tariff_times_count", 2, 10, {}, {}, {{13, 0}, {14, 0}},
+                    {use(1, 1, 10), tick(3600), use(3601, 1, 10), tick(7200), use(7201, 1, 10)},
+                    {kMax, kNormal}, {2, 1}, {kTariffCc, kTariffCc}},
+        TriggerCase{"qos_and_tariff_count_together", 2, 10, {}, {}, {{13, 0}},
+                    {use(1, 1, 10), qos(10, 5), use(11, 1, 10), tick(3600), use(3601, 1, 10)},
+                    {kMax, kNormal}, {1, 1}, {kQosCc, kTariffCc}},
+        TriggerCase{"one_change_below_buckets", 2, 10, {}, {}, {},
+                    {use(1, 1, 10), qos(10, 5), use(11, 1, 10)},
+                    {kNormal}, {1}, {kQosCc, kClosureCc}},
+        TriggerCase{"buckets_1_every_change_closes", 1, 10, {}, {}, {{13, 0}},
+                    {use(1, 1, 10), qos(10, 5), use(11, 1, 10), qos(20, 6), tick(3600)},
+                    {kMax, kMax, kMax, kNormal}, {1, 1, 0, 0}, {kQosCc}},
+        TriggerCase{"sdf_volume_closures_do_not_count", 1, 10, {100000, {}, {}}, {}, {},
+                    {use(1, 10, 100000), use(2, 10, 100000), use(3, 20, 100000),
+                     use(4, 10, 100000), use(5, 10, 5)},
+                    {kNormal}, {5}, {kClosureCc}},
+        TriggerCase{"sdf_interval_closures_do_not_count", 1, 10, {}, 60, {},
+                    {use(0, 10, 1), use(0, 20, 1), tick(60), use(61, 10, 1), use(61, 20, 1),
+                     tick(121), use(122, 10, 1), tick(182)},
+                    {kNormal}, {5}, {kClosureCc}},
+        TriggerCase{"sdf_closures_and_one_qos_change_stay_below_2", 2, 10, {100000, {}, {}}, {},
+                    {},
+                    {use(1, 10, 100000), use(2, 10, 100000), use(3, 10, 100000), qos(4, 7),
+                     use(5, 10, 1)},
+                    {kNormal}, {4}, {kQosCc, kClosureCc}}),
+    [](const ::testing::TestParamInfo<TriggerCase>& i) { return i.param.name; });
+
+// max_service_containers: a record holds at most that many service data containers, whatever
+// closed them; a usage that needs one more closes the record first (maxChangeCond).
+INSTANTIATE_TEST_SUITE_P(
+    ServiceContainerLimit, TriggerTest,
+    ::testing::Values(
+        TriggerCase{"rating_groups_fill_the_record", 4, 2, {}, {}, {},
+                    {use(1, 1, 10), use(2, 10, 10), use(3, 20, 10), use(4, 1, 10),
+                     use(5, 10, 10)},
+                    {kMax, kMax, kNormal}, {2, 2, 1}, {kClosureCc}},
+        TriggerCase{"same_rating_group_needs_no_new_container", 4, 1, {}, {}, {},
+                    {use(1, 1, 10), use(2, 1, 10), use(3, 1, 10)},
+                    {kNormal}, {1}, {kClosureCc}},
+        TriggerCase{"sdf_volume_closures_fill_it", 4, 3, {100000, {}, {}}, {}, {},
+                    {use(1, 10, 100000), use(2, 10, 100000), use(3, 10, 100000), use(4, 10, 50)},
+                    {kMax, kNormal}, {3, 1}, {kClosureCc}},
+        TriggerCase{"sdf_interval_closures_fill_it", 4, 2, {}, 60, {},
+                    {use(0, 10, 1), tick(60), use(61, 10, 1), tick(121), use(122, 10, 1)},
+                    {kMax, kNormal}, {2, 1}, {kClosureCc}},
+        TriggerCase{"tariff_closures_fill_it", 20, 2, {}, {}, {{13, 0}},
+                    {use(10, 1, 1), use(20, 10, 1), tick(3600), use(3700, 1, 1)},
+                    {kMax, kNormal}, {2, 1}, {kTariffCc, kClosureCc}},
+        TriggerCase{"default_10", 4, 10, {}, {}, {},
+                    {use(1, 1, 1), use(1, 2, 1), use(1, 3, 1), use(1, 4, 1), use(1, 5, 1),
+                     use(1, 6, 1), use(1, 7, 1), use(1, 8, 1), use(1, 9, 1), use(1, 10, 1),
+                     use(2, 11, 1), use(2, 12, 1), use(3, 1, 1)},
+                    {kMax, kNormal}, {10, 3}, {kClosureCc}}),
+    [](const ::testing::TestParamInfo<TriggerCase>& i) { return i.param.name; });
+
+TEST_F(ChargingTest, FullRecordClosesAtTheUsageThatNeedsAnotherContainer) {
+  profile(8).max_service_containers = 2;
+  open(kT0);
+  engine().usage(kSid, 1, vol(10, 0), at(1));
+  engine().usage(kSid, 10, vol(20, 0), at(2));
+  engine().usage(kSid, 1, vol(30, 0), at(3));  // no new container: stays open
+  EXPECT_TRUE(records().empty());
+  engine().usage(kSid, 20, vol(40, 0), at(4));  // a third container: the record closes first
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  const PgwRecord& r = recs[0];
+  EXPECT_EQ(r.cause, Cause::kMaxChangeCond);
+  EXPECT_EQ(r.record_sequence_number, std::optional<uint32_t>(1));
+  EXPECT_EQ(r.duration_s, 4u);
+  ASSERT_EQ(r.service_data.size(), 2u);
+  EXPECT_EQ(r.service_data[0].rating_group, 1u);
+  EXPECT_EQ(r.service_data[0].uplink_octets, 40u);
+  EXPECT_EQ(r.service_data[0].service_condition_change, scBit(cdr::kScRecordClosure));
+  EXPECT_EQ(r.service_data[1].rating_group, 10u);
+  EXPECT_EQ(r.service_data[1].time_of_report_ns, at(4));
+  // The usage that did not fit is in the next record, which opened at that instant.
+  EXPECT_EQ(trafficSum(r), (Sum{60, 0}));
+  auto v = engine().view(kSid);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->record_opening_time_ns, at(4));
+  EXPECT_EQ(v->uplink_octets, 40u);
+}
+
 // ---- serving nodes ----
 
 struct NodeCase {
@@ -909,6 +1068,7 @@ TEST_P(ExactnessTest, RecordsAddUpToTheInput) {
   useZone("Europe/Berlin");
   for (CcProfile& p : config_.accounting.cc_profiles) {
     p.buckets = static_cast<uint32_t>(pick(1, 5));
+    p.max_service_containers = static_cast<uint32_t>(pick(1, 6));
     p.serving_nodes = static_cast<uint32_t>(pick(1, 4));
     if (pick(0, 1)) {
       p.volume.total = pick(100000, 400000);
@@ -1025,14 +1185,17 @@ TEST_P(ExactnessTest, RecordsAddUpToTheInput) {
         prev = tc.change_time_ns;
       }
       EXPECT_LE(changes, p.buckets);
-      uint32_t sdf = 0;
       for (const auto& sc : r.service_data) {
-        const bool own = (sc.service_condition_change &
-                          (scBit(cdr::kScRecordClosure) | scBit(cdr::kScTariffTimeSwitch))) == 0;
-        sdf += own;
         EXPECT_NE(sc.service_condition_change, 0u);
       }
-      EXPECT_LE(sdf, p.buckets);
+      EXPECT_LE(r.service_data.size(), p.max_service_containers);
+      // maxChangeCond only when `buckets` QoS changes / tariff times or a full listOfServiceData
+      // closed the record; never for sdf closures alone.
+      if (r.cause == Cause::kMaxChangeCond) {
+        EXPECT_TRUE(changes == p.buckets || r.service_data.size() == p.max_service_containers)
+            << "session " << id << " record " << k << ": " << changes << " changes, "
+            << r.service_data.size() << " service containers";
+      }
       if (r.cause == Cause::kVolumeLimit) {
         ASSERT_TRUE(p.volume.enabled());
       }
