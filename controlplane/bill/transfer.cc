@@ -215,16 +215,28 @@ void TransferWorker::run() {
         if (s < name_second_) {
           s = name_second_;  // the wall clock went back: never reuse a name of this run
         }
-        if (s == name_second_) {
+        // Names are made of local time, which repeats (the hour when daylight saving time
+        // ends): within this run every name's time and counter must come after the last one's,
+        // compared as the name shows them, not as UTC seconds.
+        LocalTime local = tz_->toLocal(s);
+        if (!last_local_name_.empty() &&
+            compactLocalTime(local) <= last_local_name_) {
           if (++name_counter_ > 999) {
-            ++s;  // 1000 names in one second: borrow the next second
+            // 1000 names at one shown time: the first second whose local time is later.
+            do {
+              local = tz_->toLocal(++s);
+            } while (compactLocalTime(local) <= last_local_name_);
             name_counter_ = 0;
+          } else {
+            local = last_local_;
           }
         } else {
           name_counter_ = 0;
         }
         name_second_ = s;
-        std::string n = remoteName(job.stem, tz_->toLocal(s), name_counter_, job.name);
+        last_local_ = local;
+        last_local_name_ = compactLocalTime(local);
+        std::string n = remoteName(job.stem, local, name_counter_, job.name);
         if (!plainName(n)) {
           a.result = localFailure("remote name '" + n + "' is not a plain file name");
         } else {

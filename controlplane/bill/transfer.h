@@ -117,6 +117,8 @@ class TransferWorker {
   bool stop_ = false;
   int64_t name_second_ = 0;
   unsigned name_counter_ = 0;
+  LocalTime last_local_{};         // the time shown in the last name
+  std::string last_local_name_;    // the same as YYYYMMDDhhmmss ("" before the first name)
   int64_t first_name_second_ = 0;  // the second after the one the worker was made in
   bool first_second_waited_ = false;
   std::thread thread_;  // last: started when everything above is set

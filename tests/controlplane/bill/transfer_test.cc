@@ -79,7 +79,9 @@ class TransferTest : public ::testing::Test {
 
   // running: the wall clock reads `wall` when the fixture was made and goes on with real time;
   // otherwise it stands still at `wall`.
-  TransferWorker& start(TransferPolicy policy, int64_t wall = kWall, bool running = false) {
+  // manual: the wall clock reads manual_wall_, which the test sets; tz: the names' zone.
+  TransferWorker& start(TransferPolicy policy, int64_t wall = kWall, bool running = false,
+                        TimeZonePtr tz = TimeZone::utc(), bool manual = false) {
     std::function<int64_t()> clock = [wall] { return wall; };
     if (running) {
       clock = [wall, base = made_] {
@@ -87,8 +89,12 @@ class TransferTest : public ::testing::Test {
                           .count();
       };
     }
+    if (manual) {
+      manual_wall_ = wall;
+      clock = [this] { return manual_wall_.load(); };
+    }
     worker_ = std::make_unique<TransferWorker>(
-        std::make_unique<ScriptedTransport>(state_), TimeZone::utc(), policy, clock,
+        std::make_unique<ScriptedTransport>(state_), std::move(tz), policy, clock,
         [this](const TransferJob& j, const TransferResult& r, const std::string& remote) {
           std::lock_guard lk(mu_);
           delivered_.push_back({j.name, r.status, remote});
@@ -136,6 +142,8 @@ class TransferTest : public ::testing::Test {
   }
 
   const Steady::time_point made_ = Steady::now();
+
+  std::atomic<int64_t> manual_wall_{0};
   TempDir tmp_;
   std::string dir_;
   std::string server_;
@@ -342,6 +350,32 @@ TEST_F(TransferTest, ARestartWithinTheSameSecondNeverReusesAName) {
   EXPECT_EQ(d[1].status, TransferStatus::kOk);  // not kAlreadyThere
   EXPECT_TRUE(fs::exists(server_ + "/" + d[0].remote));
   EXPECT_TRUE(fs::exists(server_ + "/" + d[1].remote));
+}
+
+// When daylight saving time ends the local hour repeats: a file named at 02:30:00 in the
+// second pass must not get the name of one named at 02:30:00 in the first (the same size would
+// count as already there and be deleted undelivered). Names stay in order as shown.
+TEST_F(TransferTest, TheRepeatedLocalHourNeverReusesAName) {
+  auto berlin = TimeZone::load("Europe/Berlin");
+  ASSERT_TRUE(berlin.ok()) << berlin.error().message;
+  // 2024-10-27 00:30:00 UTC = 02:30:00 CEST; 01:30:00 UTC = 02:30:00 CET.
+  TransferWorker& w = start(policy(1000, 10000), utcNs(2024, 10, 27, 0, 30, 0), false,
+                            berlin.value(), true);
+  w.enqueue(file("gw_1.cdr", 100));
+  ASSERT_TRUE(waitFor([&] { return deliveredCount() == 1; }));
+  manual_wall_ = utcNs(2024, 10, 27, 1, 30, 0);
+  w.enqueue(file("gw_2.cdr", 100));  // the same size
+  ASSERT_TRUE(waitFor([&] { return deliveredCount() == 2; }));
+  auto d = deliveredCopy();
+  EXPECT_NE(d[0].remote, d[1].remote);
+  EXPECT_LT(d[0].remote, d[1].remote);
+  EXPECT_EQ(d[1].status, TransferStatus::kOk);  // not kAlreadyThere
+  EXPECT_TRUE(fs::exists(server_ + "/" + d[1].remote));
+  // Back in step once local time passes the last name's.
+  manual_wall_ = utcNs(2024, 10, 27, 2, 0, 0);  // 03:00:00 CET
+  w.enqueue(file("gw_3.cdr", 100));
+  ASSERT_TRUE(waitFor([&] { return deliveredCount() == 3; }));
+  EXPECT_EQ(deliveredCopy()[2].remote, "bill-20241027030000000.cdr");
 }
 
 // Delivered before a crash between the server's rename and the local delete: the next start
