@@ -115,6 +115,12 @@ void Biller::onOpen(const Session& s, int64_t now_ns) {
   info.cc_profile = s.cc_profile;
   info.is_static = s.is_static;
   info.serving_node = s.serving_node;
+  // A QCI the operator set (`session qos-change`) before the session's first usage: the poller
+  // kept it for the session, and the records start with it. Else the CC profile's qci / arp
+  // (subscribers have no QoS of their own in the configuration yet).
+  if (s.qci != 0) {
+    info.qci = s.qci;
+  }
   engine_->open(info, now_ns);
 }
 

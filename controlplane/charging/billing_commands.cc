@@ -162,9 +162,17 @@ void registerBillingCommands(CommandRegistry& registry, const AccountingConfig& 
     return;
   }
   registry.addStatistics(CommandRegistry::Section{
-      [biller](std::string& out) { out += "  Billing\n    " + formatBillingSummary(*biller); },
+      [biller](std::string& out) {
+        const ChargingCounters& c = biller->engine().counters();
+        out += "  Billing\n    " + formatBillingSummary(*biller);
+        out += "    QoS changes: " + std::to_string(c.qos_changes) + " applied, " +
+               std::to_string(c.qos_changes_ignored) + " ignored (same QCI and ARP)\n";
+      },
       [biller](nlohmann::ordered_json& j) {
+        const ChargingCounters& c = biller->engine().counters();
         j["charging_sessions_open"] = biller->engine().openSessions();
+        j["qos_changes"] = c.qos_changes;
+        j["qos_changes_ignored"] = c.qos_changes_ignored;
       }});
   // The session's open CDR, under `display session ADDRESS`.
   registry.addSessionDetail(CommandRegistry::SessionSection{

@@ -58,7 +58,8 @@ struct ChargingEngine::State {
   uint32_t charging_id = 0;
   uint32_t records_emitted = 0;
   uint32_t next_service_lsn = 1;  // ChangeOfServiceCondition.localSequenceNumber, per bearer
-  uint8_t qci = 0;                // current QCI; 0 = never signalled
+  uint8_t qci = 0;                // the bearer's current QoS: QCI (1..255) and ARP octet
+  uint8_t arp = 0;
 
   // The open record: header fields, and the containers closed so far.
   cdr::PgwRecord rec;
@@ -98,9 +99,13 @@ struct ChargingEngine::State {
     return best > kNever / kNsPerS ? kNever : best * kNsPerS;
   }
 
-  void openTraffic(uint8_t qci_for_container, int64_t now_ns) {
+  // with_qos: the container carries ePCQoSInformation (the current QCI and ARP).
+  void openTraffic(bool with_qos, int64_t now_ns) {
     traffic = cdr::TrafficContainer{};
-    traffic.qci = qci_for_container;
+    if (with_qos) {
+      traffic.qci = qci;
+      traffic.arp = arp;
+    }
     traffic_open = true;
     last_traffic_change_ns = std::max(last_traffic_change_ns, now_ns);
   }
@@ -153,6 +158,9 @@ void ChargingEngine::open(const ChargingSessionInfo& info, int64_t now_ns) {
   st->info = info;
   st->profile = &config_.accounting.profile(info.cc_profile);
   st->charging_id = seq_.nextChargingId();
+  // The QoS the bearer starts with: the session's own, else the profile's (docs/charging.md).
+  st->qci = info.qci && *info.qci != 0 ? *info.qci : st->profile->qci;
+  st->arp = info.arp ? *info.arp : st->profile->arp.octet();
   st->last_traffic_change_ns = now_ns;
   startRecord(*st, {info.serving_node ? *info.serving_node : config_.node.address}, now_ns);
   // > This field contains the time when the IP-CAN session starts at the S-GW/P-GW/IP-Edge
@@ -191,7 +199,8 @@ void ChargingEngine::startRecord(State& st, std::vector<IpAddress> nodes, int64_
   st.traffic_changes = 0;
   st.last_traffic_change_ns = now_ns;
   // > EPC QoS Information ... First container for each QCI/ARP pair includes this field.
-  st.openTraffic(st.qci, now_ns);
+  // Every record's first container carries the current QoS (a partial's successor too).
+  st.openTraffic(/*with_qos=*/true, now_ns);
   st.next_interval_ns =
       st.profile->interval_s ? addSeconds(now_ns, *st.profile->interval_s) : kNever;
   // A tariff instant that passed before this record opened (a tick came late and another trigger
@@ -291,7 +300,7 @@ void ChargingEngine::usage(uint64_t session_id, uint32_t rating_group, const Flo
     closePartial(st, cdr::Cause::kMaxChangeCond, now_ns, std::nullopt);
   }
   if (!st.traffic_open) {
-    st.openTraffic(0, now_ns);  // defensive: a record always has an open traffic container
+    st.openTraffic(/*with_qos=*/false, now_ns);  // defensive: a record always has one open
   }
   st.traffic.uplink_octets += delta.ul_octets;
   st.traffic.downlink_octets += delta.dl_octets;
@@ -354,24 +363,35 @@ void ChargingEngine::servingNodeChange(uint64_t session_id, const IpAddress& nod
   closePartial(st, cdr::Cause::kServingNodeChange, now_ns, node);
 }
 
-void ChargingEngine::qosChange(uint64_t session_id, uint8_t qci, int64_t now_ns) {
+void ChargingEngine::qosChange(uint64_t session_id, uint8_t qci, int64_t now_ns,
+                              std::optional<uint8_t> arp) {
   auto found = sessions_.find(session_id);
-  if (found == sessions_.end()) {
+  if (found == sessions_.end() || qci == 0) {
     return;
   }
   State& st = *found->second;
+  if (qci == st.qci && (!arp || *arp == st.arp)) {
+    // The same QCI/ARP pair: not a change of charging condition (no container closes, `buckets`
+    // does not count it), e.g. a signalling update that repeats the QoS.
+    ++counters_.qos_changes_ignored;
+    return;
+  }
+  ++counters_.qos_changes;
   st.qci = qci;
+  if (arp) {
+    st.arp = *arp;
+  }
   st.closeTraffic(cdr::ChangeCondition::kQosChange, now_ns);
   ++st.traffic_changes;
   if (st.traffic_changes >= st.profile->buckets) {
     // The container whose closure reaches `buckets` is the last one of this record; the next
-    // record's first container carries the new QCI.
+    // record's first container carries the new QoS.
     closePartial(st, cdr::Cause::kMaxChangeCond, now_ns, std::nullopt);
     return;
   }
   // > In following containers this field is present if previous change condition is
   // > "QoS change".
-  st.openTraffic(qci, now_ns);
+  st.openTraffic(/*with_qos=*/true, now_ns);
 }
 
 void ChargingEngine::tick(int64_t now_ns) {
@@ -399,7 +419,7 @@ void ChargingEngine::tick(int64_t now_ns) {
       if (st.traffic_changes >= p.buckets) {
         closePartial(st, cdr::Cause::kMaxChangeCond, now_ns, std::nullopt);
       } else {
-        st.openTraffic(0, at);
+        st.openTraffic(/*with_qos=*/false, at);  // after a tariff time: no ePCQoSInformation
       }
     }
 

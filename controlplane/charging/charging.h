@@ -56,6 +56,16 @@ struct ChargingSessionInfo {
   uint8_t cc_profile = 8;
   bool is_static = false;
   std::optional<IpAddress> serving_node;  // known at start (GTP-U outer source), else node.address
+  // The bearer's QoS when the session starts, from its identity (QCI 1..255; ARP as the
+  // TS 29.274 ARP octet, ArpConfig::octet()); each one not given: the CC profile's qci / arp.
+  std::optional<uint8_t> qci;
+  std::optional<uint8_t> arp;
+};
+
+// Engine-wide counters, for `tallyctl display statistics`.
+struct ChargingCounters {
+  uint64_t qos_changes = 0;          // QoS changes applied (a traffic container closed)
+  uint64_t qos_changes_ignored = 0;  // QoS "changes" to the QCI/ARP the session already had
 };
 
 // What `tallyctl display session` shows of the open CDR.
@@ -80,7 +90,11 @@ class ChargingEngine {
   void usage(uint64_t session_id, uint32_t rating_group, const FlowCounters& delta,
              int64_t now_ns);
   void servingNodeChange(uint64_t session_id, const IpAddress& node, int64_t now_ns);
-  void qosChange(uint64_t session_id, uint8_t qci, int64_t now_ns);
+  // The bearer's QoS changed: the QCI (1..255) and, when given, the ARP (TS 29.274 octet; not
+  // given: unchanged). To the values the session already has it is no change: ignored and
+  // counted (ChargingCounters::qos_changes_ignored). QCI 0 is not a QCI: ignored.
+  void qosChange(uint64_t session_id, uint8_t qci, int64_t now_ns,
+                 std::optional<uint8_t> arp = std::nullopt);
   // Time triggers: interval, sdf_interval, tariff times. Call at least once per poll.
   void tick(int64_t now_ns);
   // Final record of the session; the session is forgotten.
@@ -96,6 +110,7 @@ class ChargingEngine {
   bool has(uint64_t session_id) const;
   std::optional<OpenCdrView> view(uint64_t session_id) const;
   size_t openSessions() const;
+  const ChargingCounters& counters() const { return counters_; }
 
  private:
   struct State;
@@ -116,6 +131,7 @@ class ChargingEngine {
   RecordSink& sink_;
   SequenceSource& seq_;
   std::unordered_map<uint64_t, std::unique_ptr<State>> sessions_;
+  ChargingCounters counters_;
 };
 
 }  // namespace tally

@@ -10,6 +10,8 @@
 #include <filesystem>
 
 #include "controlplane/cdr/cdr_decode.h"
+#include "controlplane/charging/billing_commands.h"
+#include "controlplane/control/commands.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/frames.h"
 #include "tests/fakes/test_config.h"
@@ -144,6 +146,76 @@ TEST_F(BillerTest, VolumeLimitGivesPartialRecordsThatAddUp) {
     }
   }
   EXPECT_EQ(total, sent);
+}
+
+// QoS end to end: the first traffic container carries the profile's QCI 9 and ARP (aRP 100);
+// `session qos-change` to the same QCI is ignored and counted, in `display statistics`.
+TEST_F(BillerTest, QosChangesReachTheRecordsAndTheStatistics) {
+  CommandRegistry registry;
+  registerSessionCommands(registry, poller_.get());
+  registerBillingCommands(registry, config_.accounting, biller_.get());
+  worker_->send(testing::ipv4Frame("10.0.0.7", "8.8.8.8", 17, 9, 53, 100));
+  poller_->poll();  // the session's first usage: its record opens
+  ASSERT_TRUE(biller_->engine().has(poller_->findSession(*parseIpAddress("10.0.0.7"))->id));
+  auto same = registry.dispatch({"session", "qos-change", "10.0.0.7", "9"});
+  ASSERT_TRUE(same.ok) << same.error;
+  auto changed = registry.dispatch({"session", "qos-change", "10.0.0.7", "5"});
+  ASSERT_TRUE(changed.ok) << changed.error;
+  registry.dispatch({"session", "qos-change", "10.0.0.7", "5"});
+
+  auto text = registry.dispatch({"display", "statistics"});
+  ASSERT_TRUE(text.ok) << text.error;
+  EXPECT_NE(text.text.find("QoS changes: 1 applied, 2 ignored (same QCI and ARP)\n"),
+            std::string::npos)
+      << text.text;
+  auto json = registry.dispatch({"display", "statistics", "--json"});
+  ASSERT_TRUE(json.ok) << json.error;
+  auto j = nlohmann::json::parse(json.text);
+  EXPECT_EQ(j["qos_changes"], 1);
+  EXPECT_EQ(j["qos_changes_ignored"], 2);
+
+  ASSERT_TRUE(poller_->finalHarvest());
+  biller_->shutdown();
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  const auto& tv = recs[0]["listOfTrafficVolumes"];
+  ASSERT_EQ(tv.size(), 2u) << recs[0].dump();
+  EXPECT_EQ(tv[0]["changeCondition"], "qoSChange (0)");
+  EXPECT_EQ(tv[0]["ePCQoSInformation"], (nlohmann::ordered_json{{"qCI", 9}, {"aRP", 100}}));
+  EXPECT_EQ(tv[1]["changeCondition"], "recordClosure (2)");
+  EXPECT_EQ(tv[1]["ePCQoSInformation"], (nlohmann::ordered_json{{"qCI", 5}, {"aRP", 100}}));
+}
+
+// A QCI the operator set before the session's first usage (the poller keeps it in the session)
+// is the one its records start with; without one, the profile's.
+TEST_F(BillerTest, QciSetBeforeTheFirstUsageStartsTheRecords) {
+  config_.accounting.cc_profiles[3].arp = ArpConfig{3, true, true};  // profile 8
+  poller_ = std::make_unique<Poller>(config_, plan_,
+                                     std::vector<WorkerChannel>{worker_->channel()}, clock_);
+  biller_.reset();  // one daemon per state directory and CF card: the first lets go
+  auto b = Biller::open(config_, clock_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  biller_ = std::move(b.value());
+  Session with;
+  with.id = 41;
+  with.key = *parseIpAddress("10.0.0.41");
+  with.qci = 7;
+  Session without;
+  without.id = 42;
+  without.key = *parseIpAddress("10.0.0.42");
+  const int64_t t = 1768478400LL * 1000000000LL;
+  biller_->onOpen(with, t);
+  biller_->onOpen(without, t);
+  biller_->onEnd(with, EndCause::kLogout, t + 1000000000LL);
+  biller_->onEnd(without, EndCause::kLogout, t + 1000000000LL);
+  biller_->shutdown();
+  std::map<std::string, nlohmann::ordered_json> qos;
+  for (const auto& r : records()) {
+    qos[r["servedPDPPDNAddress"]] = r["listOfTrafficVolumes"][0]["ePCQoSInformation"];
+  }
+  ASSERT_EQ(qos.size(), 2u);
+  EXPECT_EQ(qos["10.0.0.41"], (nlohmann::ordered_json{{"qCI", 7}, {"aRP", 12}}));
+  EXPECT_EQ(qos["10.0.0.42"], (nlohmann::ordered_json{{"qCI", 9}, {"aRP", 12}}));
 }
 
 // The sequence state file lives in node.state_dir, never in the CF card directory; a state

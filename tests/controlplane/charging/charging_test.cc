@@ -36,14 +36,18 @@ FlowCounters vol(uint64_t ul, uint64_t dl) {
 IpAddress ip(const char* text) { return *parseIpAddress(text); }
 
 // Field by field, so the test does not depend on the order or number of members.
+// qci 0: no ePCQoSInformation. kArp: the default profile's ARP (priority level 9, may not
+// pre-empt, may be pre-empted).
+constexpr uint8_t kArp = 0x64;
 cdr::TrafficContainer tc(uint64_t ul, uint64_t dl, ChangeCondition cond, int64_t time,
-                         uint8_t qci) {
+                         uint8_t qci, std::optional<uint8_t> arp = std::nullopt) {
   cdr::TrafficContainer c;
   c.uplink_octets = ul;
   c.downlink_octets = dl;
   c.change_condition = cond;
   c.change_time_ns = time;
   c.qci = qci;
+  c.arp = arp;
   return c;
 }
 
@@ -160,7 +164,9 @@ TEST_F(ChargingTest, SingleRecordCarriesEveryField) {
   EXPECT_EQ(r.session_id, kSid);
 
   ASSERT_EQ(r.traffic_volumes.size(), 1u);
-  EXPECT_EQ(r.traffic_volumes[0], tc(100, 200, ChangeCondition::kRecordClosure, at(65.5), 0));
+  // The first container carries the session's QoS: the profile's QCI 9 and ARP.
+  EXPECT_EQ(r.traffic_volumes[0],
+            tc(100, 200, ChangeCondition::kRecordClosure, at(65.5), 9, kArp));
 
   ASSERT_EQ(r.service_data.size(), 1u);
   const cdr::ServiceContainer& s = r.service_data[0];
@@ -547,8 +553,9 @@ TEST_F(ChargingTest, TariffClosesTrafficAndServiceContainersAtTheInstant) {
   ASSERT_EQ(recs.size(), 1u);
   const auto& tv = recs[0].traffic_volumes;
   ASSERT_EQ(tv.size(), 3u);
-  EXPECT_EQ(tv[0], tc(100, 50, ChangeCondition::kTariffTime, at(1800), 0));
-  // The change time is the tariff instant even when the tick came 5 s later.
+  EXPECT_EQ(tv[0], tc(100, 50, ChangeCondition::kTariffTime, at(1800), 9, kArp));
+  // The change time is the tariff instant even when the tick came 5 s later. After a tariff
+  // time the container has no ePCQoSInformation (the previous condition was no QoS change).
   EXPECT_EQ(tv[1], tc(7, 0, ChangeCondition::kTariffTime, at(6 * 3600), 0));
   EXPECT_EQ(tv[2], tc(0, 0, ChangeCondition::kRecordClosure, at(7 * 3600), 0));
   const auto& sd = recs[0].service_data;
@@ -654,7 +661,7 @@ TEST_F(ChargingTest, QosChangeClosesTrafficContainerAndNextCarriesQci) {
   profile(8).buckets = 20;
   open(kT0);
   engine().usage(kSid, 1, vol(10, 0), at(10));
-  engine().qosChange(kSid, 9, at(20));
+  engine().qosChange(kSid, 5, at(20));
   engine().usage(kSid, 1, vol(20, 0), at(30));
   engine().tick(at(3600));  // 13:00Z tariff
   engine().usage(kSid, 1, vol(30, 0), at(3700));
@@ -665,14 +672,130 @@ TEST_F(ChargingTest, QosChangeClosesTrafficContainerAndNextCarriesQci) {
   ASSERT_EQ(recs.size(), 2u);
   const auto& tv = recs[0].traffic_volumes;
   ASSERT_EQ(tv.size(), 3u);
-  EXPECT_EQ(tv[0], tc(10, 0, ChangeCondition::kQosChange, at(20), 0));
-  EXPECT_EQ(tv[1], tc(20, 0, ChangeCondition::kTariffTime, at(3600), 9));
+  EXPECT_EQ(tv[0], tc(10, 0, ChangeCondition::kQosChange, at(20), 9, kArp));  // initial QoS
+  EXPECT_EQ(tv[1], tc(20, 0, ChangeCondition::kTariffTime, at(3600), 5, kArp));
   EXPECT_EQ(tv[2], tc(30, 0, ChangeCondition::kRecordClosure, at(7200), 0));
-  // The first container of the next record carries the current QCI.
+  // The first container of the next record carries the current QoS.
   ASSERT_EQ(recs[1].traffic_volumes.size(), 1u);
-  EXPECT_EQ(recs[1].traffic_volumes[0], tc(40, 0, ChangeCondition::kRecordClosure, at(7400), 9));
+  EXPECT_EQ(recs[1].traffic_volumes[0],
+            tc(40, 0, ChangeCondition::kRecordClosure, at(7400), 5, kArp));
   // Service containers are not closed by a QoS change.
   EXPECT_EQ(recs[0].service_data.size(), 2u);  // tariff switch + record closure
+}
+
+// The QoS a session starts with (table-driven): the profile's qci / arp, or the session's own.
+struct InitialQosCase {
+  std::string name;
+  uint8_t profile_qci;
+  ArpConfig profile_arp;
+  std::optional<uint8_t> session_qci;
+  std::optional<uint8_t> session_arp;
+  uint8_t want_qci;
+  uint8_t want_arp;
+};
+
+void PrintTo(const InitialQosCase& c, std::ostream* os) { *os << c.name; }
+
+class InitialQosTest : public ChargingTest, public ::testing::WithParamInterface<InitialQosCase> {};
+
+TEST_P(InitialQosTest, FirstContainerOfEveryRecordCarriesTheQos) {
+  const InitialQosCase& c = GetParam();
+  profile(8).qci = c.profile_qci;
+  profile(8).arp = c.profile_arp;
+  profile(8).interval_s = 60;
+  ChargingSessionInfo i = info();
+  i.qci = c.session_qci;
+  i.arp = c.session_arp;
+  engine().open(i, kT0);
+  engine().usage(kSid, 1, vol(1, 0), at(1));
+  engine().tick(at(60));  // partial: the successor's first container carries the QoS too
+  engine().close(kSid, Cause::kNormalRelease, at(61));
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 2u);
+  for (const PgwRecord& r : recs) {
+    ASSERT_EQ(r.traffic_volumes.size(), 1u);
+    EXPECT_EQ(r.traffic_volumes[0].qci, c.want_qci) << c.name;
+    EXPECT_EQ(r.traffic_volumes[0].arp, std::optional<uint8_t>(c.want_arp)) << c.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sources, InitialQosTest,
+    ::testing::Values(
+        InitialQosCase{"profile_default", 9, ArpConfig{}, {}, {}, 9, 0x64},
+        InitialQosCase{"profile_configured", 6, ArpConfig{2, true, false}, {}, {}, 6, 0x09},
+        InitialQosCase{"session_qci", 9, ArpConfig{}, 7, {}, 7, 0x64},
+        InitialQosCase{"session_qci_and_arp", 9, ArpConfig{}, 128, 0x45, 128, 0x45},
+        InitialQosCase{"session_qci_0_is_none", 8, ArpConfig{}, 0, {}, 8, 0x64}),
+    [](const ::testing::TestParamInfo<InitialQosCase>& i) { return i.param.name; });
+
+// QoS changes (table-driven): to the QCI/ARP the session already has is no change.
+struct QosChangeCase {
+  std::string name;
+  std::vector<std::pair<uint8_t, std::optional<uint8_t>>> changes;  // QCI, ARP (none: same)
+  uint64_t want_applied;
+  uint64_t want_ignored;
+  std::vector<uint8_t> want_qci;  // per traffic container of the one record (0 = no QoS)
+};
+
+void PrintTo(const QosChangeCase& c, std::ostream* os) { *os << c.name; }
+
+class QosChangeTest : public ChargingTest, public ::testing::WithParamInterface<QosChangeCase> {};
+
+TEST_P(QosChangeTest, SameValuesAreIgnoredAndCounted) {
+  const QosChangeCase& c = GetParam();
+  // One more than the applied changes: an ignored change counted against buckets would close
+  // the record.
+  profile(8).buckets = static_cast<uint32_t>(c.want_applied + 1);
+  open(kT0);
+  int t = 1;
+  for (const auto& [qci, arp] : c.changes) {
+    engine().usage(kSid, 1, vol(1, 0), at(t++));
+    engine().qosChange(kSid, qci, at(t++), arp);
+  }
+  engine().close(kSid, Cause::kNormalRelease, at(t));
+  EXPECT_EQ(engine().counters().qos_changes, c.want_applied) << c.name;
+  EXPECT_EQ(engine().counters().qos_changes_ignored, c.want_ignored) << c.name;
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u) << c.name;  // buckets = applied + 1: never reached
+  std::vector<uint8_t> qcis;
+  for (const auto& tv : recs[0].traffic_volumes) {
+    qcis.push_back(tv.qci);
+  }
+  EXPECT_EQ(qcis, c.want_qci) << c.name;
+  EXPECT_EQ(trafficSum(recs[0]), (Sum{c.changes.size(), 0}));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Changes, QosChangeTest,
+    ::testing::Values(
+        QosChangeCase{"same_as_profile_qci", {{9, {}}}, 0, 1, {9}},
+        QosChangeCase{"same_qci_twice", {{5, {}}, {5, {}}, {5, {}}}, 1, 2, {9, 5}},
+        QosChangeCase{"back_and_forth", {{5, {}}, {9, {}}, {9, {}}}, 2, 1, {9, 5, 9}},
+        QosChangeCase{"same_qci_and_arp", {{9, 0x64}}, 0, 1, {9}},
+        QosChangeCase{"same_qci_other_arp", {{9, 0x24}, {9, 0x24}}, 1, 1, {9, 9}},
+        QosChangeCase{"qci_0_is_not_a_qci", {{0, {}}}, 0, 0, {9}}),
+    [](const ::testing::TestParamInfo<QosChangeCase>& i) { return i.param.name; });
+
+TEST_F(ChargingTest, IgnoredQosChangeDoesNotCountAgainstBuckets) {
+  profile(8).buckets = 1;
+  open(kT0);
+  engine().qosChange(kSid, 9, at(1));  // the profile's QCI: no change
+  engine().qosChange(kSid, 9, at(2));
+  EXPECT_TRUE(records().empty());
+  EXPECT_EQ(engine().view(kSid)->traffic_containers_closed, 0u);
+  engine().qosChange(kSid, 8, at(3));  // a change: buckets 1 closes the record
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].cause, Cause::kMaxChangeCond);
+  ASSERT_EQ(recs[0].traffic_volumes.size(), 1u);
+  EXPECT_EQ(recs[0].traffic_volumes[0], tc(0, 0, ChangeCondition::kQosChange, at(3), 9, kArp));
+  EXPECT_EQ(engine().counters().qos_changes, 1u);
+  EXPECT_EQ(engine().counters().qos_changes_ignored, 2u);
+  // The successor starts with the new QCI, the ARP unchanged.
+  engine().close(kSid, Cause::kNormalRelease, at(4));
+  EXPECT_EQ(records()[1].traffic_volumes[0],
+            tc(0, 0, ChangeCondition::kRecordClosure, at(4), 8, kArp));
 }
 
 // ---- buckets ----
@@ -1185,6 +1308,15 @@ TEST_P(ExactnessTest, RecordsAddUpToTheInput) {
         prev = tc.change_time_ns;
       }
       EXPECT_LE(changes, p.buckets);
+      // ePCQoSInformation: on the first container of every record, then exactly on those that
+      // follow a qoSChange container.
+      for (size_t t = 0; t < r.traffic_volumes.size(); ++t) {
+        const bool want_qos =
+            t == 0 || r.traffic_volumes[t - 1].change_condition == ChangeCondition::kQosChange;
+        EXPECT_EQ(r.traffic_volumes[t].qci != 0, want_qos)
+            << "session " << id << " record " << k << " container " << t;
+        EXPECT_EQ(r.traffic_volumes[t].arp.has_value(), want_qos);
+      }
       for (const auto& sc : r.service_data) {
         EXPECT_NE(sc.service_condition_change, 0u);
       }
