@@ -15,6 +15,10 @@
 //                     changes inside a record, the local year change
 //   America/New_York  negative offsets ('-' sign), one DST change
 //   Asia/Kolkata      a +05:30 offset (minutes in the offset)
+//   UTC               records made by tally's charging engine (not by hand): the session's
+//                     initial QoS in the first traffic container (ePCQoSInformation qCI 9,
+//                     aRP 100), a QoS change, a tariff time, partials closed by buckets and by
+//                     max_service_containers (maxChangeCond), a QCI >= 128 from the identity
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "controlplane/cdr/cdr.h"
+#include "controlplane/charging/charging.h"
 #include "controlplane/cdr/cdr_encode.h"
 #include "controlplane/cdr/cdr_file.h"
 #include "controlplane/storage/sequence_store.h"
@@ -502,6 +507,73 @@ std::vector<Sample> kolkataSamples() {
   return v;
 }
 
+// Records closed by tally's charging engine, in emission order. The truth is still what the
+// records hold (the PgwRecord values), so this group checks that what the engine produces -
+// the new ePCQoSInformation on every record's first container, maxChangeCond partials - is
+// accepted by both decoders.
+std::vector<Sample> engineSamples() {
+  struct Sink final : tally::RecordSink {
+    std::vector<PgwRecord> out;
+    void emit(PgwRecord r, bool) override { out.push_back(std::move(r)); }
+  };
+  struct Seq final : tally::SequenceSource {
+    uint64_t lsn = 500;
+    uint32_t cid = 0x00C0FFEE;
+    uint64_t nextLocalSequence() override { return ++lsn; }
+    uint32_t nextChargingId() override { return cid++; }
+  };
+  tally::Config config;
+  config.node.id = kNodeId;
+  config.node.address = lit(kNodeAddress);
+  tally::CcProfile& p = config.accounting.cc_profiles.back();  // profile 8, qci 9, arp default
+  p.buckets = 2;
+  p.max_service_containers = 2;
+  p.tariff = {tally::TariffTime{13, 0}};
+  Sink sink;
+  Seq seq;
+  tally::ChargingEngine engine(config, TimeZone::utc(), sink, seq);
+  const int64_t t0 = (kSummer + 4 * 3600) * kNs;  // 2024-07-15 12:00:00 UTC
+  auto at = [t0](int64_t s) { return t0 + s * kNs; };
+  tally::ChargingSessionInfo a;
+  a.session_id = 1;
+  a.served_address = lit("10.45.0.8");
+  a.imsi = "001010123456780";
+  a.msisdn = "491701234560";
+  a.serving_node = lit("192.0.2.10");
+  engine.open(a, t0);
+  engine.usage(1, 1, tally::FlowCounters{1000, 2, 2000, 3}, at(10));
+  engine.qosChange(1, 9, at(20));  // the QCI it has: ignored
+  engine.usage(1, 10, tally::FlowCounters{300, 1, 400, 1}, at(30));
+  engine.usage(1, 20, tally::FlowCounters{50, 1, 60, 1}, at(40));  // a third container: full
+  engine.qosChange(1, 5, at(50));
+  engine.usage(1, 20, tally::FlowCounters{70, 1, 80, 1}, at(55));
+  engine.tick(at(3600));  // 13:00: the second change, buckets 2
+  engine.usage(1, 1, tally::FlowCounters{5, 1, 6, 1}, at(3610));
+  engine.close(1, Cause::kNormalRelease, at(3660));
+  tally::ChargingSessionInfo b = a;
+  b.session_id = 2;
+  b.served_address = lit("10.45.0.9");
+  b.qci = 200;   // from the identity; two content octets (00 C8)
+  b.arp = 0x45;  // PCI disabled, level 1, PVI disabled
+  b.is_static = true;
+  engine.open(b, at(100));
+  engine.usage(2, 30, tally::FlowCounters{7, 1, 8, 1}, at(110));
+  engine.close(2, Cause::kAbnormalRelease, at(120));
+
+  const char* names[] = {"engine_partial_service_container_limit_initial_qos",
+                         "engine_partial_buckets_qos_change_and_tariff", "engine_final_after_tariff",
+                         "engine_identity_qci200_arp69"};
+  std::vector<Sample> v;
+  for (size_t i = 0; i < sink.out.size() && i < std::size(names); ++i) {
+    v.push_back({names[i], sink.out[i]});
+  }
+  if (v.size() != 4) {
+    std::fprintf(stderr, "the engine closed %zu records, expected 4\n", sink.out.size());
+    std::exit(1);
+  }
+  return v;
+}
+
 // ---- writing: tally's CdrFileWriter (TS 32.297 framing, file name, header) ----------------
 struct Written {
   std::string path;
@@ -697,7 +769,8 @@ int main(int argc, char** argv) {
   };
   std::vector<Group> groups = {{"Europe/Berlin", berlinSamples(), 1735700000},  // 2025-01-01 02:53:20 UTC
                                {"America/New_York", newYorkSamples(), 1730620000},
-                               {"Asia/Kolkata", kolkataSamples(), 1721040000}};
+                               {"Asia/Kolkata", kolkataSamples(), 1721040000},
+                               {"UTC", engineSamples(), 1721052000}};
 
   Json j;
   j.open('{').key("files").open('[');
