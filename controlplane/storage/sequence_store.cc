@@ -255,6 +255,19 @@ Result<bool> SequenceStore::flush() {
   return true;
 }
 
+bool SequenceStore::reserveCeilings(const uint64_t reserve[kCount]) {
+  auto st = store(reserve);
+  if (!st) {
+    ++persist_errors_;
+    last_error_ = st.error().message;
+    return false;
+  }
+  for (int k = 0; k < kCount; ++k) {
+    counters_[k].ceiling = reserve[k];
+  }
+  return true;
+}
+
 uint64_t SequenceStore::take(Index i) {
   Counter& c = counters_[i];
   uint64_t v = c.next++;
@@ -269,14 +282,7 @@ uint64_t SequenceStore::take(Index i) {
         reserve[k] = counters_[k].ceiling;
       }
       reserve[i] = c.next + block_;
-      auto st = store(reserve);
-      if (st) {
-        for (int k = 0; k < kCount; ++k) {
-          counters_[k].ceiling = reserve[k];
-        }
-      } else {
-        ++persist_errors_;
-        last_error_ = st.error().message;
+      if (!reserveCeilings(reserve)) {
         retry_countdown_ = kRetryEvery;
       }
     }
@@ -346,16 +352,8 @@ std::string SequenceStore::resumeAfter(uint64_t last_local, uint32_t last_file) 
   for (int k = 0; k < kCount; ++k) {
     reserve[k] = std::min(counters_[k].ceiling, counters_[k].next + block_);
   }
-  auto st = store(reserve);
-  if (st) {
-    for (int k = 0; k < kCount; ++k) {
-      counters_[k].ceiling = reserve[k];
-    }
-  } else {
-    // Still safe (the higher ceiling stays on disk); only the next crash may skip numbers.
-    ++persist_errors_;
-    last_error_ = st.error().message;
-  }
+  // On failure still safe (the higher ceiling stays on disk); only the next crash may skip.
+  reserveCeilings(reserve);
   return "bill journal: " + note;
 }
 

@@ -80,6 +80,8 @@ class SequenceStore : public SequenceSource {
   SequenceStore(std::string path, uint64_t block) : path_(std::move(path)), block_(block) {}
   uint64_t take(Index i);
   Result<bool> store(const uint64_t ceilings[kCount]);
+  // store() and, when it worked, the new ceilings in force; a failure is counted and kept.
+  bool reserveCeilings(const uint64_t reserve[kCount]);
 
   std::string path_;
   uint64_t block_;
