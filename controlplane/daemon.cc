@@ -6,6 +6,7 @@
 #include "controlplane/bill/local_bill_commands.h"
 #include "controlplane/charging/billing_commands.h"
 #include "controlplane/control/commands.h"
+#include "controlplane/identity/identity_commands.h"
 #include "controlplane/log.h"
 #include "controlplane/report.h"
 
@@ -39,8 +40,27 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, const Countin
   }
   d->biller_ = std::move(*biller);
   d->poller_->addObserver(d->biller_.get());
+  // Provisioned identities (`session identify`) from the last run, before any traffic.
+  IdentityStore::Loaded loaded;
+  auto store = IdentityStore::open(config.node.state_dir, config, plan, loaded);
+  if (!store.ok()) {
+    return Error{"identities: " + store.error().message};
+  }
+  d->identities_ = std::move(*store);
+  for (const IdentityRequest& r : loaded.identities) {
+    d->poller_->identify(r);
+  }
+  if (!loaded.identities.empty() || loaded.dropped != 0) {
+    logInfo("identities: " + std::to_string(loaded.identities.size()) + " loaded from " +
+            config.node.state_dir + "/" + IdentityStore::kFileName +
+            (loaded.dropped == 0 ? std::string()
+                                 : ", " + std::to_string(loaded.dropped) +
+                                       " dropped (not valid under this configuration; first: " +
+                                       loaded.first_reason + ")"));
+  }
   // Each module registers the commands it owns.
   registerSessionCommands(d->commands_, d->poller_.get());
+  registerIdentityCommands(d->commands_, d->poller_.get(), d->identities_.get());
   registerBillingCommands(d->commands_, config.accounting, d->biller_.get());
   registerLocalBillCommands(d->commands_, &d->biller_->pool());
   const CommandRegistry* commands = &d->commands_;
@@ -105,6 +125,9 @@ bool Daemon::finish() {
   }
   conserved_ = poller_->finalHarvest();
   biller_->shutdown();
+  if (identities_) {
+    identities_->close();  // every identity answered "ok" is in the file
+  }
   server_.reset();
   return conserved_;
 }

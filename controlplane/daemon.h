@@ -16,6 +16,7 @@
 #include "controlplane/charging/biller.h"
 #include "controlplane/control/commands.h"
 #include "controlplane/control/control_server.h"
+#include "controlplane/identity/identity_store.h"
 #include "controlplane/poller.h"
 #include "shared/clock.h"
 #include "shared/config.h"
@@ -75,6 +76,7 @@ class Daemon {
   DaemonOptions options_;
   std::unique_ptr<Poller> poller_;
   std::unique_ptr<Biller> biller_;
+  std::unique_ptr<IdentityStore> identities_;  // node.state_dir/identities.jsonl
   CommandRegistry commands_;  // before server_: the socket's handler uses it
   std::unique_ptr<ControlServer> server_;
   int64_t interval_ns_;

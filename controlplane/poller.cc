@@ -208,6 +208,13 @@ Session* Poller::sessionFor(const IpAddress& key) {
   s->last_activity_mono_ns = clock_.monotonicNs();
   s->last_activity_wall_ns = s->start_wall_ns;
   s->cc_profile = config_.subscribers.default_cc_profile;
+  if (stat == nullptr) {
+    if (auto id = identities_.find(key); id != identities_.end()) {
+      applyIdentity(*s, id->second, config_.subscribers.default_cc_profile);
+      s->qci = id->second.qci;  // its records' initial QCI (0: the CC profile's)
+      ++identities_applied_;
+    }
+  }
   if (stat != nullptr) {
     s->is_static = true;
     s->user_name = stat->user_name;
@@ -217,9 +224,15 @@ Session* Poller::sessionFor(const IpAddress& key) {
       s->cc_profile = stat->cc_profile;
     }
   }
-  if (stat == nullptr && !config_.subscribers.learn) {
+  // A provisioned identity makes its address known, like a static subscriber (learn: false).
+  if (stat == nullptr && !s->identified && !config_.subscribers.learn) {
     s->billed = false;
     s->reason = Unattributed::kLearnDisabled;
+  } else if (stat == nullptr && !s->identified &&
+             config_.subscribers.unknown_identity == SubscribersConfig::UnknownIdentity::kHold) {
+    // Held: counted as unattributed (no_identity) until an identity arrives (identify()).
+    s->billed = false;
+    s->reason = Unattributed::kNoIdentity;
   } else if (billed_sessions_ >= config_.dataplane.max_sessions) {
     s->billed = false;
     s->reason = Unattributed::kSessionsFull;
@@ -355,6 +368,83 @@ bool Poller::qosChange(const IpAddress& address, uint8_t qci) {
     notify([&](SessionObserver& o) { o.onQosChange(*s, qci, clock_.wallNs()); });
   }
   return true;
+}
+
+void Poller::applyIdentity(Session& s, const SubscriberIdentity& id, uint8_t default_cc) {
+  s.identified = true;
+  s.imsi = id.imsi;
+  s.msisdn = id.msisdn;
+  s.user_name = id.user_name;
+  s.imei = id.imei;
+  s.apn = id.apn;
+  s.cc_profile = id.cc_profile != 0 ? id.cc_profile : default_cc;
+}
+
+const SubscriberIdentity* Poller::identityOf(const IpAddress& key) const {
+  auto it = identities_.find(key);
+  return it == identities_.end() ? nullptr : &it->second;
+}
+
+IdentifyOutcome Poller::identify(const IdentityRequest& r) {
+  if (statics_.count(r.key) != 0) {
+    return IdentifyOutcome::kStatic;
+  }
+  if (r.remove) {
+    // The live session keeps the identity it has (its records are billed to it); the next
+    // session of the address has none.
+    return identities_.erase(r.key) != 0 ? IdentifyOutcome::kRemoved : IdentifyOutcome::kNotFound;
+  }
+  auto it = identities_.find(r.key);
+  if (it == identities_.end()) {
+    if (identities_.size() >= config_.dataplane.max_sessions) {
+      return IdentifyOutcome::kFull;
+    }
+    it = identities_.emplace(r.key, r.identity).first;
+  } else {
+    it->second = r.identity;
+  }
+  auto live = by_key_.find(r.key);
+  if (live == by_key_.end()) {
+    return IdentifyOutcome::kWaiting;
+  }
+  Session* s = live->second;
+  applyIdentity(*s, r.identity, config_.subscribers.default_cc_profile);
+  ++identities_applied_;
+  if (!s->billed &&
+      (s->reason == Unattributed::kNoIdentity || s->reason == Unattributed::kLearnDisabled) &&
+      billed_sessions_ < config_.dataplane.max_sessions) {
+    // Held without identity (or unknown with learn: false): billed from now on; its usage so
+    // far stays unattributed (no_identity / learn_disabled); its records open with its next
+    // usage.
+    s->billed = true;
+    ++billed_sessions_;
+    ++stats_.sessions_created;
+    for (auto [w, slot] : s->slots) {
+      SlotInfo& si = (*workers_[w].slots)[slot];
+      if (si.session == s) {
+        si.billed = true;
+      }
+    }
+    if (r.identity.qci != 0) {
+      s->qci = r.identity.qci;
+    }
+    return IdentifyOutcome::kReleased;
+  }
+  if (!s->billed) {
+    return IdentifyOutcome::kApplied;
+  }
+  if (!s->charging_open) {
+    if (r.identity.qci != 0) {
+      s->qci = r.identity.qci;  // the initial QCI of its records (Biller::onOpen)
+    }
+    return IdentifyOutcome::kApplied;
+  }
+  if (r.identity.qci != 0) {
+    s->qci = r.identity.qci;
+  }
+  const int64_t now = clock_.wallNs();
+  notify([&](SessionObserver& o) { o.onIdentity(*s, r.identity.qci, now); });
+  return IdentifyOutcome::kApplied;
 }
 
 bool Poller::scanFlows(uint16_t w, bool include_ending) {

@@ -21,6 +21,7 @@
 
 #include "shared/counting_plan.h"
 #include "shared/clock.h"
+#include "controlplane/identity/identity.h"
 #include "shared/config.h"
 #include "shared/counters.h"
 #include "shared/events.h"
@@ -43,6 +44,7 @@ const char* endCauseName(EndCause c);
 enum class Unattributed : uint8_t {
   kLearnDisabled,   // address in a pool, learning off, not a static subscriber
   kSessionsFull,    // max_sessions reached
+  kNoIdentity,      // subscribers.unknown_identity: hold, and no identity yet
   kCount
 };
 
@@ -65,6 +67,8 @@ struct Session {
   IpAddress key;            // IPv4 address or IPv6 prefix (ipv6_prefix_length)
   bool is_static = false;
   std::string user_name, imsi, msisdn;
+  std::string imei, apn;    // from a provisioned identity (apn empty: accounting.cdr.apn)
+  bool identified = false;  // a provisioned identity applies (`session identify`)
   uint8_t cc_profile = 8;
   int64_t start_wall_ns = 0;
   EndCause cause = EndCause::kNone;
@@ -116,6 +120,24 @@ class SessionObserver {
   virtual void onQosChange(const Session& s, uint8_t qci, int64_t now_ns) = 0;
   virtual void onEnd(const Session& s, EndCause cause, int64_t now_ns) = 0;
   virtual void onTick(int64_t now_ns) = 0;
+  // A provisioned identity now applies to a session whose records are open (its fields in the
+  // Session; `qci`: the identity's QCI, 0 = none): from now on, the open record included.
+  virtual void onIdentity(const Session& s, uint8_t qci, int64_t now_ns) {
+    (void)s;
+    (void)qci;
+    (void)now_ns;
+  }
+};
+
+// What Poller::identify did.
+enum class IdentifyOutcome : uint8_t {
+  kWaiting,   // stored; no session yet: the session takes it when it opens
+  kApplied,   // stored and applied to the subscriber's live session
+  kReleased,  // stored; the session held without identity (unknown_identity: hold) is billed now
+  kRemoved,   // the identity was removed (the live session keeps what it has)
+  kNotFound,  // removal of an identity that is not there
+  kStatic,    // the address is a static subscriber: its identity is in the configuration
+  kFull,      // the table holds dataplane.max_sessions identities
 };
 
 // Totals across workers (sums of WorkerStats) plus the control plane's own figures.
@@ -170,6 +192,13 @@ class Poller {
   // change. False if the address has no billed session.
   bool servingNodeChange(const IpAddress& address, const IpAddress& node);
   bool qosChange(const IpAddress& address, uint8_t qci);
+  // A provisioned identity (`session identify`, docs/charging.md "Subscriber identity"): kept
+  // by subscriber key, bounded by dataplane.max_sessions; a session takes it when it opens, a
+  // live session at once (its open records from now on).
+  IdentifyOutcome identify(const IdentityRequest& r);
+  const SubscriberIdentity* identityOf(const IpAddress& key) const;
+  size_t identityCount() const { return identities_.size(); }
+  uint64_t identitiesApplied() const { return identities_applied_; }
   // Every observer hears every event, in the order they were added (the biller, RADIUS
   // accounting, ...). Each must outlive the poller's use of it.
   void addObserver(SessionObserver* observer) { observers_.push_back(observer); }
@@ -261,6 +290,9 @@ class Poller {
   std::map<uint64_t, SessionPtr> sessions_;  // by id: ordered, for displays in steps
   std::unordered_map<IpAddress, Session*, KeyHash> by_key_;        // live (not ending) only
   std::unordered_map<IpAddress, const StaticSubscriber*, KeyHash> statics_;
+  std::unordered_map<IpAddress, SubscriberIdentity, KeyHash> identities_;  // by subscriber key
+  uint64_t identities_applied_ = 0;  // to sessions (at their opening or live)
+  static void applyIdentity(Session& s, const SubscriberIdentity& id, uint8_t default_cc);
   std::map<UsageKey, FlowCounters> archive_;  // usage of finished billed sessions
   uint64_t billed_sessions_ = 0;              // counted against max_sessions
   bool sessions_full_alarm_ = false;

@@ -63,6 +63,8 @@ nlohmann::ordered_json totalsJson(const Poller& poller) {
       st.unattributed_octets[size_t(Unattributed::kLearnDisabled)];
   j["unattributed_sessions_full_octets"] =
       st.unattributed_octets[size_t(Unattributed::kSessionsFull)];
+  j["unattributed_no_identity_octets"] =
+      st.unattributed_octets[size_t(Unattributed::kNoIdentity)];
   j["conservation"] = st.conservation_violations == 0 ? "ok" : "violated";
   j["conservation_checks"] = st.conservation_checks;
   j["conservation_deferred"] = st.conservation_deferred;
@@ -105,12 +107,17 @@ nlohmann::ordered_json sessionJson(const Session& s, const CountingPlan& plan) {
           {"subscriber", subscriberText(s.key, plan)},
           {"billed", s.billed},
           {"unattributed_reason",
-           s.billed ? "" : (s.reason == Unattributed::kSessionsFull ? "sessions_full"
-                                                                     : "learn_disabled")},
+           s.billed ? ""
+                    : (s.reason == Unattributed::kSessionsFull ? "sessions_full"
+                       : s.reason == Unattributed::kNoIdentity ? "no_identity"
+                                                               : "learn_disabled")},
           {"static", s.is_static},
           {"user_name", s.user_name},
           {"imsi", s.imsi},
           {"msisdn", s.msisdn},
+          {"imei", s.imei},
+          {"apn", s.apn},
+          {"identified", s.identified},
           {"cc_profile", s.cc_profile},
           {"state", s.ending ? "ending" : "active"},
           {"start_time", timeText(s.start_wall_ns)},
@@ -204,7 +211,8 @@ std::string formatStatistics(const Poller& poller) {
     << " (learn queue full " << st.worker[size_t(Stat::kLearnQueueFullOctets)]
     << ", slot table full " << st.worker[size_t(Stat::kSlotTableFullOctets)] << ", learning off "
     << st.unattributed_octets[size_t(Unattributed::kLearnDisabled)] << ", session table full "
-    << st.unattributed_octets[size_t(Unattributed::kSessionsFull)] << ")\n";
+    << st.unattributed_octets[size_t(Unattributed::kSessionsFull)] << ", held without identity "
+    << st.unattributed_octets[size_t(Unattributed::kNoIdentity)] << ")\n";
   o << "    " << pad("in flight (last poll)", 28) << ": " << st.conservation_last_gap << "\n";
   o << "    " << pad("checks / deferred / violated", 28) << ": " << st.conservation_checks
     << " / " << st.conservation_deferred << " / " << st.conservation_violations << "\n";
@@ -227,7 +235,9 @@ std::string sessionListRow(const Session& s, const CountingPlan& plan) {
   }
   std::string state = s.ending ? "ending" : "active";
   if (!s.billed) {
-    state = s.reason == Unattributed::kSessionsFull ? "unbilled(full)" : "unbilled(learn)";
+    state = s.reason == Unattributed::kSessionsFull  ? "unbilled(full)"
+            : s.reason == Unattributed::kNoIdentity ? "held(no identity)"
+                                                    : "unbilled(learn)";
   }
   std::ostringstream o;
   o << "  " << pad(num(s.id), 8) << pad(subscriberText(s.key, plan), 26)
@@ -260,6 +270,10 @@ std::string formatSession(const Session& s, const Poller& poller) {
   line("User name", s.user_name.empty() ? "-" : s.user_name);
   line("IMSI", s.imsi.empty() ? "-" : s.imsi);
   line("MSISDN", s.msisdn.empty() ? "-" : s.msisdn);
+  line("IMEI", s.imei.empty() ? "-" : s.imei);
+  line("Identity", s.is_static    ? "configuration (static)"
+                   : s.identified ? "provisioned (session identify)"
+                                  : "none (billed under its address)");
   line("Static", s.is_static ? "yes" : "no");
   line("CC profile", num(s.cc_profile));
   line("State", s.ending ? "ending" : (s.billed ? "active" : "active, not billed"));

@@ -62,6 +62,11 @@ struct SubscribersConfig {
   uint32_t idle_timeout_s = 300;     // 0 (never) or 10..86400
   uint8_t default_cc_profile = 8;    // 1, 2, 4 or 8
   std::vector<StaticSubscriber> statics;  // each inside a pool, no duplicates
+  // A learned session whose address has no identity (`tallyctl session identify`) when it
+  // opens: billed under its address (kAddress, the default), or held unattributed until an
+  // identity arrives (kHold; docs/charging.md "Subscriber identity").
+  enum class UnknownIdentity : uint8_t { kAddress, kHold };
+  UnknownIdentity unknown_identity = UnknownIdentity::kAddress;
 };
 
 struct ServiceMatch {

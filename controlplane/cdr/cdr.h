@@ -92,6 +92,7 @@ struct ServiceContainer {
 struct PgwRecord {
   std::string imsi;                    // digits; empty = absent
   std::string msisdn;                  // digits (international, E.164); empty = absent
+  std::string imei;                    // servedIMEI [29]: 14-16 digits; empty = absent
   IpAddress served_address;            // IPv4 address, or the IPv6 prefix address
   uint8_t served_prefix_length = 0;    // for IPv6: the subscriber's prefix length
   IpAddress pgw_address;               // node.address

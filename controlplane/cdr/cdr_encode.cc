@@ -249,6 +249,12 @@ void encodePgwRecord(const PgwRecord& r, const TimeZone& tz, DerWriter& w) {
   if (!r.serving_node_plmn_id.empty()) {
     w.octetString(ctx(27), encodePlmnId(r.serving_node_plmn_id));
   }
+  if (!r.imei.empty()) {
+    // > servedIMEI [29] IMEI ::= TBCD-STRING (SIZE (8)): 15 digits and the filler F, or 16
+    // > (IMEISV). A 14-digit IMEI (TAC + SNR) gets the spare digit 0 (TS 23.003 6.2.1: "this
+    // > digit shall be zero, when transmitted by the MS").
+    w.octetString(ctx(29), encodeTbcd(r.imei.size() == 14 ? r.imei + "0" : r.imei));
+  }
   if (r.rat_type) {
     w.unsignedInteger(ctx(30), *r.rat_type);
   }

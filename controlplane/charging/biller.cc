@@ -112,6 +112,8 @@ void Biller::onOpen(const Session& s, int64_t now_ns) {
   info.served_prefix_length = s.key.family == 6 ? config_.subscribers.ipv6_prefix_length : 0;
   info.imsi = s.imsi;
   info.msisdn = s.msisdn;
+  info.imei = s.imei;
+  info.apn = s.apn;
   info.cc_profile = s.cc_profile;
   info.is_static = s.is_static;
   info.serving_node = s.serving_node;
@@ -135,6 +137,16 @@ void Biller::onServingNode(const Session& s, const IpAddress& node, int64_t now_
 
 void Biller::onQosChange(const Session& s, uint8_t qci, int64_t now_ns) {
   engine_->qosChange(s.id, qci, now_ns);
+}
+
+void Biller::onIdentity(const Session& s, uint8_t qci, int64_t now_ns) {
+  ChargingSessionInfo info;
+  info.imsi = s.imsi;
+  info.msisdn = s.msisdn;
+  info.imei = s.imei;
+  info.apn = s.apn;
+  info.cc_profile = s.cc_profile;
+  engine_->identify(s.id, info, qci, now_ns);
 }
 
 void Biller::onEnd(const Session& s, EndCause cause, int64_t now_ns) {

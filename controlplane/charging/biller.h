@@ -37,6 +37,7 @@ class Biller final : public SessionObserver {
   void onQosChange(const Session& s, uint8_t qci, int64_t now_ns) override;
   void onEnd(const Session& s, EndCause cause, int64_t now_ns) override;
   void onTick(int64_t now_ns) override;
+  void onIdentity(const Session& s, uint8_t qci, int64_t now_ns) override;
 
   // At daemon stop, after the poller's final harvest: the pool's last file (pool disabled) and
   // what is in flight committed.

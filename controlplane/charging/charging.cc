@@ -175,13 +175,14 @@ void ChargingEngine::startRecord(State& st, std::vector<IpAddress> nodes, int64_
   r = cdr::PgwRecord{};
   r.imsi = st.info.imsi;
   r.msisdn = st.info.msisdn;
+  r.imei = st.info.imei;
   r.served_address = st.info.served_address;
   r.served_prefix_length = st.info.served_prefix_length;
   r.pgw_address = config.node.address;
   r.charging_id = st.charging_id;
   r.serving_nodes = std::move(nodes);
   r.serving_node_types.assign(r.serving_nodes.size(), cdr::ServingNodeType::kGtpSgw);
-  r.apn = config.accounting.cdr.apn;
+  r.apn = st.info.apn.empty() ? config.accounting.cdr.apn : st.info.apn;
   // > This field is missing if address is static.
   r.dynamic_address = !st.info.is_static;
   // > [...] or record opening time on subsequent partial records
@@ -392,6 +393,41 @@ void ChargingEngine::qosChange(uint64_t session_id, uint8_t qci, int64_t now_ns,
   // > In following containers this field is present if previous change condition is
   // > "QoS change".
   st.openTraffic(/*with_qos=*/true, now_ns);
+}
+
+void ChargingEngine::identify(uint64_t session_id, const ChargingSessionInfo& info, uint8_t qci,
+                              int64_t now_ns) {
+  auto found = sessions_.find(session_id);
+  if (found == sessions_.end()) {
+    return;
+  }
+  State& st = *found->second;
+  st.info.imsi = info.imsi;
+  st.info.msisdn = info.msisdn;
+  st.info.imei = info.imei;
+  st.info.apn = info.apn;
+  st.info.cc_profile = info.cc_profile;
+  // The open record carries the identity (it closes with it); closed records keep theirs.
+  cdr::PgwRecord& r = st.rec;
+  r.imsi = info.imsi;
+  r.msisdn = info.msisdn;
+  r.imei = info.imei;
+  r.apn = info.apn.empty() ? config_.accounting.cdr.apn : info.apn;
+  const CcProfile* profile = &config_.accounting.profile(info.cc_profile);
+  if (profile != st.profile) {
+    // The new profile's triggers from now on: its interval counted from the record's opening
+    // (a deadline already passed closes the record at the next tick), its tariff times from
+    // now; its thresholds at the next usage.
+    st.profile = profile;
+    r.charging_characteristics = static_cast<uint16_t>(uint16_t{profile->index} << 8);
+    st.next_interval_ns = profile->interval_s
+                              ? addSeconds(r.record_opening_time_ns, *profile->interval_s)
+                              : kNever;
+    st.next_tariff_ns = st.nextTariffAfter(*tz_, now_ns);
+  }
+  if (qci != 0 && qci != st.qci) {
+    qosChange(session_id, qci, now_ns);
+  }
 }
 
 void ChargingEngine::tick(int64_t now_ns) {

@@ -53,6 +53,8 @@ struct ChargingSessionInfo {
   uint8_t served_prefix_length = 0;  // IPv6 only
   std::string imsi;
   std::string msisdn;
+  std::string imei;  // servedIMEI; empty = absent
+  std::string apn;   // accessPointNameNI; empty = accounting.cdr.apn
   uint8_t cc_profile = 8;
   bool is_static = false;
   std::optional<IpAddress> serving_node;  // known at start (GTP-U outer source), else node.address
@@ -95,6 +97,12 @@ class ChargingEngine {
   // counted (ChargingCounters::qos_changes_ignored). QCI 0 is not a QCI: ignored.
   void qosChange(uint64_t session_id, uint8_t qci, int64_t now_ns,
                  std::optional<uint8_t> arp = std::nullopt);
+  // A provisioned identity for an open session (docs/charging.md "Subscriber identity"): imsi,
+  // msisdn, imei, apn and cc_profile of `info` replace the session's, in the open record and
+  // every later one (records closed before keep theirs); the CC profile's triggers apply from
+  // now on. A QCI (not 0) other than the current one is a QoS change.
+  void identify(uint64_t session_id, const ChargingSessionInfo& info, uint8_t qci,
+                int64_t now_ns);
   // Time triggers: interval, sdf_interval, tariff times. Call at least once per poll.
   void tick(int64_t now_ns);
   // Final record of the session; the session is forgotten.

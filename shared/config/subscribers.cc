@@ -68,7 +68,8 @@ std::vector<Field> Loader::loadPools(const Field& f, SubscribersConfig& out) con
 
 void Loader::loadSubscribers(const Field& f, SubscribersConfig& out) const {
   Fields m = readMap(
-      f, {"pools", "ipv6_prefix_length", "learn", "idle_timeout", "default_cc_profile", "static"});
+      f, {"pools", "ipv6_prefix_length", "learn", "idle_timeout", "default_cc_profile", "static",
+          "unknown_identity"});
   auto pools = m.find("pools");
   if (pools == m.end()) {
     failMissing(f, "pools");
@@ -107,6 +108,11 @@ void Loader::loadSubscribers(const Field& f, SubscribersConfig& out) const {
   }
   if (auto it = m.find("static"); it != m.end()) {
     loadStatics(it->second, out);
+  }
+  if (auto it = m.find("unknown_identity"); it != m.end()) {
+    out.unknown_identity = oneOf(it->second, {"address", "hold"}) == "hold"
+                               ? SubscribersConfig::UnknownIdentity::kHold
+                               : SubscribersConfig::UnknownIdentity::kAddress;
   }
 }
 
