@@ -21,6 +21,16 @@ struct NodeConfig {
   // State files (.tally-sequence: numbers that never repeat). Not the CF card directory: a
   // transfer sweeps that one. 1-4095 bytes, no NUL.
   std::string state_dir = "/var/lib/tally";
+  // The access node serving subscribers whose traffic comes without GTP-U (a BNG/BRAS, an
+  // ePDG, a TWAG ...): servingNodeAddress/servingNodeType of their CDRs. Not given: those CDRs
+  // have no serving node (empty lists). The type is a TS 32.298 ServingNodeType value (0 sGSN,
+  // 1 pMIPSGW, 2 gTPSGW, 3 ePDG, 4 hSGW, 5 mME, 6 tWAN), required with the address.
+  std::optional<IpAddress> access_node_address;
+  uint8_t access_node_type = 0;
+  // MCC + MNC (5 or 6 digits): p-GWPLMNIdentifier and servingNodePLMNIdentifier; empty = absent.
+  std::string plmn_id;
+  // rATType (TS 29.061 RAT type, 0-255, e.g. 6 EUTRAN, 3 WLAN); not given = absent.
+  std::optional<uint8_t> rat_type;
 };
 
 enum class PortRole : uint8_t { kAccess, kCore };
@@ -146,6 +156,10 @@ struct CdrConfig {
   uint32_t file_max_age_s = 300;        // 1..86400: close a file open this long
   uint32_t file_max_bytes = 1048576;    // 4096..104857600
   std::string apn = "internet";         // accessPointNameNI, 1..63 chars
+  // apnSelectionMode (TS 32.298 APNSelectionMode): 0 mSorNetworkProvidedSubscriptionVerified,
+  // 1 mSProvidedSubscriptionNotVerified, 2 networkProvidedSubscriptionNotVerified (default: the
+  // APN is tally's configuration or the identity's, not checked against a subscription).
+  uint8_t apn_selection_mode = 2;
 };
 
 inline std::vector<CcProfile> defaultCcProfiles() {

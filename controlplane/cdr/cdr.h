@@ -58,7 +58,19 @@ enum class ChChSelectionMode : uint8_t {
 };
 
 // > ServingNodeType ::= ENUMERATED
-enum class ServingNodeType : uint8_t { kSgsn = 0, kPmipSgw = 1, kGtpSgw = 2, kEpdg = 3 };
+enum class ServingNodeType : uint8_t {
+  kSgsn = 0,
+  kPmipSgw = 1,
+  kGtpSgw = 2,
+  kEpdg = 3,
+  kHsgw = 4,
+  kMme = 5,
+  kTwan = 6,
+};
+
+// > Diagnostics ::= CHOICE { gsm0408Cause [0] INTEGER, ... }: TS 24.008 cause values tally
+// writes on abnormalRelease records (docs/cdr-format.md).
+constexpr uint8_t kGsm0408NetworkFailure = 38;
 
 // One element of listOfTrafficVolumes (ChangeOfCharCondition).
 struct TrafficContainer {
@@ -97,7 +109,7 @@ struct PgwRecord {
   uint8_t served_prefix_length = 0;    // for IPv6: the subscriber's prefix length
   IpAddress pgw_address;               // node.address
   uint32_t charging_id = 0;
-  std::vector<IpAddress> serving_nodes;             // >= 1
+  std::vector<IpAddress> serving_nodes;             // may be empty (no serving node known: A6 00)
   std::vector<ServingNodeType> serving_node_types;  // same length and order
   std::string apn;                     // accessPointNameNI
   bool dynamic_address = true;         // learned (true) or static subscriber (false)
@@ -121,6 +133,9 @@ struct PgwRecord {
   std::optional<std::array<uint8_t, 2>> ms_time_zone;  // mSTimeZone [31], TS 29.060 octets
   std::vector<uint8_t> user_location_information;       // [32] TS 29.274 ULI; empty = absent
   std::string pgw_plmn_id;           // p-GWPLMNIdentifier [37]: MCC+MNC, 5 or 6 digits
+  // diagnostics [16], the gsm0408Cause [0] alternative (TS 24.008 cause value); absent = none.
+  std::optional<uint8_t> diagnostics_gsm0408_cause;
+  std::optional<uint32_t> pdn_connection_charging_id;  // pDNConnectionChargingID [41]
   // Context for files, logs and the bill pool, not encoded: which session this belongs to, and
   // the packets counted in this record (the CDR carries octets only; local bills show both).
   uint64_t session_id = 0;

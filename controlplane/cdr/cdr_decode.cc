@@ -1294,6 +1294,19 @@ Result<PgwRecord> decodePgwRecord(Bytes data) {
         p.cause = static_cast<Cause>(v);
         seen |= kSeenCause;
         break;
+      case 16: {
+        // Diagnostics CHOICE (explicit): the model carries gsm0408Cause [0] only.
+        ber::BerReader d(f.value, f.offset + f.header_length);
+        auto c = d.next();
+        if (!c) {
+          return Error{"diagnostics: " + c.error().message};
+        }
+        if (c.value().tag.number == 0 && !c.value().tag.constructed) {
+          TALLY_TRY_ASSIGN(v, unsignedField(c.value(), 255), "diagnostics gsm0408Cause");
+          p.diagnostics_gsm0408_cause = static_cast<uint8_t>(v);
+        }
+        break;
+      }
       case 17:
         TALLY_TRY_ASSIGN(v, unsignedField(f, UINT32_MAX), "recordSequenceNumber");
         p.record_sequence_number = static_cast<uint32_t>(v);
@@ -1380,6 +1393,10 @@ Result<PgwRecord> decodePgwRecord(Bytes data) {
         p.stop_time_ns = ns;
         break;
       }
+      case 41:
+        TALLY_TRY_ASSIGN(v, unsignedField(f, UINT32_MAX), "pDNConnectionChargingID");
+        p.pdn_connection_charging_id = static_cast<uint32_t>(v);
+        break;
       default:
         break;
     }

@@ -220,6 +220,13 @@ void encodePgwRecord(const PgwRecord& r, const TimeZone& tz, DerWriter& w) {
   timeStamp(w, 13, r.record_opening_time_ns, tz);     // recordOpeningTime [13]
   w.unsignedInteger(ctx(14), r.duration_s);           // duration [14]
   w.integer(ctx(15), static_cast<int64_t>(r.cause));  // causeForRecClosing [15]
+  if (r.diagnostics_gsm0408_cause) {
+    // > diagnostics [16] Diagnostics: a tag on a CHOICE is explicit, then gsm0408Cause [0]
+    // > INTEGER: B0 03 80 01 26
+    size_t m = w.begin(ctxCons(16));
+    w.unsignedInteger(ctx(0), *r.diagnostics_gsm0408_cause);
+    w.end(m);
+  }
   if (r.record_sequence_number) {
     w.unsignedInteger(ctx(17), *r.record_sequence_number);  // recordSequenceNumber [17]
   }
@@ -291,6 +298,9 @@ void encodePgwRecord(const PgwRecord& r, const TimeZone& tz, DerWriter& w) {
   }
   if (r.stop_time_ns) {
     timeStamp(w, 39, *r.stop_time_ns, tz);  // stopTime [39]
+  }
+  if (r.pdn_connection_charging_id) {
+    w.unsignedInteger(ctx(41), *r.pdn_connection_charging_id);  // pDNConnectionChargingID [41]
   }
   w.end(rec);
 }

@@ -60,6 +60,9 @@ struct ChargingEngine::State {
   uint32_t next_service_lsn = 1;  // ChangeOfServiceCondition.localSequenceNumber, per bearer
   uint8_t qci = 0;                // the bearer's current QoS: QCI (1..255) and ARP octet
   uint8_t arp = 0;
+  // The node serving the session now (servingNodeAddress / servingNodeType); none: no GTP-U
+  // seen and no node.access_node_address.
+  std::optional<std::pair<IpAddress, cdr::ServingNodeType>> node;
 
   // The open record: header fields, and the containers closed so far.
   cdr::PgwRecord rec;
@@ -162,14 +165,29 @@ void ChargingEngine::open(const ChargingSessionInfo& info, int64_t now_ns) {
   st->qci = info.qci && *info.qci != 0 ? *info.qci : st->profile->qci;
   st->arp = info.arp ? *info.arp : st->profile->arp.octet();
   st->last_traffic_change_ns = now_ns;
-  startRecord(*st, {info.serving_node ? *info.serving_node : config_.node.address}, now_ns);
+  // The serving node: the GTP-U peer (or the handover's node) known at start, else the
+  // configured access node, else none. Never the P-GW itself (docs/charging.md).
+  if (info.serving_node) {
+    st->node = std::make_pair(*info.serving_node, nodeType(*info.serving_node));
+  } else if (config_.node.access_node_address) {
+    st->node = std::make_pair(*config_.node.access_node_address,
+                              static_cast<cdr::ServingNodeType>(config_.node.access_node_type));
+  }
+  startRecord(*st, now_ns);
   // > This field contains the time when the IP-CAN session starts at the S-GW/P-GW/IP-Edge
   // > [...], available in the CDR for the first bearer in an IP-CAN session
   st->rec.start_time_ns = now_ns;
   sessions_.emplace(info.session_id, std::move(st));
 }
 
-void ChargingEngine::startRecord(State& st, std::vector<IpAddress> nodes, int64_t now_ns) {
+cdr::ServingNodeType ChargingEngine::nodeType(const IpAddress& node) const {
+  if (config_.node.access_node_address && *config_.node.access_node_address == node) {
+    return static_cast<cdr::ServingNodeType>(config_.node.access_node_type);
+  }
+  return cdr::ServingNodeType::kGtpSgw;
+}
+
+void ChargingEngine::startRecord(State& st, int64_t now_ns) {
   const Config& config = config_;
   cdr::PgwRecord& r = st.rec;
   r = cdr::PgwRecord{};
@@ -180,8 +198,24 @@ void ChargingEngine::startRecord(State& st, std::vector<IpAddress> nodes, int64_
   r.served_prefix_length = st.info.served_prefix_length;
   r.pgw_address = config.node.address;
   r.charging_id = st.charging_id;
-  r.serving_nodes = std::move(nodes);
-  r.serving_node_types.assign(r.serving_nodes.size(), cdr::ServingNodeType::kGtpSgw);
+  if (st.node) {
+    r.serving_nodes.push_back(st.node->first);
+    r.serving_node_types.push_back(st.node->second);
+  }
+  // > APN Selection Mode ... how the SGSN/MME selected the APN: tally's APN is configured
+  // (accounting.cdr.apn_selection_mode, default networkProvidedSubscriptionNotVerified).
+  r.apn_selection_mode =
+      static_cast<cdr::ApnSelectionMode>(config.accounting.cdr.apn_selection_mode);
+  // > In the S-GW/P-GW/TDF the allowed values are: Home default; Visiting default; Roaming
+  // > default; Serving node supplied.
+  r.ch_ch_selection_mode =
+      st.info.ch_ch_selection_mode.value_or(cdr::ChChSelectionMode::kHomeDefault);
+  r.serving_node_plmn_id = config.node.plmn_id;
+  r.pgw_plmn_id = config.node.plmn_id;
+  r.rat_type = st.info.rat_type ? st.info.rat_type : config.node.rat_type;
+  // > For a PDN connection that is limited to use one single access at a time this field
+  // > includes Charging Id of first IP-CAN bearer activated: one bearer per session in tally.
+  r.pdn_connection_charging_id = st.charging_id;
   r.apn = st.info.apn.empty() ? config.accounting.cdr.apn : st.info.apn;
   // > This field is missing if address is static.
   r.dynamic_address = !st.info.is_static;
@@ -231,6 +265,12 @@ cdr::PgwRecord ChargingEngine::finishRecord(State& st, cdr::Cause cause, int64_t
   // > is the duration of the individual partial record and not the cumulative duration.
   r.duration_s = secondsBetween(r.record_opening_time_ns, now_ns);
   r.cause = cause;
+  if (cause == cdr::Cause::kAbnormalRelease) {
+    // > A more detailed reason may be found in the diagnostics field: gsm0408Cause, as the
+    // > seed's vendor writes it; 38 "network failure": the session was lost (idle timeout
+    // > without a release, or a crash of this node: the checkpoint's records).
+    r.diagnostics_gsm0408_cause = cdr::kGsm0408NetworkFailure;
+  }
   // > The Record Sequence Number is missing if the record is the only one produced in the
   // > SGSN/SGW/PGW/TDF/IP-Edge
   // A partial record is by definition followed by another one, so it is always numbered.
@@ -267,16 +307,9 @@ std::vector<cdr::PgwRecord> ChargingEngine::snapshotOpen(int64_t now_ns) const {
   return out;
 }
 
-void ChargingEngine::closePartial(State& st, cdr::Cause cause, int64_t now_ns,
-                                  std::optional<IpAddress> new_node) {
-  IpAddress node = config_.node.address;
-  if (new_node) {
-    node = *new_node;
-  } else if (!st.rec.serving_nodes.empty()) {
-    node = st.rec.serving_nodes.back();  // the node serving the session now
-  }
+void ChargingEngine::closePartial(State& st, cdr::Cause cause, int64_t now_ns) {
   closeRecord(st, cause, now_ns, /*final=*/false);
-  startRecord(st, {node}, now_ns);
+  startRecord(st, now_ns);  // with the node serving the session now
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,7 +331,7 @@ void ChargingEngine::usage(uint64_t session_id, uint32_t rating_group, const Flo
     // may, and this usage needs one more. The record closes first, as a partial record with
     // maxChangeCond (docs/charging.md: TS 32.298 5.1.2.2.5 has no cause of its own for a full
     // list of service data); the usage goes into the next record.
-    closePartial(st, cdr::Cause::kMaxChangeCond, now_ns, std::nullopt);
+    closePartial(st, cdr::Cause::kMaxChangeCond, now_ns);
   }
   if (!st.traffic_open) {
     st.openTraffic(/*with_qos=*/false, now_ns);  // defensive: a record always has one open
@@ -320,7 +353,10 @@ void ChargingEngine::usage(uint64_t session_id, uint32_t rating_group, const Flo
     s.container.time_of_last_usage_ns = now_ns;
     // > Serving Node Address contains the valid serving node (e.g. SGSN/S-GW) control plane IP
     // > address during the service data container recording interval.
-    s.container.serving_node = st.rec.serving_nodes.back();
+    // A serving-node change closes the open containers, so this is the node of all its usage.
+    if (st.node) {
+      s.container.serving_node = st.node->first;
+    }
     s.opened_ns = now_ns;
     it = st.services.emplace(rating_group, std::move(s)).first;
   }
@@ -340,7 +376,7 @@ void ChargingEngine::usage(uint64_t session_id, uint32_t rating_group, const Flo
   if (p.volume.enabled() && limitReached(p.volume, st.rec_ul, st.rec_dl)) {
     // > data volume limit; It corresponds to "Volume Limit" in Change-Condition AVP.
     // The crossing delta (the overshoot) stays in this record.
-    closePartial(st, cdr::Cause::kVolumeLimit, now_ns, std::nullopt);
+    closePartial(st, cdr::Cause::kVolumeLimit, now_ns);
   }
 }
 
@@ -351,17 +387,26 @@ void ChargingEngine::servingNodeChange(uint64_t session_id, const IpAddress& nod
   }
   State& st = *found->second;
   cdr::PgwRecord& r = st.rec;
-  if (!r.serving_nodes.empty() && r.serving_nodes.back() == node) {
+  if (st.node && st.node->first == node) {
     return;  // not a change
   }
+  // > Service Condition Change defines the reason for closing the service data container ...
+  // > IP-CAN bearer modification (e.g. QoS change, S-GW change ...): every open service
+  // container closes with sGSNChange ("apply to Gn-SGSN /SGW Change"), so that each container
+  // shows the node its usage went through; the next usage opens new ones under the new node.
+  // Not a change counted by `buckets` (only QoS changes and tariff times are).
+  while (!st.services.empty()) {
+    st.closeService(st.services.begin(), cdr::scBit(cdr::kScSgsnChange), now_ns);
+  }
+  st.node = std::make_pair(node, nodeType(node));
   if (r.serving_nodes.size() < st.profile->serving_nodes) {
-    r.serving_nodes.push_back(node);
-    r.serving_node_types.push_back(cdr::ServingNodeType::kGtpSgw);
+    r.serving_nodes.push_back(st.node->first);
+    r.serving_node_types.push_back(st.node->second);
     return;
   }
   // Serving node address list overflow: partial record, cause servingNodeChange (18); the new
   // record starts with the new node alone.
-  closePartial(st, cdr::Cause::kServingNodeChange, now_ns, node);
+  closePartial(st, cdr::Cause::kServingNodeChange, now_ns);
 }
 
 void ChargingEngine::qosChange(uint64_t session_id, uint8_t qci, int64_t now_ns,
@@ -387,7 +432,7 @@ void ChargingEngine::qosChange(uint64_t session_id, uint8_t qci, int64_t now_ns,
   if (st.traffic_changes >= st.profile->buckets) {
     // The container whose closure reaches `buckets` is the last one of this record; the next
     // record's first container carries the new QoS.
-    closePartial(st, cdr::Cause::kMaxChangeCond, now_ns, std::nullopt);
+    closePartial(st, cdr::Cause::kMaxChangeCond, now_ns);
     return;
   }
   // > In following containers this field is present if previous change condition is
@@ -453,7 +498,7 @@ void ChargingEngine::tick(int64_t now_ns) {
       st.next_tariff_ns = st.nextTariffAfter(*tz_, now_ns);
       ++st.traffic_changes;
       if (st.traffic_changes >= p.buckets) {
-        closePartial(st, cdr::Cause::kMaxChangeCond, now_ns, std::nullopt);
+        closePartial(st, cdr::Cause::kMaxChangeCond, now_ns);
       } else {
         st.openTraffic(/*with_qos=*/false, at);  // after a tariff time: no ePCQoSInformation
       }
@@ -477,7 +522,7 @@ void ChargingEngine::tick(int64_t now_ns) {
     if (st.next_interval_ns <= now_ns) {
       if (st.rec_ul + st.rec_dl >= p.interval_min_volume) {
         // > time (duration) limit; It corresponds to "Time Limit" in Change-Condition AVP.
-        closePartial(st, cdr::Cause::kTimeLimit, now_ns, std::nullopt);
+        closePartial(st, cdr::Cause::kTimeLimit, now_ns);
       } else {
         // Re-arm: the next check is one interval later (several if the tick came very late).
         while (st.next_interval_ns <= now_ns) {

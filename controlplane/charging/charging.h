@@ -57,11 +57,18 @@ struct ChargingSessionInfo {
   std::string apn;   // accessPointNameNI; empty = accounting.cdr.apn
   uint8_t cc_profile = 8;
   bool is_static = false;
-  std::optional<IpAddress> serving_node;  // known at start (GTP-U outer source), else node.address
+  // Known at start (GTP-U outer source, or `session handover`); else node.access_node_address,
+  // else none (docs/charging.md, "serving nodes").
+  std::optional<IpAddress> serving_node;
   // The bearer's QoS when the session starts, from its identity (QCI 1..255; ARP as the
   // TS 29.274 ARP octet, ArpConfig::octet()); each one not given: the CC profile's qci / arp.
   std::optional<uint8_t> qci;
   std::optional<uint8_t> arp;
+  // rATType of the session's records; not given: node.rat_type (absent when that is not set).
+  std::optional<uint8_t> rat_type;
+  // chChSelectionMode; not given: homeDefault (tally's own configuration chose the CC profile).
+  // servingNodeSupplied when the profile came with the session from the node serving it.
+  std::optional<cdr::ChChSelectionMode> ch_ch_selection_mode;
 };
 
 // Engine-wide counters, for `tallyctl display statistics`.
@@ -122,17 +129,19 @@ class ChargingEngine {
 
  private:
   struct State;
-  // Opens the session's next record at now_ns with the given serving-node list.
-  void startRecord(State& st, std::vector<IpAddress> nodes, int64_t now_ns);
+  // Opens the session's next record at now_ns; its serving-node list starts with the session's
+  // current serving node (empty when there is none).
+  void startRecord(State& st, int64_t now_ns);
   // Closes every open container, fills the closing fields and emits the record.
   void closeRecord(State& st, cdr::Cause cause, int64_t now_ns, bool final);
   // closeRecord() without numbering or emitting: the record st would close as (st is left with
   // its containers closed).
   static cdr::PgwRecord finishRecord(State& st, cdr::Cause cause, int64_t now_ns, bool final);
-  // closeRecord() as a partial record, then startRecord() at the same instant with new_node
-  // alone (serving-node overflow) or the current serving node.
-  void closePartial(State& st, cdr::Cause cause, int64_t now_ns,
-                    std::optional<IpAddress> new_node);
+  // closeRecord() as a partial record, then startRecord() at the same instant.
+  void closePartial(State& st, cdr::Cause cause, int64_t now_ns);
+  // The ServingNodeType of a serving node: node.access_node_type for node.access_node_address,
+  // gTPSGW for any other (a GTP-U peer, or a node given by `session handover`).
+  cdr::ServingNodeType nodeType(const IpAddress& node) const;
 
   const Config& config_;
   TimeZonePtr tz_;

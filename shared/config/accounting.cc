@@ -207,7 +207,16 @@ std::vector<TariffTime> Loader::loadTariff(const Field& f) const {
 }
 
 void Loader::loadCdr(const Field& f, CdrConfig& out) const {
-  Fields m = readMap(f, {"format", "file_max_records", "file_max_age", "file_max_bytes", "apn"});
+  Fields m = readMap(f, {"format", "file_max_records", "file_max_age", "file_max_bytes", "apn",
+                         "apn_selection_mode"});
+  if (auto it = m.find("apn_selection_mode"); it != m.end()) {
+    std::string v = oneOf(it->second, {"mSorNetworkProvidedSubscriptionVerified",
+                                       "mSProvidedSubscriptionNotVerified",
+                                       "networkProvidedSubscriptionNotVerified"});
+    out.apn_selection_mode = v == "mSorNetworkProvidedSubscriptionVerified" ? 0
+                             : v == "mSProvidedSubscriptionNotVerified"     ? 1
+                                                                            : 2;
+  }
   if (auto it = m.find("format"); it != m.end()) {
     out.format = oneOf(it->second, {"3gpp", "csv"}) == "csv" ? CdrFormat::kCsv : CdrFormat::k3gpp;
   }

@@ -948,6 +948,105 @@ void expectDefaultProfile(const CcProfile& p, uint8_t index) {
   EXPECT_TRUE(p.arp.vulnerability_enabled);
 }
 
+// node.access_node_address / access_node_type, plmn_id, rat_type (docs/config.md, node).
+TEST(ConfigAccessNodeTest, DefaultsAndValues) {
+  Config base = loadOk(kBase);
+  EXPECT_FALSE(base.node.access_node_address.has_value());
+  EXPECT_EQ(base.node.plmn_id, "");
+  EXPECT_FALSE(base.node.rat_type.has_value());
+  EXPECT_EQ(base.accounting.cdr.apn_selection_mode, 2);  // networkProvidedSubscriptionNotVerified
+  Config c = loadOk(editBase(4, 4,
+                             "  timezone: UTC\n"
+                             "  access_node_address: 192.0.2.20\n"
+                             "  access_node_type: tWAN\n"
+                             "  plmn_id: \"00101\"\n"
+                             "  rat_type: WLAN"));
+  ASSERT_TRUE(c.node.access_node_address.has_value());
+  EXPECT_EQ(*c.node.access_node_address, *parseIpAddress("192.0.2.20"));
+  EXPECT_EQ(c.node.access_node_type, 6);
+  EXPECT_EQ(c.node.plmn_id, "00101");
+  EXPECT_EQ(c.node.rat_type, std::optional<uint8_t>(3));
+  // Every ServingNodeType name, with its ASN.1 value.
+  const std::pair<const char*, uint8_t> kTypes[] = {{"sGSN", 0}, {"pMIPSGW", 1}, {"gTPSGW", 2},
+                                                    {"ePDG", 3}, {"hSGW", 4},    {"mME", 5},
+                                                    {"tWAN", 6}};
+  for (const auto& [name, value] : kTypes) {
+    Config t = loadOk(editBase(4, 4,
+                               std::string("  timezone: UTC\n  access_node_address: \"2001:db8::20\"\n"
+                                           "  access_node_type: ") +
+                                   name));
+    EXPECT_EQ(t.node.access_node_type, value) << name;
+  }
+  // rat_type by name or number, plmn_id with a 3-digit MNC.
+  const std::pair<const char*, uint8_t> kRats[] = {
+      {"UTRAN", 1}, {"GERAN", 2}, {"WLAN", 3},   {"GAN", 4},   {"HSPA-Evolution", 5},
+      {"EUTRAN", 6}, {"Virtual", 7}, {"EUTRAN-NB-IoT", 8}, {"LTE-M", 9}, {"NR", 10},
+      {"0", 0},      {"255", 255},   {"101", 101}};
+  for (const auto& [name, value] : kRats) {
+    Config t = loadOk(editBase(4, 4, std::string("  timezone: UTC\n  rat_type: ") + name));
+    EXPECT_EQ(t.node.rat_type, std::optional<uint8_t>(value)) << name;
+  }
+  EXPECT_EQ(loadOk(editBase(4, 4, "  timezone: UTC\n  plmn_id: 310410")).node.plmn_id, "310410");
+  // accounting.cdr.apn_selection_mode: the three APNSelectionMode names.
+  const std::pair<const char*, uint8_t> kModes[] = {
+      {"mSorNetworkProvidedSubscriptionVerified", 0},
+      {"mSProvidedSubscriptionNotVerified", 1},
+      {"networkProvidedSubscriptionNotVerified", 2}};
+  for (const auto& [name, value] : kModes) {
+    Config t = loadOk(editFull(69, 69, std::string("    apn: apn.example-1\n    apn_selection_mode: ") +
+                                           name));
+    EXPECT_EQ(t.accounting.cdr.apn_selection_mode, value) << name;
+  }
+}
+
+TEST(ConfigAccessNodeTest, BadValuesNameFileLineColumn) {
+  const BadCase kCases[] = {
+      {"AccessNodeNotAnAddress", 4, 4,
+       "  timezone: UTC\n  access_node_address: bras-1\n  access_node_type: tWAN", 5, 24,
+       "node.access_node_address", "bras-1", "not an IPv4/IPv6 address"},
+      {"AccessNodeWithoutType", 4, 4, "  timezone: UTC\n  access_node_address: 192.0.2.20", 5, 24,
+       "node.access_node_address", "192.0.2.20", "needs access_node_type"},
+      {"AccessTypeWithoutNode", 4, 4, "  timezone: UTC\n  access_node_type: tWAN", 5, 21,
+       "node.access_node_type", "tWAN", "only with access_node_address"},
+      {"AccessTypeUnknown", 4, 4,
+       "  timezone: UTC\n  access_node_address: 192.0.2.20\n  access_node_type: bras", 6, 21,
+       "node.access_node_type", "bras",
+       "must be one of: sGSN, pMIPSGW, gTPSGW, ePDG, hSGW, mME, tWAN"},
+      {"AccessTypeLowerCase", 4, 4,
+       "  timezone: UTC\n  access_node_address: 192.0.2.20\n  access_node_type: twan", 6, 21,
+       "node.access_node_type", "twan", "must be one of"},
+      {"AccessTypeNumber", 4, 4,
+       "  timezone: UTC\n  access_node_address: 192.0.2.20\n  access_node_type: 6", 6, 21,
+       "node.access_node_type", "6", "must be one of"},
+      {"PlmnTooShort", 4, 4, "  timezone: UTC\n  plmn_id: 0010", 5, 12, "node.plmn_id", "0010",
+       "must be MCC + MNC, 5 or 6 digits"},
+      {"PlmnTooLong", 4, 4, "  timezone: UTC\n  plmn_id: 0010123", 5, 12, "node.plmn_id",
+       "0010123", "must be MCC + MNC, 5 or 6 digits"},
+      {"PlmnNotDigits", 4, 4, "  timezone: UTC\n  plmn_id: 001-01", 5, 12, "node.plmn_id",
+       "001-01", "must be MCC + MNC, 5 or 6 digits"},
+      {"RatTypeUnknown", 4, 4, "  timezone: UTC\n  rat_type: LTE", 5, 13, "node.rat_type", "LTE",
+       "must be one of: UTRAN, GERAN, WLAN"},
+      {"RatTypeTooLarge", 4, 4, "  timezone: UTC\n  rat_type: 256", 5, 13, "node.rat_type", "256",
+       "or a TS 29.061 RAT type number 0-255"},
+      {"RatTypeNegative", 4, 4, "  timezone: UTC\n  rat_type: -1", 5, 13, "node.rat_type", "-1",
+       "or a TS 29.061 RAT type number 0-255"},
+  };
+  for (const BadCase& c : kCases) {
+    SCOPED_TRACE(c.name);
+    checkBadCase(c, editBase(c.from, c.to, c.text));
+  }
+  // accounting.cdr.apn_selection_mode
+  ConfigError e = loadBad(editFull(69, 69, "    apn: apn.example-1\n    apn_selection_mode: 2"));
+  EXPECT_EQ(e.key, "accounting.cdr.apn_selection_mode");
+  EXPECT_EQ(e.line, 70);
+  EXPECT_EQ(e.column, 25);
+  EXPECT_NE(e.message.find("must be one of: mSorNetworkProvidedSubscriptionVerified, "
+                           "mSProvidedSubscriptionNotVerified, "
+                           "networkProvidedSubscriptionNotVerified"),
+            std::string::npos)
+      << e.message;
+}
+
 TEST(AccountingBaseTest, EditFullReplacesLines) {
   std::vector<std::string> lines = splitLines(fullBase());
   ASSERT_EQ(lines.size(), 91u);

@@ -148,8 +148,10 @@ TEST_F(ChargingTest, SingleRecordCarriesEveryField) {
   EXPECT_EQ(r.served_address, ip("10.0.0.5"));
   EXPECT_EQ(r.pgw_address, ip("192.0.2.1"));
   EXPECT_EQ(r.charging_id, 1u);
-  EXPECT_EQ(r.serving_nodes, std::vector<IpAddress>{ip("192.0.2.1")});
-  EXPECT_EQ(r.serving_node_types, std::vector<cdr::ServingNodeType>{cdr::ServingNodeType::kGtpSgw});
+  // No GTP-U peer known and no node.access_node_address: no serving node (before, the P-GW's
+  // own address posed as a gTPSGW).
+  EXPECT_TRUE(r.serving_nodes.empty());
+  EXPECT_TRUE(r.serving_node_types.empty());
   EXPECT_EQ(r.apn, "internet.example");
   EXPECT_TRUE(r.dynamic_address);
   EXPECT_EQ(r.record_opening_time_ns, kT0);
@@ -162,6 +164,15 @@ TEST_F(ChargingTest, SingleRecordCarriesEveryField) {
   EXPECT_EQ(r.start_time_ns, std::optional<int64_t>(kT0));
   EXPECT_EQ(r.stop_time_ns, std::optional<int64_t>(at(65.5)));
   EXPECT_EQ(r.session_id, kSid);
+  // The fields with documented defaults (docs/cdr-format.md).
+  EXPECT_EQ(r.apn_selection_mode,
+            std::optional(cdr::ApnSelectionMode::kNetworkProvidedSubscriptionNotVerified));
+  EXPECT_EQ(r.ch_ch_selection_mode, std::optional(cdr::ChChSelectionMode::kHomeDefault));
+  EXPECT_EQ(r.pdn_connection_charging_id, std::optional<uint32_t>(1));
+  EXPECT_EQ(r.rat_type, std::nullopt);             // node.rat_type not set
+  EXPECT_EQ(r.pgw_plmn_id, "");                    // node.plmn_id not set
+  EXPECT_EQ(r.serving_node_plmn_id, "");
+  EXPECT_EQ(r.diagnostics_gsm0408_cause, std::nullopt);  // not an abnormalRelease
 
   ASSERT_EQ(r.traffic_volumes.size(), 1u);
   // The first container carries the session's QoS: the profile's QCI 9 and ARP.
@@ -176,7 +187,7 @@ TEST_F(ChargingTest, SingleRecordCarriesEveryField) {
   EXPECT_EQ(s.time_of_last_usage_ns, at(10));
   EXPECT_EQ(s.time_usage_s, 0u);
   EXPECT_EQ(s.service_condition_change, scBit(cdr::kScRecordClosure));
-  EXPECT_EQ(s.serving_node, std::optional<IpAddress>(ip("192.0.2.1")));
+  EXPECT_EQ(s.serving_node, std::nullopt);
   EXPECT_EQ(s.uplink_octets, 100u);
   EXPECT_EQ(s.downlink_octets, 200u);
   EXPECT_EQ(s.time_of_report_ns, at(65.5));
@@ -1096,6 +1107,197 @@ TEST_F(ChargingTest, ServiceContainerTakesTheServingNodeOfItsFirstUsage) {
   EXPECT_EQ(recs[0].service_data[0].serving_node, std::optional<IpAddress>(ip("192.0.2.20")));
 }
 
+// The serving node of traffic without GTP-U, and the split of service containers at a change.
+struct SplitStep {
+  double t;
+  std::string handover;  // empty: a usage of `rg` with `ul` octets
+  uint32_t rg = 0;
+  uint64_t ul = 0;
+};
+struct WantContainer {
+  uint32_t rg;
+  std::string node;  // empty: no servingNodeAddress
+  uint64_t ul;
+  uint64_t bits;
+};
+struct WantRecord {
+  std::vector<std::string> nodes;
+  std::vector<cdr::ServingNodeType> types;
+  Cause cause;
+  std::vector<WantContainer> containers;
+};
+struct SplitCase {
+  std::string name;
+  std::string access_node;  // node.access_node_address; empty: not configured
+  uint8_t access_type;      // node.access_node_type
+  std::string gtp_node;     // the GTP-U peer known at open (ChargingSessionInfo::serving_node)
+  uint32_t serving_nodes;
+  uint64_t volume;  // profile volume total, 0: off
+  std::vector<SplitStep> steps;
+  std::vector<WantRecord> want;
+};
+
+class ServingNodeSplitTest : public ChargingTest, public ::testing::WithParamInterface<SplitCase> {};
+
+TEST_P(ServingNodeSplitTest, ContainersShowTheNodeTheirUsageWentThrough) {
+  const SplitCase& c = GetParam();
+  if (!c.access_node.empty()) {
+    config_.node.access_node_address = ip(c.access_node.c_str());
+    config_.node.access_node_type = c.access_type;
+  }
+  profile(8).serving_nodes = c.serving_nodes;
+  if (c.volume != 0) {
+    profile(8).volume.total = c.volume;
+  }
+  ChargingSessionInfo i = info();
+  if (!c.gtp_node.empty()) {
+    i.serving_node = ip(c.gtp_node.c_str());
+  }
+  engine().open(i, kT0);
+  for (const SplitStep& s : c.steps) {
+    if (!s.handover.empty()) {
+      engine().servingNodeChange(kSid, ip(s.handover.c_str()), at(s.t));
+    } else {
+      engine().usage(kSid, s.rg, vol(s.ul, 0), at(s.t));
+    }
+  }
+  engine().close(kSid, Cause::kNormalRelease, at(100));
+  auto recs = records();
+  ASSERT_EQ(recs.size(), c.want.size()) << c.name;
+  for (size_t r = 0; r < recs.size(); ++r) {
+    const WantRecord& w = c.want[r];
+    std::vector<IpAddress> nodes;
+    for (const std::string& n : w.nodes) {
+      nodes.push_back(ip(n.c_str()));
+    }
+    EXPECT_EQ(recs[r].serving_nodes, nodes) << c.name << " record " << r;
+    EXPECT_EQ(recs[r].serving_node_types, w.types) << c.name << " record " << r;
+    EXPECT_EQ(recs[r].cause, w.cause) << c.name << " record " << r;
+    ASSERT_EQ(recs[r].service_data.size(), w.containers.size()) << c.name << " record " << r;
+    for (size_t k = 0; k < w.containers.size(); ++k) {
+      const cdr::ServiceContainer& got = recs[r].service_data[k];
+      const WantContainer& want = w.containers[k];
+      const std::string where = c.name + " record " + std::to_string(r) + " container " +
+                                std::to_string(k);
+      EXPECT_EQ(got.rating_group, want.rg) << where;
+      EXPECT_EQ(got.serving_node, want.node.empty() ? std::nullopt
+                                                    : std::optional(ip(want.node.c_str())))
+          << where;
+      EXPECT_EQ(got.uplink_octets, want.ul) << where;
+      EXPECT_EQ(got.service_condition_change, want.bits) << where;
+    }
+  }
+}
+
+constexpr auto kGtp = cdr::ServingNodeType::kGtpSgw;
+constexpr auto kTwan = cdr::ServingNodeType::kTwan;
+constexpr auto kEpdg = cdr::ServingNodeType::kEpdg;
+const uint64_t kClosure = scBit(cdr::kScRecordClosure);
+const uint64_t kSgsn = scBit(cdr::kScSgsnChange);
+
+INSTANTIATE_TEST_SUITE_P(
+    Split, ServingNodeSplitTest,
+    ::testing::Values(
+        // Without GTP-U and without an access node: no serving node at all (empty lists), never
+        // the P-GW's own address.
+        SplitCase{"no_gtp_no_access_node", "", 0, "", 4, 0,
+                  {{1, "", 1, 10}},
+                  {{{}, {}, Cause::kNormalRelease, {{1, "", 10, kClosure}}}}},
+        // Without GTP-U: the configured access node with its configured type.
+        SplitCase{"access_node_twan", "192.0.2.50", 6, "", 4, 0,
+                  {{1, "", 1, 10}, {2, "", 2, 20}},
+                  {{{"192.0.2.50"}, {kTwan}, Cause::kNormalRelease,
+                    {{1, "192.0.2.50", 10, kClosure}, {2, "192.0.2.50", 20, kClosure}}}}},
+        // A handover closes every open service container (sGSNChange); the usage after it is
+        // in new containers under the new node.
+        SplitCase{"handover_splits_every_container", "", 0, "192.0.2.10", 4, 0,
+                  {{1, "", 1, 10}, {2, "", 2, 20}, {3, "192.0.2.11"}, {4, "", 1, 5}},
+                  {{{"192.0.2.10", "192.0.2.11"}, {kGtp, kGtp}, Cause::kNormalRelease,
+                    {{1, "192.0.2.10", 10, kSgsn},
+                     {2, "192.0.2.10", 20, kSgsn},
+                     {1, "192.0.2.11", 5, kClosure}}}}},
+        // The same node again is no change: nothing closes.
+        SplitCase{"same_node_no_split", "", 0, "192.0.2.10", 4, 0,
+                  {{1, "", 1, 10}, {2, "192.0.2.10"}, {3, "", 1, 5}},
+                  {{{"192.0.2.10"}, {kGtp}, Cause::kNormalRelease,
+                    {{1, "192.0.2.10", 15, kClosure}}}}},
+        // From the access node to a GTP-U peer (and back): each entry with its own type.
+        SplitCase{"access_node_then_gtp_and_back", "192.0.2.50", 3, "", 4, 0,
+                  {{1, "", 1, 10}, {2, "192.0.2.11"}, {3, "", 1, 5}, {4, "192.0.2.50"},
+                   {5, "", 1, 7}},
+                  {{{"192.0.2.50", "192.0.2.11", "192.0.2.50"}, {kEpdg, kGtp, kEpdg},
+                    Cause::kNormalRelease,
+                    {{1, "192.0.2.50", 10, kSgsn},
+                     {1, "192.0.2.11", 5, kSgsn},
+                     {1, "192.0.2.50", 7, kClosure}}}}},
+        // No node at first, then a GTP-U peer: the usage before it has no node.
+        SplitCase{"none_then_gtp", "", 0, "", 4, 0,
+                  {{1, "", 1, 10}, {2, "192.0.2.11"}, {3, "", 1, 5}},
+                  {{{"192.0.2.11"}, {kGtp}, Cause::kNormalRelease,
+                    {{1, "", 10, kSgsn}, {1, "192.0.2.11", 5, kClosure}}}}},
+        // List overflow: the containers close with sGSNChange, then the record (partial,
+        // servingNodeChange); the next record starts with the new node alone.
+        SplitCase{"overflow_partial", "", 0, "192.0.2.10", 1, 0,
+                  {{1, "", 1, 10}, {2, "192.0.2.11"}, {3, "", 1, 5}},
+                  {{{"192.0.2.10"}, {kGtp}, Cause::kServingNodeChange,
+                    {{1, "192.0.2.10", 10, kSgsn}}},
+                   {{"192.0.2.11"}, {kGtp}, Cause::kNormalRelease,
+                    {{1, "192.0.2.11", 5, kClosure}}}}},
+        // A partial record for another reason starts the next one with the node serving the
+        // session now (before: the P-GW's address when the list was empty).
+        SplitCase{"volume_partial_keeps_the_current_node", "", 0, "192.0.2.10", 4, 100000,
+                  {{1, "192.0.2.11"}, {2, "", 1, 100000}, {3, "", 1, 5}},
+                  {{{"192.0.2.10", "192.0.2.11"}, {kGtp, kGtp}, Cause::kVolumeLimit,
+                    {{1, "192.0.2.11", 100000, kClosure}}},
+                   {{"192.0.2.11"}, {kGtp}, Cause::kNormalRelease,
+                    {{1, "192.0.2.11", 5, kClosure}}}}},
+        SplitCase{"volume_partial_without_node", "", 0, "", 4, 100000,
+                  {{1, "", 1, 100000}, {2, "", 1, 5}},
+                  {{{}, {}, Cause::kVolumeLimit, {{1, "", 100000, kClosure}}},
+                   {{}, {}, Cause::kNormalRelease, {{1, "", 5, kClosure}}}}}),
+    [](const ::testing::TestParamInfo<SplitCase>& i) { return i.param.name; });
+
+// abnormalRelease records carry diagnostics (gsm0408Cause 38); node.plmn_id and node.rat_type
+// go into every record.
+TEST_F(ChargingTest, ConfiguredFieldsAndDiagnostics) {
+  config_.node.plmn_id = "26201";
+  config_.node.rat_type = 3;
+  config_.accounting.cdr.apn_selection_mode = 0;
+  profile(8).volume.total = 100000;
+  open(kT0);
+  engine().usage(kSid, 1, vol(100000, 0), at(1));  // partial, volumeLimit
+  engine().usage(kSid, 1, vol(1, 0), at(2));
+  engine().close(kSid, Cause::kAbnormalRelease, at(3));
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 2u);
+  for (const PgwRecord& r : recs) {
+    EXPECT_EQ(r.pgw_plmn_id, "26201");
+    EXPECT_EQ(r.serving_node_plmn_id, "26201");
+    EXPECT_EQ(r.rat_type, std::optional<uint8_t>(3));
+    EXPECT_EQ(r.apn_selection_mode,
+              std::optional(cdr::ApnSelectionMode::kMsOrNetworkProvidedSubscriptionVerified));
+    EXPECT_EQ(r.pdn_connection_charging_id, std::optional<uint32_t>(r.charging_id));
+  }
+  EXPECT_EQ(recs[0].diagnostics_gsm0408_cause, std::nullopt);
+  EXPECT_EQ(recs[1].diagnostics_gsm0408_cause, std::optional<uint8_t>(38));
+  // A session's own RAT type and CC selection mode win over the configuration.
+  ChargingSessionInfo i = info(kSid + 1);
+  i.rat_type = 6;
+  i.ch_ch_selection_mode = cdr::ChChSelectionMode::kServingNodeSupplied;
+  engine().open(i, at(4));
+  // The crash checkpoint's records are abnormalRelease: with diagnostics too.
+  engine().usage(kSid + 1, 1, vol(1, 0), at(5));
+  auto snap = engine().snapshotOpen(at(6));
+  ASSERT_EQ(snap.size(), 1u);
+  EXPECT_EQ(snap[0].diagnostics_gsm0408_cause, std::optional<uint8_t>(38));
+  engine().close(kSid + 1, Cause::kNormalRelease, at(7));
+  auto recs2 = records(kSid + 1);
+  ASSERT_EQ(recs2.size(), 1u);
+  EXPECT_EQ(recs2[0].rat_type, std::optional<uint8_t>(6));
+  EXPECT_EQ(recs2[0].ch_ch_selection_mode,
+            std::optional(cdr::ChChSelectionMode::kServingNodeSupplied));
+}
+
 // ---- record sequence numbers, local sequence numbers, start/stop ----
 
 class SequenceTest : public ChargingTest, public ::testing::WithParamInterface<int> {};
@@ -1176,7 +1378,7 @@ TEST_F(ChargingTest, ViewShowsTheOpenRecord) {
   EXPECT_EQ(v->uplink_octets, 30u);
   EXPECT_EQ(v->downlink_octets, 40u);
   EXPECT_EQ(v->traffic_containers_closed, 1u);
-  EXPECT_EQ(v->serving_nodes, (std::vector<IpAddress>{ip("192.0.2.1"), ip("192.0.2.30")}));
+  EXPECT_EQ(v->serving_nodes, (std::vector<IpAddress>{ip("192.0.2.30")}));
 }
 
 // ---- exactness under random usage and random triggers ----
@@ -1189,6 +1391,8 @@ TEST_P(ExactnessTest, RecordsAddUpToTheInput) {
     return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
   };
   useZone("Europe/Berlin");
+  config_.node.access_node_address = ip("192.0.2.200");  // every record has a serving node
+  config_.node.access_node_type = 6;                     // tWAN
   for (CcProfile& p : config_.accounting.cc_profiles) {
     p.buckets = static_cast<uint32_t>(pick(1, 5));
     p.max_service_containers = static_cast<uint32_t>(pick(1, 6));
@@ -1299,6 +1503,12 @@ TEST_P(ExactnessTest, RecordsAddUpToTheInput) {
       EXPECT_GE(r.serving_nodes.size(), 1u);
       EXPECT_LE(r.serving_nodes.size(), p.serving_nodes);
       EXPECT_EQ(r.serving_node_types.size(), r.serving_nodes.size());
+      // Each service container shows a node of its record (a change closes the open ones).
+      for (const auto& sc : r.service_data) {
+        ASSERT_TRUE(sc.serving_node.has_value());
+        EXPECT_NE(std::find(r.serving_nodes.begin(), r.serving_nodes.end(), *sc.serving_node),
+                  r.serving_nodes.end());
+      }
       ASSERT_FALSE(r.traffic_volumes.empty());
       uint32_t changes = 0;
       int64_t prev = r.record_opening_time_ns;
