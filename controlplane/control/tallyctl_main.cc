@@ -3,12 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <iostream>
-#include <thread>
-
-#include <nlohmann/json.hpp>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -20,6 +16,7 @@
 #include "controlplane/charging/billing_commands.h"
 #include "controlplane/control/commands.h"
 #include "controlplane/control/ctl_client.h"
+#include "controlplane/identity/identity_client.h"
 #include "controlplane/identity/identity_commands.h"
 #include "shared/config.h"
 
@@ -108,138 +105,6 @@ int encryptPasswordCommand(const std::vector<std::string>& words) {
   return 0;
 }
 
-// `session identify --bulk`: JSON Lines on stdin, one answer line per input line on stdout
-// ({"line":N,"ok":true,"address":...,"state":...} or {"line":N,"ok":false,"error":...}).
-//
-// The control socket takes one request of at most 4096 bytes per connection and wants it whole
-// within 2 s (docs/architecture.md), and the daemon serves it between polls within a 5 ms work
-// budget. So the lines go in batches, each one request ["session","identify","--batch",LINE...]
-// that fits the limit (about 25-40 identities), answered at once: a batch is small enough to
-// be parsed, applied and answered well within the budget, and no request ever waits on the
-// next one. Batches go over kShards connections at once (the socket allows 8 per process); a
-// subscriber's lines always take the same connection (by its address; IPv6 by the first 32
-// bits, within every subscriber prefix), so the last line for a subscriber wins, as in the
-// input.
-int identifyBulk(const std::string& socket_path, int timeout_ms) {
-  constexpr size_t kShards = 4;
-  constexpr size_t kWindow = 16384;        // lines read before they are sent
-  constexpr size_t kMaxRequest = 4096 - 1;  // the request line without its newline
-  const std::string kPrefix = R"(["session","identify","--batch")";
-  int rc = 0;
-  uint64_t line_no = 0;
-  bool eof = false;
-  std::string input;
-  while (!eof) {
-    std::vector<std::string> lines;
-    while (lines.size() < kWindow) {
-      if (!std::getline(std::cin, input)) {
-        eof = true;
-        break;
-      }
-      if (!input.empty() && input.back() == '\r') {
-        input.pop_back();
-      }
-      lines.push_back(input);
-    }
-    if (lines.empty()) {
-      break;
-    }
-    std::vector<std::string> answers(lines.size());
-    std::vector<std::vector<size_t>> shard(kShards);
-    for (size_t i = 0; i < lines.size(); ++i) {
-      const std::string& l = lines[i];
-      if (l.find_first_not_of(" \t") == std::string::npos) {
-        answers[i] = R"({"ok":false,"error":"empty line"})";
-        continue;
-      }
-      if (nlohmann::json(l).dump().size() + kPrefix.size() + 2 > kMaxRequest) {
-        answers[i] = R"({"ok":false,"error":"line too long: a line may hold at most 4000 bytes"})";
-        continue;
-      }
-      size_t h = 0;
-      nlohmann::json j = nlohmann::json::parse(l, nullptr, false);
-      if (!j.is_discarded() && j.is_object() && j.contains("address") &&
-          j["address"].is_string()) {
-        if (auto a = tally::parseIpAddress(j["address"].get<std::string>())) {
-          h = a->family == 4 ? a->v4 : size_t(a->v6.hi >> 32);
-        }
-      }
-      shard[(h * 0x9e3779b97f4a7c15ULL >> 32) % kShards].push_back(i);
-    }
-    std::atomic<bool> unreachable{false};
-    std::string unreachable_why;
-    auto run = [&](size_t s) {
-      const std::vector<size_t>& idx = shard[s];
-      for (size_t from = 0; from < idx.size() && !unreachable;) {
-        std::vector<std::string> words = {"session", "identify", "--batch"};
-        size_t bytes = kPrefix.size() + 1;
-        size_t to = from;
-        while (to < idx.size() && to - from < tally::kIdentifyBatchMaxLines) {
-          const size_t add = nlohmann::json(lines[idx[to]]).dump().size() + 1;
-          if (bytes + add > kMaxRequest) {
-            break;
-          }
-          bytes += add;
-          words.push_back(lines[idx[to]]);
-          ++to;
-        }
-        auto reply = tally::sendCommand(socket_path, words, timeout_ms);
-        std::string text;
-        if (reply.ok() && reply->ok) {
-          text = reply->text;
-        }
-        size_t pos = 0;
-        for (size_t k = from; k < to; ++k) {
-          size_t nl = text.find('\n', pos);
-          if (nl == std::string::npos) {
-            if (!reply.ok()) {
-              unreachable = true;
-              unreachable_why = reply.error().message;
-              answers[idx[k]] = nlohmann::json{{"ok", false}, {"error", reply.error().message}}.dump();
-            } else {
-              answers[idx[k]] = nlohmann::json{{"ok", false},
-                                               {"error", reply->ok ? "no answer for this line"
-                                                                   : reply->error}}.dump();
-            }
-            continue;
-          }
-          answers[idx[k]] = text.substr(pos, nl - pos);
-          pos = nl + 1;
-        }
-        from = to;
-      }
-    };
-    std::vector<std::thread> threads;
-    for (size_t s = 1; s < kShards; ++s) {
-      threads.emplace_back(run, s);
-    }
-    run(0);
-    for (std::thread& t : threads) {
-      t.join();
-    }
-    std::string out;
-    for (size_t i = 0; i < lines.size(); ++i) {
-      ++line_no;
-      std::string& a = answers[i];
-      if (a.empty()) {
-        a = R"({"ok":false,"error":"not sent: tallyd could not be reached"})";
-      }
-      if (a.rfind(R"({"ok":true)", 0) != 0) {
-        rc = std::max(rc, 1);
-      }
-      out += "{\"line\":" + std::to_string(line_no) + "," + a.substr(1) + "\n";
-    }
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    if (unreachable) {
-      std::fflush(stdout);
-      std::fprintf(stderr, "tallyctl: %s\n", unreachable_why.c_str());
-      return 3;
-    }
-  }
-  std::fflush(stdout);
-  return rc;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -325,7 +190,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "tallyctl: usage: tallyctl session identify --bulk < FILE.jsonl\n");
       return 2;
     }
-    return identifyBulk(socket_path, timeout_ms);
+    const int rc = tally::identifyBulk(socket_path, timeout_ms, std::cin, [](std::string_view t) {
+      std::fwrite(t.data(), 1, t.size(), stdout);
+    });
+    std::fflush(stdout);
+    return rc;
   }
   // The text goes to stdout as it arrives (a display of a million sessions is large).
   auto reply = tally::sendCommand(socket_path, words, timeout_ms, [](std::string_view t) {

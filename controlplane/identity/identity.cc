@@ -245,16 +245,46 @@ Result<IdentityRequest> parseIdentityJson(std::string_view line, const Config& c
 }
 
 std::string identityJsonLine(const IpAddress& key, const SubscriberIdentity& id) {
-  nlohmann::ordered_json j;
-  j["address"] = formatIp(key);
-  if (!id.imsi.empty()) j["imsi"] = id.imsi;
-  if (!id.msisdn.empty()) j["msisdn"] = id.msisdn;
-  if (!id.user_name.empty()) j["user_name"] = id.user_name;
-  if (!id.imei.empty()) j["imei"] = id.imei;
-  if (id.cc_profile != 0) j["cc_profile"] = id.cc_profile;
-  if (!id.apn.empty()) j["apn"] = id.apn;
-  if (id.qci != 0) j["qci"] = id.qci;
-  return j.dump();
+  // By hand (this runs for every identity on the control-plane thread): every value is
+  // validated, so only a user name can hold characters JSON escapes (" and \).
+  std::string out;
+  out.reserve(160);
+  out += "{\"address\":\"";
+  out += formatIp(key);
+  out += '"';
+  auto text = [&out](const char* k, const std::string& v) {
+    if (v.empty()) {
+      return;
+    }
+    out += ",\"";
+    out += k;
+    out += "\":\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+      }
+      out += c;
+    }
+    out += '"';
+  };
+  auto number = [&out](const char* k, unsigned v) {
+    if (v == 0) {
+      return;
+    }
+    out += ",\"";
+    out += k;
+    out += "\":";
+    out += std::to_string(v);
+  };
+  text("imsi", id.imsi);
+  text("msisdn", id.msisdn);
+  text("user_name", id.user_name);
+  text("imei", id.imei);
+  number("cc_profile", id.cc_profile);
+  text("apn", id.apn);
+  number("qci", id.qci);
+  out += '}';
+  return out;
 }
 
 }  // namespace tally

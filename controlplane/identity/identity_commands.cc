@@ -1,5 +1,7 @@
 #include "controlplane/identity/identity_commands.h"
 
+#include <span>
+
 #include <nlohmann/json.hpp>
 
 namespace tally {
@@ -94,7 +96,7 @@ Reply single(const std::vector<std::string>& words, Poller& poller, IdentityStor
 
 // One answer line per JSON line: {"ok":true,"address":A,"state":S[,"session":N]} or
 // {"ok":false,"error":WHY}.
-Reply batch(const std::vector<std::string>& lines, Poller& poller, IdentityStore* store) {
+Reply batch(std::span<const std::string> lines, Poller& poller, IdentityStore* store) {
   if (lines.size() > kIdentifyBatchMaxLines) {
     return refuseReply("a batch holds at most " + std::to_string(kIdentifyBatchMaxLines) +
                        " lines");
@@ -103,23 +105,29 @@ Reply batch(const std::vector<std::string>& lines, Poller& poller, IdentityStore
   out.reserve(lines.size() * 64);
   for (const std::string& line : lines) {
     auto r = parseIdentityJson(line, poller.config(), poller.plan());
-    nlohmann::ordered_json j;
+    Applied a;
     if (!r.ok()) {
-      j["ok"] = false;
-      j["error"] = r.error().message;
+      a.state = r.error().message;
     } else {
-      Applied a = apply(r.value(), poller, store);
-      j["ok"] = a.ok;
-      if (a.ok) {
-        j["address"] = subscriberText(r.value().key, poller);
-        j["state"] = a.state;
-        if (a.session != 0) {
-          j["session"] = a.session;
-        }
-      } else {
-        j["error"] = a.state;
-      }
+      a = apply(r.value(), poller, store);
     }
+    if (a.ok) {
+      // By hand: an address and a fixed word need no escaping.
+      out += "{\"ok\":true,\"address\":\"";
+      out += subscriberText(r.value().key, poller);
+      out += "\",\"state\":\"";
+      out += a.state;
+      out += '"';
+      if (a.session != 0) {
+        out += ",\"session\":";
+        out += std::to_string(a.session);
+      }
+      out += "}\n";
+      continue;
+    }
+    nlohmann::ordered_json j;
+    j["ok"] = false;
+    j["error"] = a.state;
     out += j.dump();
     out += '\n';
   }
@@ -142,8 +150,8 @@ void registerIdentityCommands(CommandRegistry& registry, Poller* poller, Identit
                    return refuseReply(kUsage);
                  }
                  if (a.words[0] == "--batch") {
-                   return batch(std::vector<std::string>(a.words.begin() + 1, a.words.end()),
-                                *poller, store);
+                   return batch(std::span<const std::string>(a.words).subspan(1), *poller,
+                                store);
                  }
                  if (a.words[0] == "--bulk") {
                    return refuseReply("--bulk is tallyctl's: it reads stdin and sends batches");

@@ -124,6 +124,9 @@ void IdentityStore::writerMain() {
       cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
     } else {
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (!stop_) {
+        cv_.wait_for(lock, std::chrono::milliseconds(kCommitDelayMs), [&] { return stop_; });
+      }
     }
     if (queue_.empty() && !retry) {
       return;  // stopping, everything written
