@@ -357,17 +357,24 @@ bool Poller::servingNodeChange(const IpAddress& address, const IpAddress& node) 
   return true;
 }
 
-bool Poller::qosChange(const IpAddress& address, uint8_t qci) {
+Poller::QosChangeResult Poller::qosChange(const IpAddress& address, uint8_t qci) {
   auto it = by_key_.find(plan_.keyOf(address));
   if (it == by_key_.end() || !it->second->billed) {
-    return false;
+    return QosChangeResult::kNoSession;
   }
   Session* s = it->second;
   s->qci = qci;
-  if (s->charging_open) {
-    notify([&](SessionObserver& o) { o.onQosChange(*s, qci, clock_.wallNs()); });
+  if (!s->charging_open) {
+    return QosChangeResult::kInitial;
   }
-  return true;
+  std::optional<uint8_t> current;
+  for (const SessionObserver* o : observers_) {
+    if (!current) {
+      current = o->chargingQci(*s);
+    }
+  }
+  notify([&](SessionObserver& o) { o.onQosChange(*s, qci, clock_.wallNs()); });
+  return current && *current == qci ? QosChangeResult::kIgnored : QosChangeResult::kApplied;
 }
 
 void Poller::applyIdentity(Session& s, const SubscriberIdentity& id, uint8_t default_cc) {

@@ -118,6 +118,12 @@ class SessionObserver {
                        int64_t now_ns) = 0;
   virtual void onServingNode(const Session& s, const IpAddress& node, int64_t now_ns) = 0;
   virtual void onQosChange(const Session& s, uint8_t qci, int64_t now_ns) = 0;
+  // The QCI the session's open records carry now (the charging engine's), or none: lets
+  // `session qos-change` say when a change to that QCI is ignored.
+  virtual std::optional<uint8_t> chargingQci(const Session& s) const {
+    (void)s;
+    return std::nullopt;
+  }
   virtual void onEnd(const Session& s, EndCause cause, int64_t now_ns) = 0;
   virtual void onTick(int64_t now_ns) = 0;
   // A provisioned identity now applies to a session whose records are open (its fields in the
@@ -191,7 +197,10 @@ class Poller {
   // Operator actions for deployments where the signalling plane knows of a handover or a QoS
   // change. False if the address has no billed session.
   bool servingNodeChange(const IpAddress& address, const IpAddress& node);
-  bool qosChange(const IpAddress& address, uint8_t qci);
+  // kIgnored: the session's records already carry that QCI (the engine counts it, nothing
+  // closes); kInitial: its records are not open yet, the first one starts with it.
+  enum class QosChangeResult : uint8_t { kNoSession, kInitial, kApplied, kIgnored };
+  QosChangeResult qosChange(const IpAddress& address, uint8_t qci);
   // A provisioned identity (`session identify`, docs/charging.md "Subscriber identity"): kept
   // by subscriber key, bounded by dataplane.max_sessions; a session takes it when it opens, a
   // live session at once (its open records from now on).

@@ -139,6 +139,11 @@ void Biller::onQosChange(const Session& s, uint8_t qci, int64_t now_ns) {
   engine_->qosChange(s.id, qci, now_ns);
 }
 
+std::optional<uint8_t> Biller::chargingQci(const Session& s) const {
+  auto v = engine_->view(s.id);
+  return v ? std::optional<uint8_t>(v->qci) : std::nullopt;
+}
+
 void Biller::onIdentity(const Session& s, uint8_t qci, int64_t now_ns) {
   ChargingSessionInfo info;
   info.imsi = s.imsi;

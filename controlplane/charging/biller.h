@@ -35,6 +35,7 @@ class Biller final : public SessionObserver {
                int64_t now_ns) override;
   void onServingNode(const Session& s, const IpAddress& node, int64_t now_ns) override;
   void onQosChange(const Session& s, uint8_t qci, int64_t now_ns) override;
+  std::optional<uint8_t> chargingQci(const Session& s) const override;
   void onEnd(const Session& s, EndCause cause, int64_t now_ns) override;
   void onTick(int64_t now_ns) override;
   void onIdentity(const Session& s, uint8_t qci, int64_t now_ns) override;

@@ -561,6 +561,8 @@ std::optional<OpenCdrView> ChargingEngine::view(uint64_t session_id) const {
   v.downlink_octets = st.rec_dl;
   v.traffic_containers_closed = static_cast<uint32_t>(st.rec.traffic_volumes.size());
   v.serving_nodes = st.rec.serving_nodes;
+  v.qci = st.qci;
+  v.arp = st.arp;
   return v;
 }
 

@@ -86,6 +86,8 @@ struct OpenCdrView {
   uint64_t downlink_octets = 0;
   uint32_t traffic_containers_closed = 0;
   std::vector<IpAddress> serving_nodes;
+  uint8_t qci = 0;  // the QoS the open record carries now
+  uint8_t arp = 0;
 };
 
 class ChargingEngine {

@@ -58,10 +58,22 @@ Reply sessionCommand(const std::vector<std::string>& words, Poller& poller) {
   if (qci < 1 || qci > 255) {
     return refuseReply("QCI '" + q + "': allowed 1-255");
   }
-  if (!poller.qosChange(*addr, uint8_t(qci))) {
-    return refuseReply("no billed session for " + words[2]);
+  switch (poller.qosChange(*addr, uint8_t(qci))) {
+    case Poller::QosChangeResult::kNoSession:
+      return refuseReply("no billed session for " + words[2]);
+    case Poller::QosChangeResult::kIgnored:
+      // The engine counts it (display statistics: "QoS changes: ... ignored").
+      return textReply("QoS change of " + words[2] + " ignored: its records already carry QCI " +
+                       std::to_string(qci) +
+                       " (same QCI and ARP: no change of charging condition, no container "
+                       "closed; counted in display statistics)\n");
+    case Poller::QosChangeResult::kInitial:
+      return textReply("QoS of " + words[2] + " is now QCI " + std::to_string(qci) +
+                       " (its records are not open yet: the first one starts with it)\n");
+    case Poller::QosChangeResult::kApplied:
+      break;
   }
-  return textReply("QoS of " + words[2] + " is now QCI " + q + "\n");
+  return textReply("QoS of " + words[2] + " is now QCI " + std::to_string(qci) + "\n");
 }
 
 // Every session, in steps (ControlServer renders the reply as the client reads, between polls):

@@ -159,9 +159,17 @@ TEST_F(BillerTest, QosChangesReachTheRecordsAndTheStatistics) {
   ASSERT_TRUE(biller_->engine().has(poller_->findSession(*parseIpAddress("10.0.0.7"))->id));
   auto same = registry.dispatch({"session", "qos-change", "10.0.0.7", "9"});
   ASSERT_TRUE(same.ok) << same.error;
+  // The answer says it was ignored and why (it said "QoS of 10.0.0.7 is now QCI 9").
+  EXPECT_EQ(same.text,
+            "QoS change of 10.0.0.7 ignored: its records already carry QCI 9 (same QCI and ARP: "
+            "no change of charging condition, no container closed; counted in display "
+            "statistics)\n");
   auto changed = registry.dispatch({"session", "qos-change", "10.0.0.7", "5"});
   ASSERT_TRUE(changed.ok) << changed.error;
-  registry.dispatch({"session", "qos-change", "10.0.0.7", "5"});
+  EXPECT_EQ(changed.text, "QoS of 10.0.0.7 is now QCI 5\n");
+  auto again = registry.dispatch({"session", "qos-change", "10.0.0.7", "5"});
+  EXPECT_NE(again.text.find("ignored: its records already carry QCI 5"), std::string::npos)
+      << again.text;
 
   auto text = registry.dispatch({"display", "statistics"});
   ASSERT_TRUE(text.ok) << text.error;
