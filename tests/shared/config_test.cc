@@ -261,6 +261,7 @@ TEST(ConfigBaseTest, BaseLoadsWithEveryValue) {
   EXPECT_TRUE(c.subscribers.learn);
   EXPECT_EQ(c.subscribers.idle_timeout_s, 300u);
   EXPECT_EQ(c.subscribers.default_cc_profile, 8);
+  EXPECT_EQ(c.subscribers.unknown_identity, SubscribersConfig::UnknownIdentity::kAddress);
   ASSERT_EQ(c.subscribers.statics.size(), 1u);
   EXPECT_EQ(formatIp(c.subscribers.statics[0].address), "10.0.0.1");
   EXPECT_EQ(c.subscribers.statics[0].imsi, "001010000000001");
@@ -488,7 +489,11 @@ const BadCase kBadCases[] = {
      "subscribers.default_cc_profile", "3", "must be one of: 1, 2, 4, 8"},
     {"SubscribersUnknownKey", 22, 22, "  dhcp: true", 22, 3, "subscribers.dhcp", "",
      "unknown key: allowed keys are pools, ipv6_prefix_length, learn, idle_timeout, "
-     "default_cc_profile, static"},
+     "default_cc_profile, static, unknown_identity"},
+    {"UnknownIdentityDrop", 22, 22, "  unknown_identity: drop", 22, 21,
+     "subscribers.unknown_identity", "drop", "must be one of: address, hold"},
+    {"UnknownIdentityEmpty", 22, 22, "  unknown_identity: \"\"", 22, 21,
+     "subscribers.unknown_identity", "", "must be one of: address, hold"},
     {"StaticNotList", 23, 28, "  static: 10.0.0.1", 23, 11, "subscribers.static", "10.0.0.1",
      "must be a list of static subscribers"},
     {"StaticAddressBad", 24, 24, "    - address: 10.0.0.256", 24, 16,
@@ -814,6 +819,14 @@ const GoodCase kGoodCases[] = {
      [](const Config& c) { EXPECT_EQ(c.subscribers.ipv6_prefix_length, 56); }},
     {"LearnFalse", 20, 20, "  learn: false",
      [](const Config& c) { EXPECT_FALSE(c.subscribers.learn); }},
+    {"UnknownIdentityHold", 22, 22, "  unknown_identity: hold",
+     [](const Config& c) {
+       EXPECT_EQ(c.subscribers.unknown_identity, SubscribersConfig::UnknownIdentity::kHold);
+     }},
+    {"UnknownIdentityAddress", 22, 22, "  unknown_identity: address",
+     [](const Config& c) {
+       EXPECT_EQ(c.subscribers.unknown_identity, SubscribersConfig::UnknownIdentity::kAddress);
+     }},
     {"NodeIdAllCharacters", 2, 2, "  id: aZ09_.-xxxxxxxxxxxxx",
      [](const Config& c) { EXPECT_EQ(c.node.id, "aZ09_.-xxxxxxxxxxxxx"); }},
     {"NodeAddressV6", 3, 3, "  address: \"2001:db8::1\"",
