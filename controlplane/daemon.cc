@@ -47,8 +47,15 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, const Countin
     return Error{"identities: " + store.error().message};
   }
   d->identities_ = std::move(*store);
+  size_t not_taken = 0;  // beyond dataplane.max_sessions (lowered since they were stored)
   for (const IdentityRequest& r : loaded.identities) {
-    d->poller_->identify(r);
+    not_taken += d->poller_->identify(r) == IdentifyOutcome::kFull;
+  }
+  if (not_taken != 0) {
+    logAlarm("identities: " + std::to_string(not_taken) + " of " +
+             std::to_string(loaded.identities.size()) +
+             " stored identities not loaded: the table holds at most dataplane.max_sessions = " +
+             std::to_string(config.dataplane.max_sessions));
   }
   if (!loaded.identities.empty() || loaded.dropped != 0) {
     logInfo("identities: " + std::to_string(loaded.identities.size()) + " loaded from " +
