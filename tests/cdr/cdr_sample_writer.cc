@@ -18,7 +18,14 @@
 //   UTC               records made by tally's charging engine (not by hand): the session's
 //                     initial QoS in the first traffic container (ePCQoSInformation qCI 9,
 //                     aRP 100), a QoS change, a tariff time, partials closed by buckets and by
-//                     max_service_containers (maxChangeCond), a QCI >= 128 from the identity
+//                     max_service_containers (maxChangeCond), a QCI >= 128 from the identity;
+//                     with node.plmn_id, node.rat_type and an access node (tWAN): the fields
+//                     every engine record carries (apnSelectionMode, chChSelectionMode,
+//                     pDNConnectionChargingID, PLMN ids, rATType), diagnostics on
+//                     abnormalRelease, a handover splitting the service containers
+//                     (sGSNChange) with the access node and a GTP-U S-GW in one record, and a
+//                     session without any serving node (empty servingNodeAddress and
+//                     servingNodeType lists)
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -198,6 +205,9 @@ const char* servingNodeTypeName(ServingNodeType t) {
     case ServingNodeType::kPmipSgw: return "pMIPSGW";
     case ServingNodeType::kGtpSgw: return "gTPSGW";
     case ServingNodeType::kEpdg: return "ePDG";
+    case ServingNodeType::kHsgw: return "hSGW";
+    case ServingNodeType::kMme: return "mME";
+    case ServingNodeType::kTwan: return "tWAN";
   }
   return "?";
 }
@@ -529,6 +539,10 @@ std::vector<Sample> engineSamples() {
   p.buckets = 2;
   p.max_service_containers = 2;
   p.tariff = {tally::TariffTime{13, 0}};
+  config.node.plmn_id = "26203";   // MCC 262, MNC 03
+  config.node.rat_type = 3;        // WLAN
+  config.node.access_node_address = lit("192.0.2.50");
+  config.node.access_node_type = 6;  // tWAN
   Sink sink;
   Seq seq;
   tally::ChargingEngine engine(config, TimeZone::utc(), sink, seq);
@@ -558,17 +572,49 @@ std::vector<Sample> engineSamples() {
   b.is_static = true;
   engine.open(b, at(100));
   engine.usage(2, 30, tally::FlowCounters{7, 1, 8, 1}, at(110));
-  engine.close(2, Cause::kAbnormalRelease, at(120));
+  engine.close(2, Cause::kAbnormalRelease, at(120));  // diagnostics gsm0408Cause 38
+  // Without GTP-U: the access node (tWAN); a handover to a GTP-U S-GW closes both service
+  // containers (sGSNChange), the later usage is under the new node; a 3-digit MNC PLMN is in
+  // the other engine below.
+  tally::ChargingSessionInfo c;
+  c.session_id = 3;
+  c.served_address = lit("10.45.0.10");
+  c.imsi = "001010123456781";
+  c.rat_type = 6;  // the session's own: EUTRAN
+  c.ch_ch_selection_mode = ChChSelectionMode::kServingNodeSupplied;
+  engine.open(c, at(200));
+  engine.usage(3, 1, tally::FlowCounters{11, 1, 12, 1}, at(210));
+  engine.usage(3, 2, tally::FlowCounters{13, 1, 14, 1}, at(215));
+  engine.servingNodeChange(3, lit("192.0.2.11"), at(220));
+  engine.usage(3, 1, tally::FlowCounters{15, 1, 16, 1}, at(230));
+  engine.close(3, Cause::kNormalRelease, at(240));
+  // No GTP-U and no access node configured: no serving node at all (empty lists).
+  tally::Config bare = config;
+  bare.node.access_node_address.reset();
+  bare.node.plmn_id = "310410";  // 3-digit MNC
+  bare.node.rat_type.reset();
+  bare.accounting.cdr.apn_selection_mode = 0;
+  tally::ChargingEngine engine2(bare, TimeZone::utc(), sink, seq);
+  tally::ChargingSessionInfo d;
+  d.session_id = 4;
+  d.served_address = lit("10.45.0.11");
+  engine2.open(d, at(300));
+  engine2.usage(4, 7, tally::FlowCounters{17, 1, 18, 1}, at(310));
+  engine2.close(4, Cause::kAbnormalRelease, at(320));
 
   const char* names[] = {"engine_partial_service_container_limit_initial_qos",
                          "engine_partial_buckets_qos_change_and_tariff", "engine_final_after_tariff",
-                         "engine_identity_qci200_arp69"};
+                         "engine_identity_qci200_arp69",
+                         // max_service_containers 2: the third container (rating group 1 under
+                         // the new node) goes into the next record
+                         "engine_access_node_then_gtp_split", "engine_split_usage_under_gtp_node",
+                         "engine_no_serving_node"};
   std::vector<Sample> v;
   for (size_t i = 0; i < sink.out.size() && i < std::size(names); ++i) {
     v.push_back({names[i], sink.out[i]});
   }
-  if (v.size() != 4) {
-    std::fprintf(stderr, "the engine closed %zu records, expected 4\n", sink.out.size());
+  if (v.size() != 7 || sink.out.size() != 7) {
+    std::fprintf(stderr, "the engine closed %zu records, expected 7\n", sink.out.size());
     std::exit(1);
   }
   return v;
@@ -698,6 +744,10 @@ void recordJson(Json& j, const Sample& smp, const TimeZone& tz) {
   }
   j.key("pgw_plmn_id");
   r.pgw_plmn_id.empty() ? j.null() : j.s(r.pgw_plmn_id);
+  j.key("diagnostics_gsm0408_cause");
+  r.diagnostics_gsm0408_cause ? j.u(*r.diagnostics_gsm0408_cause) : j.null();
+  j.key("pdn_connection_charging_id");
+  r.pdn_connection_charging_id ? j.u(*r.pdn_connection_charging_id) : j.null();
   optTime(j, "start_time", r.start_time_ns, tz);
   optTime(j, "stop_time", r.stop_time_ns, tz);
 

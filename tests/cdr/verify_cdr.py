@@ -104,6 +104,7 @@ WORKED_EXAMPLE_EXPECTED = {
     "ch_ch_selection_mode": "servingNodeSupplied", "serving_node_plmn_id": "00f110",
     "rat_type": 6, "ms_time_zone": "8000",
     "user_location_information": "1800f110000100f11000000101", "pgw_plmn_id": "00f110",
+    "diagnostics": None, "pdn_connection_charging_id": None,
     "start_time": T10, "stop_time": T11,
     "traffic": [
         {"uplink": 1000, "downlink": 2000, "change_condition": "tariffTime",
@@ -421,6 +422,11 @@ def canon_from_xer(r):
         "ms_time_zone": hx(g("mSTimeZone")),
         "user_location_information": hx(g("userLocationInformation")),
         "pgw_plmn_id": hx(g("p-GWPLMNIdentifier")),
+        # Diagnostics CHOICE: tally writes gsm0408Cause; any other alternative shows as such
+        "diagnostics": (xer_int(g("diagnostics")["gsm0408Cause"])
+                        if isinstance(g("diagnostics"), dict) and "gsm0408Cause" in g("diagnostics")
+                        else g("diagnostics")),
+        "pdn_connection_charging_id": xer_int(g("pDNConnectionChargingID")),
         "start_time": hx(g("startTime")),
         "stop_time": hx(g("stopTime")),
         "traffic": [],
@@ -592,6 +598,11 @@ def canon_from_tshark(e, shown):
         "rat_type": ts_int(g("gprscdr.rATType")),
         "ms_time_zone": ts_hex(g("gprscdr.mSTimeZone")),
         "pgw_plmn_id": ts_hex(g("gprscdr.p_GWPLMNIdentifier")),
+        "diagnostics": (num(g("gprscdr.diagnostics_tree"), "gprscdr.gsm0408Cause", "diagnostics",
+                            "diagnostics.gsm0408Cause")
+                        if g("gprscdr.diagnostics_tree") else g("gprscdr.diagnostics")),
+        "pdn_connection_charging_id": num(e, "gprscdr.pDNConnectionChargingID",
+                                          "pdn_connection_charging_id", "pDNConnectionChargingID"),
         "start_time": ts_hex(g("gprscdr.startTime")),
         "stop_time": ts_hex(g("gprscdr.stopTime")),
         "traffic": [],
@@ -686,6 +697,8 @@ def canon_from_truth(r):
         "ms_time_zone": r["ms_time_zone"],
         "user_location_information": r["user_location_information"],
         "pgw_plmn_id": plmn_hex(r["pgw_plmn_id"]) if r["pgw_plmn_id"] else None,
+        "diagnostics": r["diagnostics_gsm0408_cause"],
+        "pdn_connection_charging_id": r["pdn_connection_charging_id"],
         "start_time": ts_from_truth(r["start_time"]),
         "stop_time": ts_from_truth(r["stop_time"]),
         "traffic": [{
