@@ -545,10 +545,9 @@ void Poller::attribute(SlotInfo& si, uint8_t rg, const FlowCounters& d) {
       int64_t now = now_wall_ns_;
       if (!s->charging_open) {
         s->charging_open = true;
+        // A QCI known before this first usage (`session qos-change`, a provisioned identity)
+        // is in s->qci: the session's initial QoS (Biller::onOpen), not a change of it.
         notify([&](SessionObserver& o) { o.onOpen(*s, now); });
-        if (s->qci != 0) {
-          notify([&](SessionObserver& o) { o.onQosChange(*s, s->qci, now); });
-        }
       }
       const uint32_t rating_group = plan_.rating_groups[rg];
       notify([&](SessionObserver& o) { o.onUsage(*s, rating_group, d, now); });

@@ -138,10 +138,12 @@ Reply batch(std::span<const std::string> lines, Poller& poller, IdentityStore* s
 
 void registerIdentityCommands(CommandRegistry& registry, Poller* poller, IdentityStore* store) {
   registry.add({"session", "identify"},
-               "session identify ADDRESS [--imsi N] [--msisdn N] [--user-name S] [--imei N] "
-               "[--cc-profile N] [--apn S] [--qci N] | ADDRESS --remove | --bulk",
-               "provision the subscriber's identity (before or during its session; --bulk: "
-               "JSON Lines on stdin)",
+               "session identify ADDRESS OPTION...",
+               "the subscriber's identity, before or during its\n"
+               "                                       session: --imsi N, --msisdn N, --user-name S,\n"
+               "                                       --imei N, --cc-profile N, --apn S, --qci N;\n"
+               "                                       or --remove. `session identify --bulk`: JSON\n"
+               "                                       Lines on stdin, an answer per line",
                [poller, store](const CommandRegistry::Args& a) {
                  if (poller == nullptr) {
                    return refuseReply("served by tallyd only");
