@@ -189,7 +189,10 @@ void registerBillingCommands(CommandRegistry& registry, const AccountingConfig& 
         out += "  Records closed        : " + std::to_string(cdr->records_closed) + "\n";
         out += "  Open CDR volume       : uplink " + std::to_string(cdr->uplink_octets) +
                " octets, downlink " + std::to_string(cdr->downlink_octets) + " octets\n";
-        out += "  Serving nodes         : " + nodes + "\n";
+        // None: no GTP-U peer seen and no node.access_node_address (docs/charging.md).
+        out += "  Serving nodes         : " + (nodes.empty() ? std::string("none") : nodes) + "\n";
+        out += "  QoS of the open CDR   : QCI " + std::to_string(cdr->qci) + ", aRP " +
+               std::to_string(cdr->arp) + "\n";
       },
       [biller](const Session& s, nlohmann::ordered_json& j) {
         std::optional<OpenCdrView> cdr = biller->engine().view(s.id);
@@ -205,7 +208,9 @@ void registerBillingCommands(CommandRegistry& registry, const AccountingConfig& 
                          {"uplink_octets", cdr->uplink_octets},
                          {"downlink_octets", cdr->downlink_octets},
                          {"traffic_containers_closed", cdr->traffic_containers_closed},
-                         {"serving_nodes", nodes}};
+                         {"serving_nodes", nodes},
+                         {"qci", cdr->qci},
+                         {"arp", cdr->arp}};
       }});
 }
 

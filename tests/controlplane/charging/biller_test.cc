@@ -181,6 +181,13 @@ TEST_F(BillerTest, QosChangesReachTheRecordsAndTheStatistics) {
   auto j = nlohmann::json::parse(json.text);
   EXPECT_EQ(j["qos_changes"], 1);
   EXPECT_EQ(j["qos_changes_ignored"], 2);
+  // The open CDR's QoS and (no GTP-U, no access node) no serving node.
+  auto session = registry.dispatch({"display", "session", "10.0.0.7"});
+  ASSERT_TRUE(session.ok) << session.error;
+  EXPECT_NE(session.text.find("  Serving nodes         : none\n"), std::string::npos)
+      << session.text;
+  EXPECT_NE(session.text.find("  QoS of the open CDR   : QCI 5, aRP 100\n"), std::string::npos)
+      << session.text;
 
   ASSERT_TRUE(poller_->finalHarvest());
   biller_->shutdown();
