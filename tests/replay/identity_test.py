@@ -15,6 +15,9 @@ Run 2 (restart, same state_dir; traffic of 2 000 provisioned subscribers and 1 0
     their live sessions;
   - at the stop every CDR of the 2 500 identified subscribers carries their IMSI/MSISDN
     (read with `tallyctl decode`), the other 500 are billed under their address (no IMSI).
+Run 3 (restart, subscribers.unknown_identity: hold; 100 provisioned subscribers, 200 without):
+  - the 200 are held: their octets count as unattributed no_identity, no CDR; an identity
+    releases one (billed from then on); the 100 have CDRs with their IMSI.
 Prints PASS/FAIL per check; exits 1 on any failure.
 """
 
@@ -103,7 +106,7 @@ class Test:
         r = self.ctl("display", "statistics", "--json")
         return json.loads(r.stdout) if r.returncode == 0 else None
 
-    def start(self, addresses, sessions):
+    def start(self, addresses, sessions, cdr_dir="cdr", unknown_identity=None):
         pcap = self.work / ("run%d.pcap" % len(addresses))
         write_pcap(pcap, addresses)
         with open(DEMO_CONFIG) as f:
@@ -115,8 +118,10 @@ class Test:
         cfg["dataplane"]["workers"] = 1
         cfg["dataplane"]["max_sessions"] = 65536
         cfg["subscribers"]["idle_timeout"] = 3600
+        if unknown_identity:
+            cfg["subscribers"]["unknown_identity"] = unknown_identity
         cfg["control"] = {"socket": str(self.sock)}
-        cfg["local_aaa_server"] = {"local_bill": {"cfcard": {"path": str(self.work / "cdr")}}}
+        cfg["local_aaa_server"] = {"local_bill": {"cfcard": {"path": str(self.work / cdr_dir)}}}
         cfg_path = self.work / "tally.yaml"
         with open(cfg_path, "w") as f:
             yaml.safe_dump(cfg, f, default_flow_style=False, sort_keys=False)
@@ -284,6 +289,10 @@ class Test:
                    all(a.get("state") == "applied" and a.get("session") for a in answers),
                    "bulk after the traffic: %d applied to live sessions" % len(lines),
                    "rc %d %s" % (r.returncode, r.stdout.splitlines()[:2]))
+        st = self.statistics() or {}
+        self.check(st.get("qos_changes_ignored", -1) == 0 and st.get("qos_changes", -1) == 0,
+                   "an identity's QCI is the initial QoS, no QoS change (applied or ignored)",
+                   "qos_changes %s, ignored %s" % (st.get("qos_changes"), st.get("qos_changes_ignored")))
         self.stop()
         files = sorted(str(p) for p in (self.work / "cdr").glob("*.cdr"))
         r = subprocess.run([self.args.tallyctl, "decode"] + files, stdout=subprocess.PIPE,
@@ -319,9 +328,56 @@ class Test:
                         int(a.split(".")[2]) * 256 + int(a.split(".")[3]) > PROVISIONED_TRAFFIC],
                    "no CDR for provisioned subscribers without traffic")
 
+    def run3(self):
+        """unknown_identity: hold. 100 provisioned subscribers and 200 without an identity."""
+        held = [addr(4, k) for k in range(1, 201)]
+        traffic = [addr(1, i) for i in range(1, 101)] + held
+        # Held sessions are not billed sessions (sessions_active counts those).
+        err = self.start(traffic, 100, cdr_dir="cdr-hold", unknown_identity="hold")
+        if not self.check(err is None, "run 3 (unknown_identity: hold): tallyd up", err or ""):
+            return
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            st = self.statistics() or {}
+            if st.get("unattributed_no_identity_octets", 0) >= 200 * 46:
+                break
+            time.sleep(0.2)
+        self.check(st.get("unattributed_no_identity_octets") == 200 * 46,
+                   "hold: the 200 without identity count as unattributed no_identity (200 x 46 octets)",
+                   str(st.get("unattributed_no_identity_octets")))
+        self.check(st.get("attributed_octets") == 100 * 46,
+                   "hold: only the 100 provisioned are attributed", str(st.get("attributed_octets")))
+        r = self.ctl("display", "session", addr(4, 1), "--json")
+        s = json.loads(r.stdout) if r.returncode == 0 else {}
+        self.check(s.get("billed") is False and s.get("unattributed_reason") == "no_identity",
+                   "hold: a session without identity is held (not billed, no_identity)", r.stdout[:300])
+        r = self.ctl("session", "identify", addr(4, 1), "--imsi", imsi(4, 1))
+        self.check(r.returncode == 0 and "billed from now on" in r.stdout,
+                   "hold: an identity releases the held session", r.stdout + r.stderr)
+        r = self.ctl("display", "session", addr(4, 1), "--json")
+        s = json.loads(r.stdout) if r.returncode == 0 else {}
+        self.check(s.get("billed") is True and s.get("imsi") == imsi(4, 1),
+                   "hold: the released session is billed, with its identity", r.stdout[:300])
+        self.stop()
+        files = sorted(str(p) for p in (self.work / "cdr-hold").glob("*.cdr"))
+        r = subprocess.run([self.args.tallyctl, "decode"] + files, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        subs = {}
+        for line in r.stdout.splitlines():
+            rec = json.loads(line)
+            subs.setdefault(rec.get("servedPDPPDNAddress"), []).append(rec)
+        wrong = [a for a in subs if not a.startswith("10.1.")]
+        self.check(len(subs) == 100 and not wrong and all(
+            rec.get("servedIMSI") == imsi(1, int(a.split(".")[2]) * 256 + int(a.split(".")[3]))
+            for a, recs in subs.items() for rec in recs),
+                   "hold: CDRs only for the 100 provisioned subscribers, with their IMSI (the held "
+                   "ones, and the released one without usage since, have none)",
+                   "%d subscribers with CDRs, unexpected %s" % (len(subs), wrong[:5]))
+
     def run(self):
         if self.run1():
             self.run2()
+            self.run3()
 
 
 def main():
