@@ -116,7 +116,7 @@ void identify_bulk_socket(benchmark::State& state) {
     auto t0 = SteadyT::now();
     auto client = std::async(std::launch::async, [&] {
       std::istringstream in(text);
-      return identifyBulk(path, 60000, in, [&](std::string_view t) {
+      return identifyBulk(path, 60000, streamLines(in), [&](std::string_view t) {
         for (char c : t) {
           answered += c == '\n';
         }

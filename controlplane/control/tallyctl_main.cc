@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <iostream>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -190,9 +189,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "tallyctl: usage: tallyctl session identify --bulk < FILE.jsonl\n");
       return 2;
     }
-    const int rc = tally::identifyBulk(socket_path, timeout_ms, std::cin, [](std::string_view t) {
-      std::fwrite(t.data(), 1, t.size(), stdout);
-    });
+    const int rc = tally::identifyBulk(socket_path, timeout_ms, tally::fdLines(STDIN_FILENO),
+                                        [](std::string_view t) {
+                                          std::fwrite(t.data(), 1, t.size(), stdout);
+                                          std::fflush(stdout);  // a feeding process reads it now
+                                        });
     std::fflush(stdout);
     return rc;
   }

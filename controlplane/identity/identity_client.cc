@@ -1,7 +1,12 @@
 #include "controlplane/identity/identity_client.h"
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <memory>
 #include <cstdio>
 #include <thread>
 
@@ -70,7 +75,67 @@ bool validUtf8(const std::string& s) {
 
 }  // namespace
 
-int identifyBulk(const std::string& socket_path, int timeout_ms, std::istream& in,
+LineSource streamLines(std::istream& in) {
+  return [&in](std::vector<std::string>& lines, size_t max) {
+    std::string input;
+    while (lines.size() < max) {
+      if (!std::getline(in, input)) {
+        return false;
+      }
+      lines.push_back(input);
+    }
+    return true;
+  };
+}
+
+LineSource fdLines(int fd) {
+  struct State {
+    std::string buf;
+    bool eof = false;
+  };
+  auto st = std::make_shared<State>();
+  return [fd, st](std::vector<std::string>& lines, size_t max) {
+    for (;;) {
+      size_t from = 0;
+      for (size_t nl = st->buf.find('\n'); nl != std::string::npos && lines.size() < max;
+           nl = st->buf.find('\n', from)) {
+        lines.push_back(st->buf.substr(from, nl - from));
+        from = nl + 1;
+      }
+      st->buf.erase(0, from);
+      if (lines.size() >= max) {
+        return true;
+      }
+      if (st->eof) {
+        if (!st->buf.empty()) {
+          lines.push_back(std::move(st->buf));  // the last line, without its newline
+          st->buf.clear();
+        }
+        return false;
+      }
+      // Block for the first line; after it, take only what is there already, so that a
+      // process feeding identities as they come gets its answers without waiting for more.
+      pollfd p{fd, POLLIN, 0};
+      const int ready = ::poll(&p, 1, lines.empty() ? -1 : 0);
+      if (ready == 0) {
+        return true;
+      }
+      if (ready < 0 && errno != EINTR) {
+        st->eof = true;
+        continue;
+      }
+      char chunk[65536];
+      const ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n > 0) {
+        st->buf.append(chunk, size_t(n));
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        st->eof = true;
+      }
+    }
+  };
+}
+
+int identifyBulk(const std::string& socket_path, int timeout_ms, const LineSource& source,
                  const TextSink& out_sink) {
   constexpr size_t kShards = 4;
   constexpr size_t kWindow = 16384;        // lines read before they are sent
@@ -78,22 +143,17 @@ int identifyBulk(const std::string& socket_path, int timeout_ms, std::istream& i
   const std::string kPrefix = R"(["session","identify","--batch")";
   int rc = 0;
   uint64_t line_no = 0;
-  bool eof = false;
-  std::string input;
-  while (!eof) {
+  bool more = true;
+  while (more) {
     std::vector<std::string> lines;
-    while (lines.size() < kWindow) {
-      if (!std::getline(in, input)) {
-        eof = true;
-        break;
-      }
-      if (!input.empty() && input.back() == '\r') {
-        input.pop_back();
-      }
-      lines.push_back(input);
-    }
+    more = source(lines, kWindow);
     if (lines.empty()) {
       break;
+    }
+    for (std::string& l : lines) {
+      if (!l.empty() && l.back() == '\r') {
+        l.pop_back();
+      }
     }
     std::vector<std::string> answers(lines.size());
     std::vector<std::vector<size_t>> shard(kShards);

@@ -1,7 +1,9 @@
 #pragma once
 // The client side of `tallyctl session identify --bulk` (tallyctl, bench/identity_bench.cc).
+#include <functional>
 #include <istream>
 #include <string>
+#include <vector>
 
 #include "controlplane/control/ctl_client.h"
 
@@ -20,10 +22,20 @@ namespace tally {
 // bits, within every subscriber prefix), so the last line for a subscriber wins, as in the
 // input.
 //
-// Reads `in` to its end; the answers go to `out` (in input order, a window of lines at a time).
-// Returns 0 when every line was applied, 1 when any was refused, 3 when tallyd could not be
-// reached (the lines not sent are answered "not sent").
-int identifyBulk(const std::string& socket_path, int timeout_ms, std::istream& in,
+// Where the lines come from: fills `lines` with at most `max` more (without their newline);
+// false once the input has ended.
+using LineSource = std::function<bool(std::vector<std::string>& lines, size_t max)>;
+// Every line of a stream, `max` at a time.
+LineSource streamLines(std::istream& in);
+// A file descriptor (tallyctl: standard input): waits for the first line, then takes only the
+// lines already there (up to `max`), so that a process feeding identities through a pipe as
+// they come gets each answer at once, not after thousands more lines.
+LineSource fdLines(int fd);
+
+// Reads the source to its end; the answers go to `out` in input order, one window of lines
+// (up to 16,384) at a time. Returns 0 when every line was applied, 1 when any was refused, 3
+// when tallyd could not be reached (the lines not sent are answered "not sent").
+int identifyBulk(const std::string& socket_path, int timeout_ms, const LineSource& source,
                  const TextSink& out);
 
 }  // namespace tally

@@ -253,13 +253,36 @@ class Test:
                    "rc %d, %d answers; wrong: %s" % (r.returncode, len(answers), wrong[:3]))
         self.check(self.provisioned() == before + 1, "bad input changed nothing (%d identities)"
                    % (before + 1))
+        # A process feeding identities as they come gets each answer before it sends the next.
+        feed = subprocess.Popen([self.args.tallyctl, "--socket", str(self.sock), "session",
+                                 "identify", "--bulk"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, bufsize=1)
+        got = []
+        for k in range(1, 4):
+            feed.stdin.write(json.dumps({"address": "10.3.1.%d" % k, "msisdn": "49173%d" % k}) + "\n")
+            feed.stdin.flush()
+            got.append(feed.stdout.readline())   # blocks until tallyctl answers this line
+        feed.stdin.close()
+        rc = feed.wait(timeout=30)
+        self.check(rc == 0 and all('"state":"waiting"' in g for g in got) and
+                   [json.loads(g)["line"] for g in got] == [1, 2, 3],
+                   "bulk through a pipe: each line answered before the next one is sent", str(got))
+        # A subscriber twice in one bulk call (among others): the later line wins.
+        twice = [json.dumps({"address": "10.3.2.1", "imsi": "001013000000001"})] + \
+                [json.dumps({"address": "10.3.2.%d" % k, "msisdn": "4917%d" % k}) for k in range(2, 200)] + \
+                [json.dumps({"address": "10.3.2.1", "imsi": "001013000000999"})]
+        r = self.ctl("session", "identify", "--bulk", stdin="\n".join(twice) + "\n")
+        self.check(r.returncode == 0, "bulk with a subscriber twice", r.stderr)
         # Remove one, and see the removal answered.
         r = self.ctl("session", "identify", "10.3.0.2", "--remove")
         self.check(r.returncode == 0 and "removed" in r.stdout, "--remove", r.stdout + r.stderr)
         self.stop()
         stored = (self.work / "state" / "identities.jsonl").read_text().splitlines()
-        self.check(len(stored) == BULK + 1, "identities.jsonl holds %d identities after the stop"
-                   % (BULK + 1), "%d lines" % len(stored))
+        self.check(len(stored) == BULK + 1 + 3 + 199, "identities.jsonl holds %d identities after the stop"
+                   % (BULK + 1 + 3 + 199), "%d lines" % len(stored))
+        line = [json.loads(x) for x in stored if '"10.3.2.1"' in x]
+        self.check(line == [{"address": "10.3.2.1", "imsi": "001013000000999"}],
+                   "the later line for a subscriber won", str(line))
         return True
 
     def run2(self):
@@ -269,8 +292,8 @@ class Test:
         if not self.check(err is None, "run 2 (restart): tallyd up with %d sessions"
                           % len(traffic), err or ""):
             return
-        self.check(self.provisioned() == BULK + 1, "run 2: the %d identities are back after the restart"
-                   % (BULK + 1), str(self.provisioned()))
+        self.check(self.provisioned() == BULK + 1 + 3 + 199, "run 2: the %d identities are back "
+                   "after the restart" % (BULK + 1 + 3 + 199), str(self.provisioned()))
         r = self.ctl("display", "session", addr(1, 7), "--json")
         s = json.loads(r.stdout) if r.returncode == 0 else {}
         self.check(s.get("imsi") == imsi(1, 7) and s.get("identified") is True,
