@@ -330,6 +330,45 @@ TEST(CdrEncodeTest, OptionalFieldsAndSetOrder) {
   }
 }
 
+// diagnostics [16] (explicit CHOICE, gsm0408Cause [0]), pDNConnectionChargingID [41] (an
+// unsigned INTEGER: 00 prefix for the top bit), the ServingNodeTypes past ePDG, and a record
+// without any serving node (both mandatory lists present and empty): bytes and round trip.
+TEST(CdrEncodeTest, DiagnosticsPdnChargingIdAndEmptyServingNodes) {
+  FixedZone tz(0);
+  PgwRecord r;
+  r.pgw_address = ip("192.0.2.1");
+  r.charging_id = 0x89ABCDEF;
+  r.record_opening_time_ns = utcNs(2026, 11, 22, 10, 0, 0);
+  r.cause = Cause::kAbnormalRelease;
+  r.diagnostics_gsm0408_cause = kGsm0408NetworkFailure;
+  r.pdn_connection_charging_id = 0x89ABCDEF;
+  std::vector<uint8_t> bytes = encodePgwRecord(r, tz);
+  EXPECT_TRUE(contains(bytes, "8f0104b003800126")) << "cause 4, then diagnostics 38";
+  EXPECT_TRUE(contains(bytes, "9f29050089abcdef"));
+  EXPECT_TRUE(contains(bytes, "a600"));
+  EXPECT_TRUE(contains(bytes, "bf2300"));
+  auto back = decodePgwRecord(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back.value(), r);
+  auto j = decodeRecordToJson(bytes);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j.value()["diagnostics"], (nlohmann::ordered_json{{"gsm0408Cause", 38}}));
+  EXPECT_EQ(j.value()["pDNConnectionChargingID"], 0x89ABCDEFu);
+  EXPECT_EQ(j.value()["servingNodeAddress"], nlohmann::ordered_json::array());
+
+  r.serving_nodes = {ip("192.0.2.20"), ip("192.0.2.21"), ip("192.0.2.22")};
+  r.serving_node_types = {ServingNodeType::kHsgw, ServingNodeType::kMme, ServingNodeType::kTwan};
+  bytes = encodePgwRecord(r, tz);
+  EXPECT_TRUE(contains(bytes, "bf23090a01040a01050a0106"));
+  back = decodePgwRecord(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back.value(), r);
+  j = decodeRecordToJson(bytes);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j.value()["servingNodeType"],
+            nlohmann::ordered_json::array({"hSGW (4)", "mME (5)", "tWAN (6)"}));
+}
+
 TEST(CdrEncodeTest, UnknownTagsAreKept) {
   std::vector<uint8_t> bytes = fromHex(kExampleHex);
   // Append [99] 01 02 (9F 63 02 01 02) inside the SET: outer length 342 + 5.
@@ -514,6 +553,12 @@ PgwRecord randomRecord(std::mt19937_64& rng) {
   for (size_t i = 0; i < uli; ++i) {
     r.user_location_information.push_back(static_cast<uint8_t>(u(0, 255)));
   }
+  if (u(0, 1)) {
+    r.diagnostics_gsm0408_cause = static_cast<uint8_t>(u(0, 255));
+  }
+  if (u(0, 1)) {
+    r.pdn_connection_charging_id = static_cast<uint32_t>(u(0, UINT32_MAX));
+  }
   return r;
 }
 
@@ -555,6 +600,8 @@ TEST(CdrEncodeTest, RoundTripRandomRecords) {
     EXPECT_EQ(d.ms_time_zone, x.ms_time_zone);
     EXPECT_EQ(d.user_location_information, x.user_location_information);
     EXPECT_EQ(d.pgw_plmn_id, x.pgw_plmn_id);
+    EXPECT_EQ(d.diagnostics_gsm0408_cause, x.diagnostics_gsm0408_cause);
+    EXPECT_EQ(d.pdn_connection_charging_id, x.pdn_connection_charging_id);
     EXPECT_EQ(d, x);  // and all of it at once (session_id is 0 in both)
     // The JSON decoder reads every record without an invalid field.
     auto j = decodeRecordToJson(bytes);
