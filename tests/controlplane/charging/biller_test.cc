@@ -201,6 +201,57 @@ TEST_F(BillerTest, QosChangesReachTheRecordsAndTheStatistics) {
   EXPECT_EQ(tv[1]["ePCQoSInformation"], (nlohmann::ordered_json{{"qCI", 5}, {"aRP", 100}}));
 }
 
+// End to end through the poller: traffic without GTP-U is served by node.access_node_address
+// (tWAN), a handover closes the service container (sGSNChange) and the usage after it is under
+// the new node; the idle timeout's abnormalRelease carries diagnostics; node.plmn_id and
+// node.rat_type in the record.
+TEST_F(BillerTest, AccessNodeHandoverAndTheConfiguredFields) {
+  config_.node.access_node_address = *parseIpAddress("192.0.2.50");
+  config_.node.access_node_type = 6;  // tWAN
+  config_.node.plmn_id = "26201";
+  config_.node.rat_type = 3;  // WLAN
+  poller_ = std::make_unique<Poller>(config_, plan_,
+                                     std::vector<WorkerChannel>{worker_->channel()}, clock_);
+  biller_.reset();
+  auto b = Biller::open(config_, clock_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  biller_ = std::move(b.value());
+  poller_->addObserver(biller_.get());
+  worker_->send(testing::ipv4Frame("10.0.0.5", "8.8.8.8", 17, 9, 53, 100));
+  poller_->poll();
+  ASSERT_TRUE(poller_->servingNodeChange(*parseIpAddress("10.0.0.5"),
+                                         *parseIpAddress("192.0.2.60")));
+  clock_.advanceMs(1000);
+  serve();
+  worker_->send(testing::ipv4Frame("10.0.0.5", "8.8.8.8", 17, 9, 53, 200));
+  poller_->poll();
+  clock_.advanceMs(400 * 1000);  // idle timeout (300 s): abnormalRelease
+  poller_->poll();
+  serve();
+  poller_->poll();
+  ASSERT_TRUE(poller_->finalHarvest());
+  biller_->shutdown();
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 1u);
+  const auto& r = recs[0];
+  EXPECT_EQ(r["servingNodeAddress"], (nlohmann::ordered_json{"192.0.2.50", "192.0.2.60"}));
+  EXPECT_EQ(r["servingNodeType"], (nlohmann::ordered_json{"tWAN (6)", "gTPSGW (2)"}));
+  const auto& sd = r["listOfServiceData"];
+  ASSERT_EQ(sd.size(), 2u) << r.dump();
+  EXPECT_EQ(sd[0]["servingNodeAddress"], "192.0.2.50");
+  EXPECT_EQ(sd[0]["serviceConditionChange"], (nlohmann::ordered_json{"sGSNChange"}));
+  EXPECT_EQ(sd[1]["servingNodeAddress"], "192.0.2.60");
+  EXPECT_EQ(sd[1]["serviceConditionChange"], (nlohmann::ordered_json{"recordClosure"}));
+  EXPECT_EQ(r["causeForRecClosing"], "abnormalRelease (4)");
+  EXPECT_EQ(r["diagnostics"], (nlohmann::ordered_json{{"gsm0408Cause", 38}}));
+  EXPECT_EQ(r["p-GWPLMNIdentifier"], "262-01");
+  EXPECT_EQ(r["servingNodePLMNIdentifier"], "262-01");
+  EXPECT_EQ(r["pDNConnectionChargingID"], r["chargingID"]);
+  EXPECT_EQ(r["rATType"], "WLAN (3)") << r.dump();
+  EXPECT_EQ(r["apnSelectionMode"], "networkProvidedSubscriptionNotVerified (2)");
+  EXPECT_EQ(r["chChSelectionMode"], "homeDefault (3)");
+}
+
 // A QCI the operator set before the session's first usage (the poller keeps it in the session)
 // is the one its records start with; without one, the profile's.
 TEST_F(BillerTest, QciSetBeforeTheFirstUsageStartsTheRecords) {
