@@ -202,8 +202,9 @@ void ChargingEngine::startRecord(State& st, int64_t now_ns) {
     r.serving_nodes.push_back(st.node->first);
     r.serving_node_types.push_back(st.node->second);
   }
-  // > APN Selection Mode ... how the SGSN/MME selected the APN: tally's APN is configured
-  // (accounting.cdr.apn_selection_mode, default networkProvidedSubscriptionNotVerified).
+  // > This field indicates how the SGSN/MME selected the APN to be used.
+  // tally's APN is configured (accounting.cdr.apn_selection_mode, default
+  // networkProvidedSubscriptionNotVerified).
   r.apn_selection_mode =
       static_cast<cdr::ApnSelectionMode>(config.accounting.cdr.apn_selection_mode);
   // > In the S-GW/P-GW/TDF the allowed values are: Home default; Visiting default; Roaming
@@ -266,9 +267,10 @@ cdr::PgwRecord ChargingEngine::finishRecord(State& st, cdr::Cause cause, int64_t
   r.duration_s = secondsBetween(r.record_opening_time_ns, now_ns);
   r.cause = cause;
   if (cause == cdr::Cause::kAbnormalRelease) {
-    // > A more detailed reason may be found in the diagnostics field: gsm0408Cause, as the
-    // > seed's vendor writes it; 38 "network failure": the session was lost (idle timeout
-    // > without a release, or a crash of this node: the checkpoint's records).
+    // > A more detailed reason may be found in the diagnostics field
+    // The gsm0408Cause alternative, as the seed's vendor writes it; 38 "network failure": the
+    // session was lost (idle timeout without a release, or a crash of this node: the
+    // checkpoint's records). docs/cdr-format.md, decision 8.
     r.diagnostics_gsm0408_cause = cdr::kGsm0408NetworkFailure;
   }
   // > The Record Sequence Number is missing if the record is the only one produced in the
