@@ -385,6 +385,7 @@ void Poller::applyIdentity(Session& s, const SubscriberIdentity& id, uint8_t def
   s.imei = id.imei;
   s.apn = id.apn;
   s.cc_profile = id.cc_profile != 0 ? id.cc_profile : default_cc;
+  s.cc_profile_supplied = id.cc_profile != 0;
 }
 
 const SubscriberIdentity* Poller::identityOf(const IpAddress& key) const {

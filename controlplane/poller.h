@@ -70,6 +70,10 @@ struct Session {
   std::string imei, apn;    // from a provisioned identity (apn empty: accounting.cdr.apn)
   bool identified = false;  // a provisioned identity applies (`session identify`)
   uint8_t cc_profile = 8;
+  // The CC profile came with the session from the control plane that serves it (`session
+  // identify --cc-profile`): chChSelectionMode servingNodeSupplied. A profile from tally's own
+  // configuration (a static subscriber's, or the default) is homeDefault.
+  bool cc_profile_supplied = false;
   int64_t start_wall_ns = 0;
   EndCause cause = EndCause::kNone;
   std::vector<std::pair<uint16_t, uint32_t>> slots;  // (worker, slot) holding its counts

@@ -105,6 +105,16 @@ Result<std::unique_ptr<SequenceStore>> Biller::openSequenceStore(const Config& c
 Biller::Biller(const Config& config, TimeZonePtr tz, std::unique_ptr<SequenceStore> seq)
     : config_(config), tz_(std::move(tz)), seq_(std::move(seq)) {}
 
+namespace {
+// TS 32.298 chChSelectionMode for a P-GW: a CC profile supplied with the session by the
+// control plane that serves it (`session identify`) is servingNodeSupplied; one from tally's own
+// configuration (static subscriber or default) is homeDefault (docs/cdr-format.md).
+cdr::ChChSelectionMode chChSelectionModeOf(const Session& s) {
+  return s.cc_profile_supplied ? cdr::ChChSelectionMode::kServingNodeSupplied
+                               : cdr::ChChSelectionMode::kHomeDefault;
+}
+}  // namespace
+
 void Biller::onOpen(const Session& s, int64_t now_ns) {
   ChargingSessionInfo info;
   info.session_id = s.id;
@@ -115,6 +125,7 @@ void Biller::onOpen(const Session& s, int64_t now_ns) {
   info.imei = s.imei;
   info.apn = s.apn;
   info.cc_profile = s.cc_profile;
+  info.ch_ch_selection_mode = chChSelectionModeOf(s);
   info.is_static = s.is_static;
   info.serving_node = s.serving_node;
   // A QCI the operator set (`session qos-change`) before the session's first usage: the poller
@@ -151,6 +162,7 @@ void Biller::onIdentity(const Session& s, uint8_t qci, int64_t now_ns) {
   info.imei = s.imei;
   info.apn = s.apn;
   info.cc_profile = s.cc_profile;
+  info.ch_ch_selection_mode = chChSelectionModeOf(s);
   engine_->identify(s.id, info, qci, now_ns);
 }
 

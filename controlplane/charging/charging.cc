@@ -454,12 +454,15 @@ void ChargingEngine::identify(uint64_t session_id, const ChargingSessionInfo& in
   st.info.imei = info.imei;
   st.info.apn = info.apn;
   st.info.cc_profile = info.cc_profile;
+  st.info.ch_ch_selection_mode = info.ch_ch_selection_mode;
   // The open record carries the identity (it closes with it); closed records keep theirs.
   cdr::PgwRecord& r = st.rec;
   r.imsi = info.imsi;
   r.msisdn = info.msisdn;
   r.imei = info.imei;
   r.apn = info.apn.empty() ? config_.accounting.cdr.apn : info.apn;
+  r.ch_ch_selection_mode =
+      info.ch_ch_selection_mode.value_or(cdr::ChChSelectionMode::kHomeDefault);
   const CcProfile* profile = &config_.accounting.profile(info.cc_profile);
   if (profile != st.profile) {
     // The new profile's triggers from now on: its interval counted from the record's opening

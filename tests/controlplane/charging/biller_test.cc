@@ -12,6 +12,7 @@
 #include "controlplane/cdr/cdr_decode.h"
 #include "controlplane/charging/billing_commands.h"
 #include "controlplane/control/commands.h"
+#include "controlplane/identity/identity.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/frames.h"
 #include "tests/fakes/test_config.h"
@@ -112,6 +113,54 @@ TEST_F(BillerTest, EachWayASessionEndsGivesItsCause) {
   EXPECT_EQ(biller_->pool().information().emitted, 4u);
   EXPECT_EQ(records().size(), 4u);
   EXPECT_EQ(biller_->pool().size(), 0u);  // pool disabled: every bill went into a file
+}
+
+// chChSelectionMode: a CC profile supplied with the session by the control plane (`session
+// identify --cc-profile`) is servingNodeSupplied; one from tally's configuration (a static
+// subscriber's, or the default) homeDefault.
+TEST_F(BillerTest, ChChSelectionModeSaysWhereTheCcProfileCameFrom) {
+  StaticSubscriber with;
+  with.address = *parseIpAddress("10.0.0.7");
+  with.cc_profile = 2;
+  config_.subscribers.statics = {with};
+  plan_ = CountingPlan::fromConfig(config_);
+  biller_.reset();
+  poller_.reset();
+  worker_ = std::make_unique<testing::WorkerHarness>(plan_);
+  poller_ = std::make_unique<Poller>(config_, plan_,
+                                     std::vector<WorkerChannel>{worker_->channel()}, clock_);
+  auto b = Biller::open(config_, clock_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  biller_ = std::move(b.value());
+  poller_->addObserver(biller_.get());
+  IdentityRequest supplied;  // before its first packet
+  supplied.key = *parseIpAddress("10.0.0.5");
+  supplied.identity.imsi = "001010123456789";
+  supplied.identity.cc_profile = 2;
+  poller_->identify(supplied);
+  IdentityRequest no_profile;  // an identity without a CC profile: the default applies
+  no_profile.key = *parseIpAddress("10.0.0.6");
+  no_profile.identity.imsi = "001010123456780";
+  poller_->identify(no_profile);
+  for (const char* a : {"10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.9"}) {
+    worker_->send(testing::ipv4Frame(a, "8.8.8.8", 17, 9, 53, 100));
+  }
+  serve();
+  poller_->poll();
+  ASSERT_TRUE(poller_->finalHarvest());
+  biller_->shutdown();
+  std::map<std::string, std::string> mode, cc;
+  for (const auto& r : records()) {
+    mode[r["servedPDPPDNAddress"]] = r["chChSelectionMode"];
+    cc[r["servedPDPPDNAddress"]] = r["chargingCharacteristics"];
+  }
+  ASSERT_EQ(mode.size(), 4u);
+  EXPECT_NE(mode["10.0.0.5"].find("servingNodeSupplied"), std::string::npos) << mode["10.0.0.5"];
+  EXPECT_EQ(cc["10.0.0.5"], "0200");
+  for (const char* a : {"10.0.0.6", "10.0.0.7", "10.0.0.9"}) {
+    EXPECT_NE(mode[a].find("homeDefault"), std::string::npos) << a << ": " << mode[a];
+  }
+  EXPECT_EQ(cc["10.0.0.7"], "0200");
 }
 
 TEST_F(BillerTest, VolumeLimitGivesPartialRecordsThatAddUp) {
