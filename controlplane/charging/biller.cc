@@ -113,6 +113,16 @@ cdr::ChChSelectionMode chChSelectionModeOf(const Session& s) {
   return s.cc_profile_supplied ? cdr::ChChSelectionMode::kServingNodeSupplied
                                : cdr::ChChSelectionMode::kHomeDefault;
 }
+
+// The subscriber's identity as the session has it (at its start and when one is provisioned).
+void setIdentity(ChargingSessionInfo& info, const Session& s) {
+  info.imsi = s.imsi;
+  info.msisdn = s.msisdn;
+  info.imei = s.imei;
+  info.apn = s.apn;
+  info.cc_profile = s.cc_profile;
+  info.ch_ch_selection_mode = chChSelectionModeOf(s);
+}
 }  // namespace
 
 void Biller::onOpen(const Session& s, int64_t now_ns) {
@@ -120,12 +130,7 @@ void Biller::onOpen(const Session& s, int64_t now_ns) {
   info.session_id = s.id;
   info.served_address = s.key;
   info.served_prefix_length = s.key.family == 6 ? config_.subscribers.ipv6_prefix_length : 0;
-  info.imsi = s.imsi;
-  info.msisdn = s.msisdn;
-  info.imei = s.imei;
-  info.apn = s.apn;
-  info.cc_profile = s.cc_profile;
-  info.ch_ch_selection_mode = chChSelectionModeOf(s);
+  setIdentity(info, s);
   info.is_static = s.is_static;
   info.serving_node = s.serving_node;
   // A QCI the operator set (`session qos-change`) before the session's first usage: the poller
@@ -157,12 +162,7 @@ std::optional<uint8_t> Biller::chargingQci(const Session& s) const {
 
 void Biller::onIdentity(const Session& s, uint8_t qci, int64_t now_ns) {
   ChargingSessionInfo info;
-  info.imsi = s.imsi;
-  info.msisdn = s.msisdn;
-  info.imei = s.imei;
-  info.apn = s.apn;
-  info.cc_profile = s.cc_profile;
-  info.ch_ch_selection_mode = chChSelectionModeOf(s);
+  setIdentity(info, s);
   engine_->identify(s.id, info, qci, now_ns);
 }
 

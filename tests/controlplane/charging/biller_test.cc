@@ -29,6 +29,12 @@ class BillerTest : public ::testing::Test {
     config_ = testing::testConfig();
     config_.local_bill.cfcard_path = dir_ + "/cf";
     config_.node.state_dir = dir_ + "/state";
+    build();
+  }
+  // The poller, the worker and the biller from config_ (again, after a test changed it).
+  void build() {
+    biller_.reset();
+    poller_.reset();
     plan_ = CountingPlan::fromConfig(config_);
     worker_ = std::make_unique<testing::WorkerHarness>(plan_);
     poller_ = std::make_unique<Poller>(config_, plan_,
@@ -123,16 +129,7 @@ TEST_F(BillerTest, ChChSelectionModeSaysWhereTheCcProfileCameFrom) {
   with.address = *parseIpAddress("10.0.0.7");
   with.cc_profile = 2;
   config_.subscribers.statics = {with};
-  plan_ = CountingPlan::fromConfig(config_);
-  biller_.reset();
-  poller_.reset();
-  worker_ = std::make_unique<testing::WorkerHarness>(plan_);
-  poller_ = std::make_unique<Poller>(config_, plan_,
-                                     std::vector<WorkerChannel>{worker_->channel()}, clock_);
-  auto b = Biller::open(config_, clock_);
-  ASSERT_TRUE(b.ok()) << b.error().message;
-  biller_ = std::move(b.value());
-  poller_->addObserver(biller_.get());
+  build();
   IdentityRequest supplied;  // before its first packet
   supplied.key = *parseIpAddress("10.0.0.5");
   supplied.identity.imsi = "001010123456789";
