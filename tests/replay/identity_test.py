@@ -26,13 +26,15 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_util import dpdk_runtime_dir, write_dns_pcap  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
@@ -52,31 +54,6 @@ def imsi(net, i):
 
 def msisdn(net, i):
     return "4917%d%07d" % (net, i)
-
-
-def write_pcap(path, addresses):
-    """One UDP/53 packet (46 IP octets) from each address to 8.8.8.8."""
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        payload = b"\0" * 18
-        for n, a in enumerate(addresses):
-            o = [int(x) for x in a.split(".")]
-            src = (o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]
-            udp = struct.pack("!HHHH", 4000, 53, 8 + len(payload), 0) + payload
-            ip = struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src,
-                             0x08080808)
-            s = sum(struct.unpack("!10H", ip))
-            s = (s & 0xFFFF) + (s >> 16)
-            s = (s & 0xFFFF) + (s >> 16)
-            ip = ip[:10] + struct.pack("!H", ~s & 0xFFFF) + ip[12:]
-            frame = b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00" + ip + udp
-            f.write(struct.pack("<IIII", 1, n, len(frame), len(frame)) + frame)
-
-
-def dpdk_runtime_dir(prefix):
-    base = "/var/run/dpdk" if os.geteuid() == 0 else os.path.join(
-        os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
-    return os.path.join(base, prefix)
 
 
 class Test:
@@ -108,7 +85,7 @@ class Test:
 
     def start(self, addresses, sessions, cdr_dir="cdr", unknown_identity=None):
         pcap = self.work / ("run%d.pcap" % len(addresses))
-        write_pcap(pcap, addresses)
+        write_dns_pcap(pcap, addresses)
         with open(DEMO_CONFIG) as f:
             cfg = yaml.safe_load(f)
         cfg["node"]["state_dir"] = str(self.work / "state")

@@ -62,6 +62,9 @@ PY = "/usr/bin/python3"
 sys.path.insert(0, str(REPO / "scripts"))
 from gen_pcap import STANDARD_SERVICES  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_util import dpdk_runtime_dir  # noqa: E402,F401 (also used by tests/bill)
+
 FLOW_FIELDS = ["uplink_octets", "downlink_octets", "uplink_packets", "downlink_packets"]
 TOTAL_KEYS = ["rx_packets", "non_ip", "l2_truncated", "bad_ip_version", "bad_ip_header",
               "ip_length_exceeds_frame", "gtpu_malformed", "gtpu_not_gpdu", "transit_packets",
@@ -410,12 +413,6 @@ def prepare_workdir(work, marker):
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     (work / marker).touch()
-
-
-def dpdk_runtime_dir(prefix):
-    """Where EAL keeps the runtime files of --file-prefix PREFIX (removed after each run)."""
-    base = "/var/run/dpdk" if os.geteuid() == 0 else os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
-    return os.path.join(base, prefix)
 
 
 def tail(s, n=6):

@@ -22,13 +22,15 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_util import dpdk_runtime_dir, write_dns_pcap  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
@@ -80,30 +82,6 @@ print(opened)
 '''
 
 
-def write_pcap(path, n):
-    """One UDP/53 packet from each of n subscribers 10.1.0.1.. to 8.8.8.8."""
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        payload = b"\0" * 18
-        for i in range(n):
-            src = (10 << 24) | (1 << 16) | (i + 1)
-            udp = struct.pack("!HHHH", 4000, 53, 8 + len(payload), 0) + payload
-            ip = struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src,
-                             0x08080808)
-            s = sum(struct.unpack("!10H", ip))
-            s = (s & 0xFFFF) + (s >> 16)
-            s = (s & 0xFFFF) + (s >> 16)
-            ip = ip[:10] + struct.pack("!H", ~s & 0xFFFF) + ip[12:]
-            frame = b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00" + ip + udp
-            f.write(struct.pack("<IIII", 1, i, len(frame), len(frame)) + frame)
-
-
-def dpdk_runtime_dir(prefix):
-    base = "/var/run/dpdk" if os.geteuid() == 0 else os.path.join(
-        os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
-    return os.path.join(base, prefix)
-
-
 class Test:
     def __init__(self, args):
         self.args = args
@@ -132,7 +110,7 @@ class Test:
 
     def start(self):
         pcap = self.work / "subscribers.pcap"
-        write_pcap(pcap, SUBSCRIBERS)
+        write_dns_pcap(pcap, ["10.1.%d.%d" % ((i + 1) >> 8, (i + 1) & 255) for i in range(SUBSCRIBERS)])
         with open(DEMO_CONFIG) as f:
             cfg = yaml.safe_load(f)
         cfg["dataplane"]["eal"] = ["--replaced-by-eal-args"]
