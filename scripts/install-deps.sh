@@ -6,7 +6,7 @@ PACKAGES=(
   build-essential pkg-config meson ninja-build
   libdpdk-dev dpdk dpdk-dev libpcap-dev
   libboost-dev libyaml-cpp-dev libssh2-1-dev nlohmann-json3-dev
-  libcurl4-openssl-dev libsodium-dev
+  libcurl4-openssl-dev libsodium-dev libssl-dev
   openssh-server openssh-client tftpd-hpa tftp-hpa curl
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-scapy python3-yaml tshark
