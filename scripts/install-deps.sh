@@ -10,7 +10,7 @@ PACKAGES=(
   openssh-server openssh-client tftpd-hpa tftp-hpa curl
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-scapy python3-yaml tshark
-  asn1c libabsl-dev
+  asn1c libabsl-dev freeradius-utils
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

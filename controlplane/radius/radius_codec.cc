@@ -74,8 +74,8 @@ Result<std::vector<uint8_t>> serialize(Code code, uint8_t identifier,
   out[1] = identifier;
   for (const Attribute& a : attrs) {
     if (a.value.empty() || a.value.size() > kMaxValueOctets) {
-      return attrError(a.type, "value of " + std::to_string(a.value.size()) +
-                                   " octets (RFC 2865 §5: 1..253)");
+      return attrError(
+          a.type, "value of " + std::to_string(a.value.size()) + " octets (RFC 2865 §5: 1..253)");
     }
     out.push_back(a.type);
     out.push_back(static_cast<uint8_t>(a.value.size() + 2));
@@ -188,10 +188,10 @@ Result<Attribute> makeIpv6Prefix(uint8_t type, const IpPrefix& prefix) {
 Result<Attribute> makeVendorSpecific(const VendorAttribute& v) {
   // Vendor-Id (4) + vendor-type (1) + vendor-length (1) + value: at most 253 octets.
   if (v.value.empty() || v.value.size() > kMaxValueOctets - 6) {
-    return attrError(attr::kVendorSpecific,
-                     "vendor " + std::to_string(v.vendor_id) + " type " +
-                         std::to_string(v.vendor_type) + ": value of " +
-                         std::to_string(v.value.size()) + " octets (1..247)");
+    return attrError(attr::kVendorSpecific, "vendor " + std::to_string(v.vendor_id) + " type " +
+                                                std::to_string(v.vendor_type) + ": value of " +
+                                                std::to_string(v.value.size()) +
+                                                " octets (1..247)");
   }
   Attribute a{attr::kVendorSpecific, {}};
   putU32(a.value, v.vendor_id);
@@ -215,10 +215,9 @@ Attribute make3gppChargingCharacteristics(uint16_t cc) {
   // > TS 29.061 §16.4.7: 3GPP-Charging-Characteristics, Length=6, "UTF-8 encoded
   // > hexadecimal characters" of the 2-octet Charging Characteristics. Upper-case digits.
   static constexpr char kHex[] = "0123456789ABCDEF";
-  std::vector<uint8_t> text = {static_cast<uint8_t>(kHex[(cc >> 12) & 0xf]),
-                               static_cast<uint8_t>(kHex[(cc >> 8) & 0xf]),
-                               static_cast<uint8_t>(kHex[(cc >> 4) & 0xf]),
-                               static_cast<uint8_t>(kHex[cc & 0xf])};
+  std::vector<uint8_t> text = {
+      static_cast<uint8_t>(kHex[(cc >> 12) & 0xf]), static_cast<uint8_t>(kHex[(cc >> 8) & 0xf]),
+      static_cast<uint8_t>(kHex[(cc >> 4) & 0xf]), static_cast<uint8_t>(kHex[cc & 0xf])};
   return makeVendorSpecific({kVendor3gpp, attr3gpp::kChargingCharacteristics, text}).value();
 }
 
@@ -447,21 +446,20 @@ std::variant<ParsedPacket, ParseFailure> parsePacket(std::span<const uint8_t> da
   size_t at = kHeaderOctets;
   while (at < length) {
     if (length - at < 2) {
-      return fail(ParseError::kAttributeHeaderCut,
-                  "1 octet left at offset " + std::to_string(at));
+      return fail(ParseError::kAttributeHeaderCut, "1 octet left at offset " + std::to_string(at));
     }
     uint8_t type = datagram[at];
     size_t alen = datagram[at + 1];
     if (alen < 2) {
-      return fail(ParseError::kAttributeLengthBelowTwo,
-                  "attribute " + std::to_string(type) + " at offset " + std::to_string(at) +
-                      " has Length " + std::to_string(alen));
+      return fail(ParseError::kAttributeLengthBelowTwo, "attribute " + std::to_string(type) +
+                                                            " at offset " + std::to_string(at) +
+                                                            " has Length " + std::to_string(alen));
     }
     if (alen > length - at) {
-      return fail(ParseError::kAttributePastEnd,
-                  "attribute " + std::to_string(type) + " at offset " + std::to_string(at) +
-                      " has Length " + std::to_string(alen) + ", " +
-                      std::to_string(length - at) + " octets left");
+      return fail(ParseError::kAttributePastEnd, "attribute " + std::to_string(type) +
+                                                     " at offset " + std::to_string(at) +
+                                                     " has Length " + std::to_string(alen) + ", " +
+                                                     std::to_string(length - at) + " octets left");
     }
     if (type == attr::kMessageAuthenticator && alen != 2 + kAuthenticatorOctets) {
       return fail(ParseError::kMessageAuthenticatorLength,
@@ -494,8 +492,7 @@ const char* responseCheckName(ResponseCheck c) {
 }
 
 ResponseCheck verifyResponse(const ParsedPacket& response, Code request_code,
-                             uint8_t request_identifier,
-                             const Authenticator& request_authenticator,
+                             uint8_t request_identifier, const Authenticator& request_authenticator,
                              std::string_view secret) {
   const Packet& p = response.packet;
   bool expected = p.code == Code::kAccountingResponse ||
@@ -507,10 +504,10 @@ ResponseCheck verifyResponse(const ParsedPacket& response, Code request_code,
     return ResponseCheck::kWrongIdentifier;
   }
   const std::vector<uint8_t>& w = response.wire;
-  Authenticator want = md5({std::span<const uint8_t>(w.data(), 4), request_authenticator,
-                            std::span<const uint8_t>(w.data() + kHeaderOctets,
-                                                     w.size() - kHeaderOctets),
-                            bytesOf(secret)});
+  Authenticator want =
+      md5({std::span<const uint8_t>(w.data(), 4), request_authenticator,
+           std::span<const uint8_t>(w.data() + kHeaderOctets, w.size() - kHeaderOctets),
+           bytesOf(secret)});
   if (!constantTimeEqual(want.data(), p.authenticator.data(), kAuthenticatorOctets)) {
     return ResponseCheck::kBadAuthenticator;
   }
@@ -527,10 +524,10 @@ ResponseCheck verifyRequest(const ParsedPacket& request, std::string_view secret
   const std::vector<uint8_t>& w = request.wire;
   if (p.code == Code::kAccountingRequest) {
     static constexpr Authenticator kZero{};
-    Authenticator want = md5({std::span<const uint8_t>(w.data(), 4), kZero,
-                              std::span<const uint8_t>(w.data() + kHeaderOctets,
-                                                       w.size() - kHeaderOctets),
-                              bytesOf(secret)});
+    Authenticator want =
+        md5({std::span<const uint8_t>(w.data(), 4), kZero,
+             std::span<const uint8_t>(w.data() + kHeaderOctets, w.size() - kHeaderOctets),
+             bytesOf(secret)});
     return constantTimeEqual(want.data(), p.authenticator.data(), kAuthenticatorOctets)
                ? ResponseCheck::kOk
                : ResponseCheck::kBadAuthenticator;

@@ -33,10 +33,10 @@ inline constexpr size_t kMaxValueOctets = 253;  // attribute 3..255 octets: type
 inline constexpr size_t kAuthenticatorOctets = 16;
 
 enum class Code : uint8_t {
-  kAccessAccept = 2,         // RFC 5997: the answer to a Status-Server sent to an auth port
-  kAccountingRequest = 4,    // RFC 2866
-  kAccountingResponse = 5,   // RFC 2866; also the answer to a Status-Server on the acct port
-  kStatusServer = 12,        // RFC 5997
+  kAccessAccept = 2,        // RFC 5997: the answer to a Status-Server sent to an auth port
+  kAccountingRequest = 4,   // RFC 2866
+  kAccountingResponse = 5,  // RFC 2866; also the answer to a Status-Server on the acct port
+  kStatusServer = 12,       // RFC 5997
 };
 const char* codeName(Code c);  // "Accounting-Request", ...
 
@@ -67,18 +67,26 @@ inline constexpr uint8_t kFramedIpv6Prefix = 97;      // ipv6prefix, RFC 3162 §
 
 // Acct-Status-Type values (RFC 2866 §5.1).
 enum class AcctStatusType : uint32_t {
-  kStart = 1, kStop = 2, kInterimUpdate = 3, kAccountingOn = 7, kAccountingOff = 8,
+  kStart = 1,
+  kStop = 2,
+  kInterimUpdate = 3,
+  kAccountingOn = 7,
+  kAccountingOff = 8,
 };
 // Acct-Terminate-Cause values used by tally (RFC 2866 §5.10).
 enum class AcctTerminateCause : uint32_t {
-  kUserRequest = 1, kIdleTimeout = 4, kSessionTimeout = 5, kAdminReset = 6, kNasRequest = 10,
+  kUserRequest = 1,
+  kIdleTimeout = 4,
+  kSessionTimeout = 5,
+  kAdminReset = 6,
+  kNasRequest = 10,
   kNasReboot = 11,
 };
 
 // 3GPP vendor-specific attributes, TS 29.061 §16.4.7 (Vendor-Id 10415).
 inline constexpr uint32_t kVendor3gpp = 10415;
 namespace attr3gpp {
-inline constexpr uint8_t kImsi = 1;                    // UTF-8 digits, 1..15
+inline constexpr uint8_t kImsi = 1;                      // UTF-8 digits, 1..15
 inline constexpr uint8_t kChargingCharacteristics = 13;  // 4 UTF-8 hex digits
 }  // namespace attr3gpp
 
@@ -174,14 +182,14 @@ Result<std::vector<uint8_t>> encodeResponse(Code code, uint8_t identifier,
                                             bool message_authenticator = false);
 
 enum class ParseError : uint8_t {
-  kShorterThanHeader,    // datagram < 20 octets
-  kLengthBelowMinimum,   // Length field < 20
-  kLengthAboveMaximum,   // Length field > 4096
-  kLengthPastDatagram,   // Length field > datagram size (RFC 2865 §3: silently discard)
-  kUnknownCode,          // not 2, 4, 5 or 12
-  kAttributeHeaderCut,   // one octet left where an attribute header (2 octets) should start
+  kShorterThanHeader,   // datagram < 20 octets
+  kLengthBelowMinimum,  // Length field < 20
+  kLengthAboveMaximum,  // Length field > 4096
+  kLengthPastDatagram,  // Length field > datagram size (RFC 2865 §3: silently discard)
+  kUnknownCode,         // not 2, 4, 5 or 12
+  kAttributeHeaderCut,  // one octet left where an attribute header (2 octets) should start
   kAttributeLengthBelowTwo,
-  kAttributePastEnd,     // attribute Length runs past the packet's Length
+  kAttributePastEnd,            // attribute Length runs past the packet's Length
   kMessageAuthenticatorLength,  // Message-Authenticator whose value is not 16 octets
 };
 const char* parseErrorName(ParseError e);  // "shorter-than-header", ...
@@ -201,11 +209,11 @@ std::variant<ParsedPacket, ParseFailure> parsePacket(std::span<const uint8_t> da
 
 enum class ResponseCheck : uint8_t {
   kOk,
-  kWrongIdentifier,             // not the request's Identifier
-  kUnexpectedCode,              // e.g. Access-Accept to an Accounting-Request
-  kBadAuthenticator,            // Response/Request Authenticator does not match
-  kBadMessageAuthenticator,     // present (or required) and wrong
-  kMissingMessageAuthenticator, // Status-Server without one (RFC 5997 §3: MUST be present)
+  kWrongIdentifier,              // not the request's Identifier
+  kUnexpectedCode,               // e.g. Access-Accept to an Accounting-Request
+  kBadAuthenticator,             // Response/Request Authenticator does not match
+  kBadMessageAuthenticator,      // present (or required) and wrong
+  kMissingMessageAuthenticator,  // Status-Server without one (RFC 5997 §3: MUST be present)
 };
 const char* responseCheckName(ResponseCheck c);
 
@@ -214,8 +222,8 @@ const char* responseCheckName(ResponseCheck c);
 // or Access-Accept (RFC 5997 §3: the answer depends on the port). A Message-Authenticator in
 // the response, if present, is checked too.
 ResponseCheck verifyResponse(const ParsedPacket& response, Code request_code,
-                             uint8_t request_identifier,
-                             const Authenticator& request_authenticator, std::string_view secret);
+                             uint8_t request_identifier, const Authenticator& request_authenticator,
+                             std::string_view secret);
 
 // The server's check of a request (for the fake server and tests): Accounting-Request's
 // Request Authenticator, Status-Server's Message-Authenticator.

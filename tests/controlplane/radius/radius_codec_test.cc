@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/controlplane/radius/radius_vectors.h"
 #include "tests/fakes/fake_radius_transport.h"
 
 namespace tally::radius {
@@ -96,8 +97,8 @@ TEST(RadiusCodecTest, Rfc2865AccessAcceptParsesAndItsAuthenticatorChecks) {
   EXPECT_EQ(verifyResponse(p, Code::kAccountingRequest, 0, authOf(req), "xyzzy5461"),
             ResponseCheck::kUnexpectedCode);
   // And the encoder, given the same request authenticator, writes the RFC's bytes.
-  auto again = encodeResponse(Code::kAccessAccept, 0, authOf(req), p.packet.attributes,
-                              "xyzzy5461");
+  auto again =
+      encodeResponse(Code::kAccessAccept, 0, authOf(req), p.packet.attributes, "xyzzy5461");
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again.value(), hex(kRfc2865AccessAccept));
 }
@@ -107,8 +108,7 @@ TEST(RadiusCodecTest, Rfc2865AccessAcceptParsesAndItsAuthenticatorChecks) {
 const char* kRfc5997StatusServer =
     "0c da 00 26 8a 54 f4 68 6f b3 94 c5 28 66 e3 02 18 5d 06 23 50 12 5a 66 5e 2e 1e 84 11 f3 e2 "
     "43 82 20 97 c8 4f a3";
-const char* kRfc5997AccessAccept =
-    "02 da 00 14 ef 0d 55 2a 4b f2 d6 93 ec 2b 6f e8 b5 41 1d 66";
+const char* kRfc5997AccessAccept = "02 da 00 14 ef 0d 55 2a 4b f2 d6 93 ec 2b 6f e8 b5 41 1d 66";
 
 TEST(RadiusCodecTest, Rfc5997StatusServerExample) {
   std::vector<uint8_t> want = hex(kRfc5997StatusServer);
@@ -129,45 +129,21 @@ TEST(RadiusCodecTest, Rfc5997StatusServerExample) {
 
 TEST(RadiusCodecTest, StatusServerWithoutMessageAuthenticatorIsRefusedByTheServerCheck) {
   // radclient 3.2.1 sends "status" without one unless asked (captured, see the file comment).
-  ParsedPacket p =
-      parseOk(hex("0c0a001f6625f28ea56fe046d4e9e16abb5d3db8200b74616c6c792d677731"));
+  ParsedPacket p = parseOk(hex("0c0a001f6625f28ea56fe046d4e9e16abb5d3db8200b74616c6c792d677731"));
   EXPECT_EQ(verifyRequest(p, "testing123"), ResponseCheck::kMissingMessageAuthenticator);
 }
 
 // ---------------------------------------------------------------- radclient captures
 
-// radclient -f attrs acct testing123: FreeRADIUS encoded these attributes, in this order, with
-// Identifier 0x27 and computed the Request Authenticator.
+// radclient -f tests/radius/stop_attrs.txt ... acct testing123: FreeRADIUS encoded these
+// attributes (stopAttributes(), radius_vectors.h), in this order, with Identifier 0x27 and
+// computed the Request Authenticator.
 const char* kRadclientAccountingStop =
     "042700c8384d257e4a59275f4c65e72efb5631e80107616c6963652806000000022c1330613030303030312d3030"
     "3030303030370406c000020a200b74616c6c792d67773108060a0000016114004020010db8000100020000000000"
     "0000001f1034363030303132333435363738392a062a05f2003406000000012b060012d6872f060000000a300600"
     "0000142e0600000e1031060000000437066b0cc9002906000000001a17000028af01113030313031303132333435"
     "363738391a0c000028af0d0630383030";
-
-std::vector<Attribute> stopAttributes() {
-  std::vector<Attribute> a;
-  a.push_back(makeText(attr::kUserName, "alice").value());
-  a.push_back(makeInteger(attr::kAcctStatusType, static_cast<uint32_t>(AcctStatusType::kStop)));
-  a.push_back(makeText(attr::kAcctSessionId, "0a000001-00000007").value());
-  a.push_back(makeIpv4(attr::kNasIpAddress, 0xc000020a));  // 192.0.2.10
-  a.push_back(makeText(attr::kNasIdentifier, "tally-gw1").value());
-  a.push_back(makeIpv4(attr::kFramedIpAddress, 0x0a000001));
-  a.push_back(makeIpv6Prefix(attr::kFramedIpv6Prefix, prefix("2001:db8:1:2::/64")).value());
-  a.push_back(makeText(attr::kCallingStationId, "46000123456789").value());
-  appendInputOctets(a, 5000000000ull);  // 705032704 + 1 gigaword
-  appendOutputOctets(a, 1234567);
-  a.push_back(makeInteger(attr::kAcctInputPackets, 10));
-  a.push_back(makeInteger(attr::kAcctOutputPackets, 20));
-  a.push_back(makeInteger(attr::kAcctSessionTime, 3600));
-  a.push_back(makeInteger(attr::kAcctTerminateCause,
-                          static_cast<uint32_t>(AcctTerminateCause::kIdleTimeout)));
-  a.push_back(makeInteger(attr::kEventTimestamp, 1796000000));
-  a.push_back(makeInteger(attr::kAcctDelayTime, 0));
-  a.push_back(make3gppImsi("001010123456789").value());
-  a.push_back(make3gppChargingCharacteristics(0x0800));
-  return a;
-}
 
 TEST(RadiusCodecTest, AccountingRequestBytesEqualRadclients) {
   auto built = encodeAccountingRequest(0x27, stopAttributes(), "testing123");
@@ -204,9 +180,8 @@ const char* kRadclientStatusServer =
 
 TEST(RadiusCodecTest, StatusServerBytesEqualRadclients) {
   std::vector<uint8_t> want = hex(kRadclientStatusServer);
-  auto built = encodeStatusServer(0x52, authOf(want),
-                                  {makeText(attr::kNasIdentifier, "tally-gw1").value()},
-                                  "testing123");
+  auto built = encodeStatusServer(
+      0x52, authOf(want), {makeText(attr::kNasIdentifier, "tally-gw1").value()}, "testing123");
   ASSERT_TRUE(built.ok()) << built.error().message;
   EXPECT_EQ(built.value(), want);
   EXPECT_EQ(verifyRequest(parseOk(want), "testing123"), ResponseCheck::kOk);
@@ -217,9 +192,9 @@ TEST(RadiusCodecTest, StatusServerBytesEqualRadclients) {
 struct ResponseCase {
   const char* name;
   Code code;
-  uint8_t identifier;       // of the response
-  std::string secret;       // the server's
-  bool tamper_attribute;    // flip one attribute octet after encoding
+  uint8_t identifier;     // of the response
+  std::string secret;     // the server's
+  bool tamper_attribute;  // flip one attribute octet after encoding
   bool message_authenticator;
   ResponseCheck want;
 };
@@ -297,7 +272,7 @@ TEST(RadiusCodecTest, MalformedDatagramsAreRefusedWithTheirReason) {
       {"attribute past Length", "05010017" + auth + "010661", ParseError::kAttributePastEnd},
       // The attribute would fit the datagram but not the Length field: the padding is not read.
       {"attribute into padding", "05010017" + auth + "0106616c6963", ParseError::kAttributePastEnd},
-      {"second attribute past end", "0501001b" + auth + "0103610106616c", 
+      {"second attribute past end", "0501001b" + auth + "0103610106616c",
        ParseError::kAttributePastEnd},
       {"Message-Authenticator of 4", "05010018" + auth + "50040000",
        ParseError::kMessageAuthenticatorLength},
@@ -315,8 +290,11 @@ TEST(RadiusCodecTest, MalformedDatagramsAreRefusedWithTheirReason) {
 TEST(RadiusCodecTest, PaddingPastTheLengthFieldIsIgnored) {
   // > RFC 2865 §3: "Octets outside the range of the Length field MUST be treated as padding
   // > and ignored on reception."
-  std::vector<uint8_t> bytes = hex("05010019" "00112233445566778899aabbccddeeff" "0105616263"
-                                   "ffffff");
+  std::vector<uint8_t> bytes =
+      hex("05010019"
+          "00112233445566778899aabbccddeeff"
+          "0105616263"
+          "ffffff");
   ParsedPacket p = parseOk(bytes);
   EXPECT_EQ(p.wire.size(), 25u);
   ASSERT_EQ(p.packet.attributes.size(), 1u);
@@ -363,10 +341,9 @@ TEST(RadiusCodecTest, BuildersRefuseWhatRfc2865Forbids) {
   EXPECT_EQ(fits.value().size(), 20u + 15u * 255u);
   big.push_back(big.front());
   EXPECT_FALSE(encodeAccountingRequest(1, big, "s").ok());
-  EXPECT_FALSE(
-      encodeAccountingRequest(1, {Attribute{attr::kMessageAuthenticator,
-                                            std::vector<uint8_t>(16, 0)}}, "s")
-          .ok());
+  EXPECT_FALSE(encodeAccountingRequest(
+                   1, {Attribute{attr::kMessageAuthenticator, std::vector<uint8_t>(16, 0)}}, "s")
+                   .ok());
   EXPECT_FALSE(make3gppImsi("").ok());
   EXPECT_FALSE(make3gppImsi("0010101234567890").ok());  // 16 digits
   EXPECT_FALSE(make3gppImsi("00101012345678a").ok());
@@ -391,29 +368,46 @@ TEST(RadiusCodecTest, EveryAttributeTypeRoundTrips) {
       {"integer", makeInteger(attr::kAcctSessionTime, 0x01020304), "2e0601020304"},
       {"integer 0", makeInteger(attr::kAcctDelayTime, 0), "290600000000"},
       {"integer max", makeInteger(attr::kAcctInputPackets, 0xffffffff), "2f06ffffffff"},
-      {"enum", makeInteger(attr::kAcctStatusType,
-                           static_cast<uint32_t>(AcctStatusType::kInterimUpdate)),
+      {"enum",
+       makeInteger(attr::kAcctStatusType, static_cast<uint32_t>(AcctStatusType::kInterimUpdate)),
        "280600000003"},
       {"time", makeInteger(attr::kEventTimestamp, 1796000000), "37066b0cc900"},
       {"ipv4", makeIpv4(attr::kNasIpAddress, 0xc0000201), "0406c0000201"},
       {"text", makeText(attr::kUserName, "nemo").value(), "01066e656d6f"},
       {"text 1", makeText(attr::kAcctSessionId, "x").value(), "2c0378"},
       {"ipv6 /64", makeIpv6Prefix(attr::kFramedIpv6Prefix, prefix("2001:db8::/64")).value(),
-       "6114" "0040" "20010db8000000000000000000000000"},
+       "6114"
+       "0040"
+       "20010db8000000000000000000000000"},
       {"ipv6 /0", makeIpv6Prefix(attr::kFramedIpv6Prefix, prefix("::/0")).value(),
-       "6114" "0000" "00000000000000000000000000000000"},
+       "6114"
+       "0000"
+       "00000000000000000000000000000000"},
       {"ipv6 /128", makeIpv6Prefix(attr::kFramedIpv6Prefix, prefix("2001:db8::1/128")).value(),
-       "6114" "0080" "20010db8000000000000000000000001"},
+       "6114"
+       "0080"
+       "20010db8000000000000000000000001"},
       {"ipv6 /56", makeIpv6Prefix(attr::kFramedIpv6Prefix, prefix("2001:db8:0:ab00::/56")).value(),
-       "6114" "0038" "20010db80000ab000000000000000000"},
+       "6114"
+       "0038"
+       "20010db80000ab000000000000000000"},
       // > TS 29.061 §16.4.7: Type 26, Length, Vendor-Id 10415 (00 00 28 af), 3GPP-Type,
       // > 3GPP-Length, value.
       {"3GPP-IMSI", make3gppImsi("001010123456789").value(),
-       "1a17" "000028af" "0111" "303031303130313233343536373839"},
+       "1a17"
+       "000028af"
+       "0111"
+       "303031303130313233343536373839"},
       {"3GPP-Charging-Characteristics", make3gppChargingCharacteristics(0x0800),
-       "1a0c" "000028af" "0d06" "30383030"},
+       "1a0c"
+       "000028af"
+       "0d06"
+       "30383030"},
       {"3GPP-Charging-Characteristics hex letters", make3gppChargingCharacteristics(0xabcd),
-       "1a0c" "000028af" "0d06" "41424344"},
+       "1a0c"
+       "000028af"
+       "0d06"
+       "41424344"},
   };
   for (const RoundTripCase& c : cases) {
     SCOPED_TRACE(c.name);
@@ -438,8 +432,8 @@ TEST(RadiusCodecTest, EveryAttributeTypeRoundTrips) {
   auto vsa = asVendorSpecific(make3gppChargingCharacteristics(0x0800));
   ASSERT_TRUE(vsa.has_value());
   ASSERT_EQ(vsa->size(), 1u);
-  EXPECT_EQ((*vsa)[0], (VendorAttribute{kVendor3gpp, attr3gpp::kChargingCharacteristics,
-                                        {'0', '8', '0', '0'}}));
+  EXPECT_EQ((*vsa)[0], (VendorAttribute{
+                           kVendor3gpp, attr3gpp::kChargingCharacteristics, {'0', '8', '0', '0'}}));
 }
 
 TEST(RadiusCodecTest, TypedReadersRefuseWrongShapes) {
@@ -537,8 +531,7 @@ TEST(RadiusCodecTest, FakeTransportCarriesARequestAndItsAnswer) {
   ReceivedDatagram d = t.receive();
   ASSERT_TRUE(d.result.ok());
   EXPECT_EQ(d.source, server);
-  EXPECT_EQ(verifyResponse(parseOk(d.bytes), Code::kAccountingRequest, 3, authOf(req.value()),
-                           "k"),
+  EXPECT_EQ(verifyResponse(parseOk(d.bytes), Code::kAccountingRequest, 3, authOf(req.value()), "k"),
             ResponseCheck::kOk);
   EXPECT_EQ(t.receive().result.status, TransportStatus::kUnreachable);
   EXPECT_EQ(t.receive().result.status, TransportStatus::kWouldBlock);
