@@ -160,6 +160,15 @@ Attribute makeInteger(uint8_t type, uint32_t value) {
 
 Attribute makeIpv4(uint8_t type, uint32_t host_order) { return makeInteger(type, host_order); }
 
+Attribute makeIpv6(uint8_t type, const Ip6& address) {
+  Attribute a{type, {}};
+  for (size_t i = 0; i < 16; ++i) {
+    uint64_t half = i < 8 ? address.hi : address.lo;
+    a.value.push_back(static_cast<uint8_t>(half >> (56 - 8 * (i % 8))));
+  }
+  return a;
+}
+
 Result<Attribute> makeText(uint8_t type, std::string_view text) {
   if (text.empty() || text.size() > kMaxValueOctets) {
     return attrError(type, "text of " + std::to_string(text.size()) + " octets (1..253)");
@@ -177,11 +186,8 @@ Result<Attribute> makeIpv6Prefix(uint8_t type, const IpPrefix& prefix) {
   // > RFC 3162 §2.3: Reserved (0), Prefix-Length (0..128), Prefix (variable); Length 4..20.
   // tally sends all 16 prefix octets (Length 20), as FreeRADIUS and most NASes do: every
   // server accepts that form, not every one accepts a shortened prefix.
-  Attribute a{type, {0, prefix.len}};
-  for (size_t i = 0; i < 16; ++i) {
-    uint64_t half = i < 8 ? prefix.addr.v6.hi : prefix.addr.v6.lo;
-    a.value.push_back(static_cast<uint8_t>(half >> (56 - 8 * (i % 8))));
-  }
+  Attribute a = makeIpv6(type, prefix.addr.v6);
+  a.value.insert(a.value.begin(), {uint8_t{0}, prefix.len});
   return a;
 }
 
@@ -246,7 +252,17 @@ std::optional<uint32_t> asInteger(const Attribute& a) {
 
 std::optional<uint32_t> asIpv4(const Attribute& a) { return asInteger(a); }
 
+std::optional<Ip6> asIpv6(const Attribute& a) {
+  if (a.value.size() != 16) {
+    return std::nullopt;
+  }
+  return loadIp6(a.value.data());
+}
+
 std::optional<std::string> asText(const Attribute& a) {
+  if (a.value.empty()) {
+    return std::nullopt;  // RFC 8044 §3.4: text is 1..253 octets
+  }
   return std::string(a.value.begin(), a.value.end());
 }
 

@@ -62,6 +62,7 @@ inline constexpr uint8_t kAcctInputGigawords = 52;    // integer, RFC 2869 §5.1
 inline constexpr uint8_t kAcctOutputGigawords = 53;   // integer, RFC 2869 §5.2
 inline constexpr uint8_t kEventTimestamp = 55;        // time (UNIX seconds), RFC 2869 §5.3
 inline constexpr uint8_t kMessageAuthenticator = 80;  // 16 octets, RFC 3579 §3.2
+inline constexpr uint8_t kNasIpv6Address = 95;        // ipv6addr, RFC 3162 §2.1
 inline constexpr uint8_t kFramedIpv6Prefix = 97;      // ipv6prefix, RFC 3162 §2.3
 }  // namespace attr
 
@@ -110,6 +111,7 @@ struct VendorAttribute {
 // ---- typed values -> attributes. Errors name the attribute type and the rule broken.
 Attribute makeInteger(uint8_t type, uint32_t value);
 Attribute makeIpv4(uint8_t type, uint32_t host_order);
+Attribute makeIpv6(uint8_t type, const Ip6& address);             // 16 octets, RFC 3162 §2.1
 Result<Attribute> makeText(uint8_t type, std::string_view text);  // 1..253 octets
 // RFC 3162 §2.3: reserved (0), prefix-length, then the prefix; tally sends all 16 prefix
 // octets (Length 20, as FreeRADIUS does); host bits must be zero. asIpv6Prefix() accepts any
@@ -137,9 +139,10 @@ void appendInputOctets(std::vector<Attribute>& attrs, uint64_t uplink_octets);
 void appendOutputOctets(std::vector<Attribute>& attrs, uint64_t downlink_octets);
 
 // ---- attributes -> typed values. nullopt when the value has the wrong size or form.
-std::optional<uint32_t> asInteger(const Attribute& a);  // exactly 4 octets
-std::optional<uint32_t> asIpv4(const Attribute& a);     // host order
-std::optional<std::string> asText(const Attribute& a);
+std::optional<uint32_t> asInteger(const Attribute& a);     // exactly 4 octets
+std::optional<uint32_t> asIpv4(const Attribute& a);        // host order
+std::optional<Ip6> asIpv6(const Attribute& a);             // exactly 16 octets
+std::optional<std::string> asText(const Attribute& a);     // 1..253 octets (not empty)
 std::optional<IpPrefix> asIpv6Prefix(const Attribute& a);  // refuses set bits past the length
 // The sub-attributes of one Vendor-Specific attribute; nullopt if a vendor-length is < 2 or
 // runs past the attribute.

@@ -374,6 +374,9 @@ TEST(RadiusCodecTest, EveryAttributeTypeRoundTrips) {
       {"time", makeInteger(attr::kEventTimestamp, 1796000000), "37066b0cc900"},
       {"ipv4", makeIpv4(attr::kNasIpAddress, 0xc0000201), "0406c0000201"},
       {"text", makeText(attr::kUserName, "nemo").value(), "01066e656d6f"},
+      {"ipv6addr", makeIpv6(attr::kNasIpv6Address, parseIpAddress("2001:db8::1")->v6),
+       "5f12"
+       "20010db8000000000000000000000001"},
       {"text 1", makeText(attr::kAcctSessionId, "x").value(), "2c0378"},
       {"ipv6 /64", makeIpv6Prefix(attr::kFramedIpv6Prefix, prefix("2001:db8::/64")).value(),
        "6114"
@@ -424,6 +427,8 @@ TEST(RadiusCodecTest, EveryAttributeTypeRoundTrips) {
   EXPECT_EQ(asInteger(makeInteger(attr::kAcctSessionTime, 77)), 77u);
   EXPECT_EQ(asIpv4(makeIpv4(attr::kNasIpAddress, 0x0a000001)), 0x0a000001u);
   EXPECT_EQ(asText(makeText(attr::kUserName, "nemo").value()), "nemo");
+  EXPECT_EQ(asIpv6(makeIpv6(attr::kNasIpv6Address, parseIpAddress("2001:db8::1")->v6)),
+            parseIpAddress("2001:db8::1")->v6);
   for (const char* text : {"2001:db8::/64", "::/0", "2001:db8::1/128", "2001:db8:0:ab00::/56"}) {
     EXPECT_EQ(asIpv6Prefix(makeIpv6Prefix(attr::kFramedIpv6Prefix, prefix(text)).value()),
               prefix(text))
@@ -439,6 +444,13 @@ TEST(RadiusCodecTest, EveryAttributeTypeRoundTrips) {
 TEST(RadiusCodecTest, TypedReadersRefuseWrongShapes) {
   EXPECT_FALSE(asInteger(Attribute{attr::kAcctSessionTime, {1, 2, 3}}).has_value());
   EXPECT_FALSE(asInteger(Attribute{attr::kAcctSessionTime, {1, 2, 3, 4, 5}}).has_value());
+  EXPECT_FALSE(asIpv4(Attribute{attr::kNasIpAddress, {10, 0, 0}}).has_value());
+  EXPECT_FALSE(asIpv6(Attribute{attr::kNasIpv6Address, std::vector<uint8_t>(15, 0)}));
+  // A Length-2 attribute parses (structure), but is no text.
+  ParsedPacket empty = parseOk(hex("05010016 00112233445566778899aabbccddeeff 0102"));
+  ASSERT_EQ(empty.packet.attributes.size(), 1u);
+  EXPECT_FALSE(asText(empty.packet.attributes[0]).has_value());
+  EXPECT_FALSE(asInteger(empty.packet.attributes[0]).has_value());
   // RFC 3162: shortened prefixes are accepted (Length 4..20) ...
   EXPECT_EQ(asIpv6Prefix(Attribute{attr::kFramedIpv6Prefix, hex("0040 20010db800000000")}),
             prefix("2001:db8::/64"));
