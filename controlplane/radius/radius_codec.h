@@ -2,7 +2,7 @@
 // RADIUS packets for accounting (RFC 2865 structure, RFC 2866 accounting, RFC 5997 Status-Server
 // with the RFC 3579 §3.2 Message-Authenticator): building, parsing and authenticator checks.
 // Pure functions on bytes: no sockets, no clock, no randomness (a Status-Server's Request
-// Authenticator is given by the caller). The client that sends these lives behind
+// Authenticator is given by the caller). The client (next issue) sends them through
 // RadiusTransport (radius_transport.h). docs/radius.md has the attribute table.
 //
 // Contract:
