@@ -20,7 +20,7 @@
 #
 # Usage: scripts/bench.sh [--quick] [--only LIST] [--keep DIR]
 #   --quick      smoke run: shorter runs, fewer sizes, smaller trace, one round
-#   --only LIST  comma-separated subset of: hotpath,poller,cdr,pipeline,config,storage
+#   --only LIST  comma-separated subset of: hotpath,poller,cdr,pipeline,config,storage,identity
 #   --keep DIR   copy the raw outputs (benchmark JSON, tallyd/testpmd logs) to DIR
 # Environment: BUILD_DIR (default build), TESTPMD (default dpdk-testpmd), PIPELINE_TRACES
 #   (subset of "small mid big": 8 K, 200 K, 1 M subscribers), PIPELINE_ROUNDS,
@@ -32,7 +32,7 @@ set -euo pipefail
 usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
-SECTIONS="hotpath,poller,cdr,pipeline,config,storage"
+SECTIONS="hotpath,poller,cdr,pipeline,config,storage,identity"
 KEEP=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -144,13 +144,14 @@ want poller && targets+=(bench/poller_bench)
 want cdr && targets+=(bench/cdr_bench)
 want pipeline && targets+=(tallyd tallyctl bench/hotpath_bench)
 want storage && targets+=(bench/journal_bench tests/upload_tool)
+want identity && targets+=(bench/identity_bench)
 if [[ ${#targets[@]} -gt 0 ]]; then
   if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
     log "configuring $BUILD_DIR"
     meson setup "$BUILD_DIR" "$ROOT" -Dbenchmarks=enabled >"$WORK/meson.log" 2>&1 ||
       { cat "$WORK/meson.log" >&2; exit 1; }
   fi
-  if want hotpath || want poller || want cdr || want pipeline; then
+  if want hotpath || want poller || want cdr || want pipeline || want identity; then
     known="$(ninja -C "$BUILD_DIR" -t targets all 2>/dev/null || true)"
     if ! grep -q '^bench/hotpath_bench:' <<<"$known"; then
       log "enabling the benchmarks option in $BUILD_DIR (needs libbenchmark-dev)"
@@ -786,5 +787,37 @@ EOF4
       tail -5 "$WORK/sftp.txt" >&2
       echo "  SFTP benchmark FAILED"
     fi
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# (g) identities in bulk (docs/performance.md, (b3))
+# ---------------------------------------------------------------------------------------------
+if want identity; then
+  echo
+  echo "(g) session identify --bulk, 1 M sessions (target: >= 100 k identities/s; no poll gap" \
+    "> 2 x poll_interval_ms = 200 ms)"
+  if [[ $QUICK -eq 1 ]]; then ID_LINES=20000; else ID_LINES=100000; fi
+  log "identity benchmark ($ID_LINES identities per call)"
+  if run_limited 900 "$WORK/identity.txt" env IDENTITY_BENCH_LINES="$ID_LINES" \
+      "$BUILD_DIR/bench/identity_bench" --benchmark_out="$WORK/identity.json" \
+      --benchmark_out_format=json; then
+    "$PY" - "$WORK/identity.json" <<'EOF5'
+import json, sys
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    if b.get("run_type", "iteration") != "iteration":
+        continue
+    rate = b.get("identities_per_s", 0)
+    line = "  %-22s %9.0f identities/s" % (b["name"].split("/")[0], rate)
+    if "longest_poll_ms" in b:
+        ok = rate >= 100000 and b["longest_poll_ms"] <= 200
+        line += ", longest poll-to-poll %.1f ms, longest serve() %.1f ms  %s" % (
+            b["longest_poll_ms"], b.get("longest_serve_ms", 0),
+            "target met" if ok else "target MISSED")
+    print(line)
+EOF5
+  else
+    tail -5 "$WORK/identity.txt" >&2
+    echo "  identity benchmark FAILED"
   fi
 fi
