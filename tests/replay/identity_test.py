@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_util import dpdk_runtime_dir, write_dns_pcap  # noqa: E402
+from run_util import dpdk_runtime_dir, prepare_workdir, write_dns_pcap  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
@@ -387,13 +387,7 @@ def main():
     ap.add_argument("--workdir", required=True)
     args = ap.parse_args()
     work = Path(args.workdir)
-    marker = ".identity_test_workdir"
-    if work.exists() and any(work.iterdir()):
-        if not (work / marker).exists():
-            sys.exit("refusing to empty %s: not a work directory of this test" % work)
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / marker).touch()
+    prepare_workdir(work, ".identity_test_workdir")
     t = Test(args)
     try:
         t.run()

@@ -63,7 +63,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from gen_pcap import STANDARD_SERVICES  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_util import dpdk_runtime_dir  # noqa: E402,F401 (also used by tests/bill)
+from run_util import dpdk_runtime_dir, prepare_workdir  # noqa: E402,F401 (also used by tests/bill)
 
 FLOW_FIELDS = ["uplink_octets", "downlink_octets", "uplink_packets", "downlink_packets"]
 TOTAL_KEYS = ["rx_packets", "non_ip", "l2_truncated", "bad_ip_version", "bad_ip_header",
@@ -403,16 +403,6 @@ class Runner:
         if not report.exists():
             raise RuntimeError("tallyd exited 0 but wrote no usage report %s" % report)
         return report
-
-
-def prepare_workdir(work, marker):
-    """Empties a work directory this test made before (marked); never deletes anything else."""
-    if work.exists() and any(work.iterdir()):
-        if not (work / marker).exists():
-            sys.exit("refusing to empty %s: not a work directory of this test (no %s)" % (work, marker))
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / marker).touch()
 
 
 def tail(s, n=6):

@@ -1,7 +1,9 @@
 """Small pieces the tallyd-driving test scripts share (stdlib only)."""
 
 import os
+import shutil
 import struct
+import sys
 
 
 def dpdk_runtime_dir(prefix):
@@ -9,6 +11,16 @@ def dpdk_runtime_dir(prefix):
     base = "/var/run/dpdk" if os.geteuid() == 0 else os.path.join(
         os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
     return os.path.join(base, prefix)
+
+
+def prepare_workdir(work, marker):
+    """Empties a work directory this test made before (marked); never deletes anything else."""
+    if work.exists() and any(work.iterdir()):
+        if not (work / marker).exists():
+            sys.exit("refusing to empty %s: not a work directory of this test (no %s)" % (work, marker))
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / marker).touch()
 
 
 def write_dns_pcap(path, addresses):
