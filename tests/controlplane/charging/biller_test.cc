@@ -13,6 +13,7 @@
 #include "controlplane/charging/billing_commands.h"
 #include "controlplane/control/commands.h"
 #include "controlplane/identity/identity.h"
+#include "tests/fakes/cdr_records.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/frames.h"
 #include "tests/fakes/test_config.h"
@@ -50,24 +51,7 @@ class BillerTest : public ::testing::Test {
     worker_->fp->publish();
   }
   // Every record of every file, decoded.
-  std::vector<nlohmann::ordered_json> records() {
-    std::vector<nlohmann::ordered_json> out;
-    std::vector<std::string> files;
-    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/cf")) {
-      if (e.path().extension() == ".cdr") {
-        files.push_back(e.path());
-      }
-    }
-    std::sort(files.begin(), files.end());
-    for (const std::string& f : files) {
-      auto r = cdr::decodeCdrFileToJson(f);
-      EXPECT_TRUE(r.ok()) << r.error().message;
-      if (r.ok()) {
-        out.insert(out.end(), r->begin(), r->end());
-      }
-    }
-    return out;
-  }
+  std::vector<nlohmann::ordered_json> records() { return testing::decodedRecords(dir_ + "/cf"); }
 
   std::string dir_;
   Config config_;

@@ -12,6 +12,7 @@
 #include "controlplane/charging/biller.h"
 #include "controlplane/identity/identity_commands.h"
 #include "controlplane/identity/identity_store.h"
+#include "tests/fakes/cdr_records.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/frames.h"
 #include "tests/fakes/test_config.h"
@@ -191,24 +192,7 @@ class IdentityTest : public ::testing::Test {
     worker_->fp->publish();
   }
   Reply run(std::vector<std::string> words) { return commands_->dispatch(words); }
-  std::vector<nlohmann::ordered_json> records() {
-    std::vector<nlohmann::ordered_json> out;
-    std::vector<std::string> files;
-    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/cf")) {
-      if (e.path().extension() == ".cdr") {
-        files.push_back(e.path());
-      }
-    }
-    std::sort(files.begin(), files.end());
-    for (const std::string& f : files) {
-      auto r = cdr::decodeCdrFileToJson(f);
-      EXPECT_TRUE(r.ok()) << r.error().message;
-      if (r.ok()) {
-        out.insert(out.end(), r->begin(), r->end());
-      }
-    }
-    return out;
-  }
+  std::vector<nlohmann::ordered_json> records() { return testing::decodedRecords(dir_ + "/cf"); }
   // The records of one subscriber.
   std::vector<nlohmann::ordered_json> recordsOf(const std::string& sub) {
     std::vector<nlohmann::ordered_json> out;
