@@ -1,5 +1,7 @@
 #include "controlplane/cdr/cdr_decode.h"
 
+#include "controlplane/bill/local_bill.h"
+
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -1439,6 +1441,18 @@ bool parseU64(const std::string& s, uint64_t& v) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// CSV cells as JSON strings: bytes outside printable ASCII become '?'.
+std::string printable(std::string s) {
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) {
+      c = '?';
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
 std::vector<std::string> splitCsvLine(const std::string& line, bool* ok) {
   std::vector<std::string> out;
   std::string cur;
@@ -1472,18 +1486,6 @@ std::vector<std::string> splitCsvLine(const std::string& line, bool* ok) {
   out.push_back(cur);
   return out;
 }
-
-// CSV cells as JSON strings: bytes outside printable ASCII become '?'.
-std::string printable(std::string s) {
-  for (char& c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) {
-      c = '?';
-    }
-  }
-  return s;
-}
-
-}  // namespace
 
 nlohmann::ordered_json fileHeaderToJson(const CdrFileHeader& h) {
   Json j = Json::object();
@@ -1534,6 +1536,7 @@ Result<FileUsage> fileUsage(const std::string& path) {
       size_t nl = d.find('\n', start);
       if (nl == std::string::npos) nl = d.size();  // a last line without newline still counts
       bool ok = true;
+      const size_t line_start = start;
       std::vector<std::string> v = splitCsvLine(d.substr(start, nl - start), &ok);
       start = nl + 1;
       if (line == 0) {
@@ -1545,6 +1548,18 @@ Result<FileUsage> fileUsage(const std::string& path) {
           return Error{path + ": no uplinkOctets/downlinkOctets column in the header line"};
         }
         columns = v.size();
+        continue;
+      }
+      if (ok && v.size() == columns && !v.empty() && v[0] == bill::kLocalBillCsvType) {
+        // A local bill: the RADIUS fallback ledger, counted apart (docs/local-bill.md).
+        auto b = bill::parseCsvLocalBillLine(d.substr(line_start, nl - line_start));
+        if (!b) {
+          ++u.undecodable;
+          continue;
+        }
+        ++u.local_bills;
+        u.local_ul_octets += b.value().ul_octets;
+        u.local_dl_octets += b.value().dl_octets;
         continue;
       }
       uint64_t ul = 0, dl = 0;
@@ -1563,6 +1578,17 @@ Result<FileUsage> fileUsage(const std::string& path) {
     return contents.error();
   }
   for (const CdrFileRecord& r : contents.value().records) {
+    if (bill::isLocalBillRecord(r.data)) {
+      auto b = bill::decodeLocalBill(r.data);
+      if (!b) {
+        ++u.undecodable;
+        continue;
+      }
+      ++u.local_bills;
+      u.local_ul_octets += b.value().ul_octets;
+      u.local_dl_octets += b.value().dl_octets;
+      continue;
+    }
     auto rec = decodePgwRecord(r.data);
     if (!rec) {
       ++u.undecodable;
@@ -1611,6 +1637,21 @@ Result<std::vector<nlohmann::ordered_json>> decodeCdrFileToJson(const std::strin
         out.push_back(std::move(j));
         continue;
       }
+      if (!v.empty() && v[0] == bill::kLocalBillCsvType) {
+        // A local bill's line has columns of its own (docs/local-bill.md, "CSV").
+        auto b = bill::parseCsvLocalBillLine(lines[i]);
+        if (!b) {
+          j["error"] = "line " + std::to_string(i + 1) + ": local bill: " + b.error().message;
+          out.push_back(std::move(j));
+          continue;
+        }
+        const std::vector<std::string>& lcols = bill::localBillCsvColumns();
+        for (size_t c = 0; c < lcols.size(); ++c) {
+          j[lcols[c]] = printable(v[c]);
+        }
+        out.push_back(std::move(j));
+        continue;
+      }
       for (size_t c = 0; c < cols.size(); ++c) {
         j[printable(cols[c])] = printable(v[c]);
       }
@@ -1636,7 +1677,8 @@ Result<std::vector<nlohmann::ordered_json>> decodeCdrFileToJson(const std::strin
       out.push_back(std::move(j));
       continue;
     }
-    auto r = decodeRecordToJson(rec.data);
+    auto r = bill::isLocalBillRecord(rec.data) ? bill::localBillToJson(rec.data)
+                                               : decodeRecordToJson(rec.data);
     if (!r) {
       j["error"] = r.error().message;
       j["hex"] = ber::toHex(rec.data);

@@ -42,19 +42,29 @@ nlohmann::ordered_json fileHeaderToJson(const CdrFileHeader& h);
 // For `tallyctl decode FILE`: one JSON object per record, each starting with "file" (the path
 // as given), "fileSequenceNumber" and "recordIndex" (1 = first record), then the record's
 // fields (or "error" and "hex" for a record that does not decode). A .csv file gives one
-// object per line with the column names as keys.
+// object per line with the column names as keys. A local bill (bill/local_bill.h) gives
+// "recordType": "localBill" and its own fields (BER: localBillToJson; CSV: its own columns).
 Result<std::vector<nlohmann::ordered_json>> decodeCdrFileToJson(const std::string& path);
 
 // The usage in a bill file: octets summed over its records (BER: each PGW-CDR's traffic
 // containers; CSV: the uplinkOctets / downlinkOctets columns, found by the header line).
-// Records that do not decode are skipped and counted.
+// Records that do not decode are skipped and counted. Local bills (bill/local_bill.h: BER
+// [PRIVATE 1], CSV lines starting "localBill") are the RADIUS fallback ledger and duplicate
+// usage the CDRs carry: they are counted apart and never in records / ul_octets / dl_octets.
 struct FileUsage {
-  uint64_t records = 0;
-  uint64_t undecodable = 0;
-  uint64_t ul_octets = 0;
+  uint64_t records = 0;      // CDRs
+  uint64_t undecodable = 0;  // CDRs and local bills that do not decode
+  uint64_t ul_octets = 0;    // of the CDRs
   uint64_t dl_octets = 0;
+  uint64_t local_bills = 0;
+  uint64_t local_ul_octets = 0;
+  uint64_t local_dl_octets = 0;
 };
 Result<FileUsage> fileUsage(const std::string& path);
+
+// One CSV line (without its newline) into cells: "" quoting, ',' separators; *ok false for an
+// unterminated quote.
+std::vector<std::string> splitCsvLine(const std::string& line, bool* ok);
 
 // One line of JSON (no newline); never throws (invalid UTF-8 would be replaced).
 std::string toJsonLine(const nlohmann::ordered_json& j);
