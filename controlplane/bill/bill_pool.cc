@@ -120,6 +120,10 @@ class In {
   bool ok_ = true;
 };
 
+// BillInfo flags octet: 1 hot, 2 recovered, 4 a local bill (local_bill.h). Journals written
+// before local bills existed never set 4: they replay as CDR bills, as they were.
+constexpr uint8_t kFlagLocal = 4;
+
 void putInfo(Out& o, const BillInfo& i) {
   o.u64(i.number);
   o.u64(i.session_id);
@@ -135,7 +139,7 @@ void putInfo(Out& o, const BillInfo& i) {
   o.u32(i.charging_id);
   o.u32(i.record_index);
   o.u8(i.cause);
-  o.u8(uint8_t((i.hot ? 1 : 0) | (i.recovered ? 2 : 0)));
+  o.u8(uint8_t((i.hot ? 1 : 0) | (i.recovered ? 2 : 0) | (i.isLocal() ? kFlagLocal : 0)));
 }
 
 BillInfo getInfo(In& in) {
@@ -157,6 +161,49 @@ BillInfo getInfo(In& in) {
   uint8_t flags = in.u8();
   i.hot = flags & 1;
   i.recovered = flags & 2;
+  i.kind = flags & kFlagLocal ? BillKind::kLocal : BillKind::kCdr;
+  return i;
+}
+
+// A BILL entry: the info, the record, and for a local bill its own fields after the record
+// (reason, Acct-Session-Id, terminate cause). They come last so that an older tally reading
+// a newer journal still finds the record where it was (it ignores what follows).
+void putBill(Out& o, const BillInfo& i, std::span<const uint8_t> data) {
+  putInfo(o, i);
+  o.bytes(data);
+  if (i.isLocal()) {
+    o.u8(uint8_t(i.reason));
+    o.str(i.acct_session_id);
+    o.u32(i.terminate_cause);
+  }
+}
+
+void getBillTail(In& in, BillInfo& i) {
+  if (!i.isLocal()) return;
+  i.reason = LocalBillReason(in.u8());
+  i.acct_session_id = in.str();
+  i.terminate_cause = in.u32();
+}
+
+BillInfo infoOfLocal(const LocalBill& b) {
+  BillInfo i;
+  i.kind = BillKind::kLocal;
+  i.number = b.number;
+  i.session_id = b.session_id;
+  i.user_name = b.user_name;
+  i.start_ns = b.start_ns;
+  i.stop_ns = b.stop_ns;
+  i.ip = b.ip;
+  i.prefix_length = b.prefix_length;
+  i.ul_octets = b.ul_octets;
+  i.dl_octets = b.dl_octets;
+  i.ul_packets = b.ul_packets;
+  i.dl_packets = b.dl_packets;
+  i.charging_id = 0;
+  i.record_index = 0;
+  i.reason = b.reason;
+  i.acct_session_id = b.acct_session_id;
+  i.terminate_cause = b.terminate_cause;
   return i;
 }
 
@@ -197,6 +244,8 @@ uint64_t PoolInformation::droppedAtEmitOctets() const {
   }
   return n;
 }
+
+const char* billKindName(BillKind k) { return k == BillKind::kLocal ? "local" : "cdr"; }
 
 const char* dropCauseName(DropCause c) {
   switch (c) {
@@ -240,11 +289,14 @@ struct BillPool::Replay {
         Bill b;
         b.info = getInfo(in);
         b.data = in.bytes();
+        getBillTail(in, b.info);
         b.ticket = t;
         if (!in.ok()) break;
         hw_lsn = std::max(hw_lsn, b.info.number);
-        uint32_t& mi = max_index[b.info.charging_id];
-        mi = std::max(mi, b.info.record_index);
+        if (!b.info.isLocal()) {
+          uint32_t& mi = max_index[b.info.charging_id];
+          mi = std::max(mi, b.info.record_index);
+        }
         auto found = by_lsn.find(b.info.number);
         if (found != by_lsn.end()) {
           bills[found->second].ticket = t;  // copied forward by compaction
@@ -579,10 +631,38 @@ void BillPool::emit(cdr::PgwRecord record, bool flush_now) {
   }
 }
 
+uint64_t BillPool::emitLocalBill(LocalBill bill) {
+  // Numbered before anything can drop it, like a CDR (the charging engine numbers those): a
+  // dropped local bill leaves a gap that the next file's lost-CDR indicator declares.
+  bill.number = seq_.nextLocalSequence();
+  LocalBillCounters& lc = info_.local;
+  ++lc.emitted;
+  if (validLocalBillReason(uint8_t(bill.reason))) ++lc.by_reason[size_t(bill.reason)];
+  BillInfo info = infoOfLocal(bill);
+  const uint64_t octets = info.ul_octets + info.dl_octets;
+  lc.emitted_octets += octets;
+  auto data = encodeLocalBillForFile(bill, config_.accounting.cdr.format, *tz_, scratch_);
+  if (!data) {
+    logAlarm("local bill " + std::to_string(bill.number) + " (Acct-Session-Id '" +
+             bill.acct_session_id + "') dropped: " + data.error().message);
+    drop(DropCause::kEncoding, info);
+    return 0;
+  }
+  if (dropIfFull(info, data.value().size())) {
+    return 0;
+  }
+  const uint64_t number = info.number;
+  if (!admit(std::move(info), std::move(data.value()))) {
+    return 0;
+  }
+  ++lc.kept;
+  lc.kept_octets += octets;
+  return number;
+}
+
 bool BillPool::admit(BillInfo info, std::vector<uint8_t> data) {
   Out o;
-  putInfo(o, info);
-  o.bytes(data);
+  putBill(o, info, data);
   auto t = journal_->append(kEntryBill, o.data());
   if (!t) {
     drop(DropCause::kJournal, info);
@@ -639,11 +719,17 @@ size_t BillPool::cdrFileHeaderBytesFor() const {
 }
 
 void BillPool::drop(DropCause cause, const BillInfo& info) {
-  DropCounters& d = info_.dropped[size_t(cause)];
-  ++d.bills;
-  d.ul_octets += info.ul_octets;
-  d.dl_octets += info.dl_octets;
-  ++lost_unreported_;
+  if (info.isLocal()) {
+    // The RADIUS fallback ledger: counted apart, never in the CDR balance's dropped terms.
+    ++info_.local.dropped;
+    info_.local.dropped_octets += info.ul_octets + info.dl_octets;
+  } else {
+    DropCounters& d = info_.dropped[size_t(cause)];
+    ++d.bills;
+    d.ul_octets += info.ul_octets;
+    d.dl_octets += info.dl_octets;
+  }
+  ++lost_unreported_;  // a record with a number missing from the files, whatever its kind
   const int64_t now = clock_.wallNs();
   if (cause == DropCause::kCfcardFull) {
     setAlarm(info_.full_alarm, true,
@@ -708,8 +794,12 @@ void BillPool::moveOut(Target target, bool only_hot, cdr::FileClosureReason reas
     in.bills = keys.size();
     in.usage_known = true;
     for (uint64_t k : keys) {
-      in.ul_octets += bills_.at(k).info.ul_octets;
-      in.dl_octets += bills_.at(k).info.dl_octets;
+      // The CDR ledger's octets only (what drop-oldest counts if it deletes the file; local
+      // bills duplicate usage the CDRs carry). cdr::fileUsage reads files the same way.
+      const BillInfo& bi = bills_.at(k).info;
+      if (bi.isLocal()) continue;
+      in.ul_octets += bi.ul_octets;
+      in.dl_octets += bi.dl_octets;
     }
     cdr::CdrFileSpec spec;
     spec.format = cdr.format;
@@ -1190,8 +1280,7 @@ void BillPool::compact() {
     for (auto& [k, b] : bills_) {
       if (b.ticket >= checkpoint_begin_ || b.intent != 0) continue;
       Out o;
-      putInfo(o, b.info);
-      o.bytes(b.data);
+      putBill(o, b.info, b.data);
       auto t = journal_->append(kEntryBill, o.data());
       if (!t) break;
       b.ticket = t.value();

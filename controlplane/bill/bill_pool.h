@@ -43,6 +43,7 @@
 
 #include "controlplane/bill/cfcard.h"
 #include "controlplane/bill/journal.h"
+#include "controlplane/bill/local_bill.h"
 #include "controlplane/bill/transfer.h"
 #include "controlplane/bill/transport.h"
 #include "controlplane/cdr/ber.h"
@@ -56,6 +57,11 @@
 #include "shared/timezone.h"
 
 namespace tally::bill {
+
+// What a bill is: a CDR (the 3GPP ledger) or a local bill (the RADIUS fallback ledger,
+// local_bill.h), which never enters the CDR bill balance.
+enum class BillKind : uint8_t { kCdr = 0, kLocal = 1 };
+const char* billKindName(BillKind k);  // "cdr", "local"
 
 // What `display local-bill cache` shows of one bill; journaled with it.
 struct BillInfo {
@@ -75,6 +81,13 @@ struct BillInfo {
   uint8_t cause = 0;            // causeForRecClosing
   bool hot = false;             // hot billing: leaves the pool at once
   bool recovered = false;       // closed at restart from a checkpoint (abnormalRelease)
+  BillKind kind = BillKind::kCdr;
+  // Local bills only (kind kLocal); user_name is the User-Name sent, charging_id 0, record_index
+  // 0, cause 0.
+  LocalBillReason reason = LocalBillReason::kStopUnanswered;
+  std::string acct_session_id;
+  uint32_t terminate_cause = 0;
+  bool isLocal() const { return kind == BillKind::kLocal; }
 };
 
 // Why bills were dropped (counted apart).
@@ -91,6 +104,23 @@ struct DropCounters {
   uint64_t bills = 0;
   uint64_t ul_octets = 0;
   uint64_t dl_octets = 0;
+};
+
+// Local bills (the RADIUS fallback ledger, docs/local-bill.md), counted apart from the CDRs:
+// their usage duplicates usage the CDRs carry, so none of it is in the CDR bill balance.
+// emitted = kept + dropped (bills and octets) holds on its own.
+struct LocalBillCounters {
+  uint64_t emitted = 0;          // emitLocalBill calls since start
+  uint64_t emitted_octets = 0;   // uplink + downlink
+  uint64_t kept = 0;             // entered the journal
+  uint64_t kept_octets = 0;
+  uint64_t dropped = 0;          // at emit (any cause; drop-oldest is counted with the CDRs'
+  uint64_t dropped_octets = 0;   // drop-oldest bills, its octets are CDR octets only)
+  // emitted per reason, indexed by the reason's value (0 unused).
+  std::array<uint64_t, kLocalBillReasonMax + 1> by_reason{};
+  bool balanced() const {
+    return emitted == kept + dropped && emitted_octets == kept_octets + dropped_octets;
+  }
 };
 
 struct AlarmState {
@@ -113,7 +143,7 @@ struct PoolInformation {
   CfCardUsage cfcard;
   uint32_t cfcard_alarm_threshold = 0;
   std::array<DropCounters, size_t(DropCause::kCount)> dropped{};
-  uint64_t emitted = 0;          // bills the biller closed since start
+  uint64_t emitted = 0;          // CDR bills the biller closed since start (no local bill)
   // The bill balance of this run (octets, uplink + downlink, of the traffic volumes):
   // emitted_octets = kept_octets + the octets dropped at emit (cfcard-full, journal, encoding).
   // drop-oldest deletes bills that were kept: its octets are a term of their own.
@@ -122,6 +152,7 @@ struct PoolInformation {
   // Octets dropped at emit (every cause but drop-oldest), and whether the balance holds.
   uint64_t droppedAtEmitOctets() const;
   bool balanced() const { return emitted_octets == kept_octets + droppedAtEmitOctets(); }
+  LocalBillCounters local;       // local bills: not in emitted, the balance or dropped[]
   uint64_t files_written = 0;    // CF card / outbox files
   uint64_t write_errors = 0;
   std::string last_write_error;
@@ -157,6 +188,15 @@ class BillPool final : public RecordSink {
   ~BillPool() override;
 
   void emit(cdr::PgwRecord record, bool flush_now) override;
+  // A local bill (local_bill.h; the RADIUS accounting calls it when a session's usage could
+  // not be accounted at the RADIUS server). Control-plane thread, like emit(). Numbers it with
+  // the next localSequenceNumber (the CDRs' numbering: the numbers in the files stay gap-free),
+  // encodes it in accounting.cdr.format, journals it (durable within commit_delay_ms + one
+  // fsync, replayed at restart exactly once) and from then on it moves like any bill (pool ->
+  // CF card / outbox files -> bill server; the drop rules apply, counted in information().local).
+  // Returns the bill number, 0 when the bill was dropped (full, journal refused, or a field
+  // the record cannot carry: localBillProblem()).
+  uint64_t emitLocalBill(LocalBill bill);
   // Every poll: finished writes, triggers (file rules, intervals, thresholds), alarms,
   // compaction. now_ns: wall clock.
   void tick(int64_t now_ns);

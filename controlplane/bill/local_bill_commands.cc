@@ -131,6 +131,17 @@ Reply displayConfiguration(const Config& c, bool json) {
   return textReply(out);
 }
 
+ordered_json localBillsJson(const bill::LocalBillCounters& l) {
+  ordered_json by_reason = ordered_json::object();
+  for (uint8_t r = 1; r <= bill::kLocalBillReasonMax; ++r) {
+    by_reason[bill::localBillReasonName(bill::LocalBillReason(r))] = l.by_reason[r];
+  }
+  return {{"written", l.emitted},     {"octets", l.emitted_octets},
+          {"kept", l.kept},           {"kept_octets", l.kept_octets},
+          {"dropped", l.dropped},     {"dropped_octets", l.dropped_octets},
+          {"by_reason", by_reason}};
+}
+
 ordered_json alarmJson(const bill::AlarmState& a) {
   return {{"raised", a.raised}, {"since", timeJson(a.since_unix_ns)}, {"text", a.text},
           {"times_raised", a.raised_count}};
@@ -166,6 +177,7 @@ Reply displayInformation(const BillPool& pool, bool json) {
     j["bills_closed"] = i.emitted;
     j["octets_closed"] = i.emitted_octets;
     j["octets_kept"] = i.kept_octets;
+    j["local_bills"] = localBillsJson(i.local);
     j["files_written"] = i.files_written;
     j["write_errors"] = i.write_errors;
     j["last_write_error"] = i.last_write_error;
@@ -247,6 +259,17 @@ Reply displayInformation(const BillPool& pool, bool json) {
          std::to_string(i.dropped[c].bills) + " bills, uplink " +
              std::to_string(i.dropped[c].ul_octets) + " / downlink " +
              std::to_string(i.dropped[c].dl_octets) + " octets");
+  }
+  out += "Local bills (RADIUS fallback, not in the CDR balance)\n";
+  line(out, "Written since start", std::to_string(i.local.emitted) + " (" +
+                                        std::to_string(i.local.emitted_octets) + " octets)");
+  line(out, "Kept / dropped", std::to_string(i.local.kept) + " / " +
+                                  std::to_string(i.local.dropped) + " (" +
+                                  std::to_string(i.local.dropped_octets) + " octets dropped)");
+  for (uint8_t r = 1; r <= bill::kLocalBillReasonMax; ++r) {
+    if (i.local.by_reason[r] == 0) continue;
+    line(out, std::string("  ") + bill::localBillReasonName(bill::LocalBillReason(r)),
+         std::to_string(i.local.by_reason[r]));
   }
   out += "Journal\n";
   line(out, "Committed entries", std::to_string(i.journal.committed) + " in " +
@@ -333,7 +356,15 @@ Reply displayCache(const BillPool& pool, const std::vector<std::string>& words, 
                      {"ul_packets", i.ul_packets},
                      {"dl_packets", i.dl_packets},
                      {"recovered", i.recovered},
-                     {"status", b.status}});
+                     {"status", b.status},
+                     {"kind", bill::billKindName(i.kind)}});
+      if (i.isLocal()) {
+        ordered_json& l = arr.back();
+        l["prefix_length"] = i.prefix_length;
+        l["acct_session_id"] = i.acct_session_id;
+        l["terminate_cause"] = i.terminate_cause;
+        l["reason"] = bill::localBillReasonName(i.reason);
+      }
     }
     return textReply(arr.dump(2) + "\n");
   }
@@ -344,16 +375,22 @@ Reply displayCache(const BillPool& pool, const std::vector<std::string>& words, 
     const bill::BillInfo& i = b.info;
     out += "\n";
     line(out, "Bill number", std::to_string(i.number));
+    line(out, "Kind", i.isLocal() ? std::string("local bill (") + bill::localBillReasonName(i.reason) + ")"
+                                  : std::string("CDR"));
+    if (i.isLocal()) line(out, "Acct-Session-Id", i.acct_session_id);
     line(out, "Session ID", std::to_string(i.session_id));
     line(out, "User name", i.user_name.empty() ? "-" : i.user_name);
     line(out, "Start time", timeText(i.start_ns));
     line(out, "Stop time", timeText(i.stop_ns));
     line(out, "Elapsed", std::to_string((i.stop_ns - i.start_ns) / kNsPerS) + " s");
-    line(out, "IP address", formatIp(i.ip));
+    line(out, "IP address", formatIp(i.ip) + (i.isLocal() && i.prefix_length != 0
+                                                     ? "/" + std::to_string(i.prefix_length)
+                                                     : ""));
     line(out, "Uplink", std::to_string(i.ul_octets) + " octets, " + std::to_string(i.ul_packets) +
                             " packets");
     line(out, "Downlink", std::to_string(i.dl_octets) + " octets, " +
                               std::to_string(i.dl_packets) + " packets");
+    if (i.isLocal()) line(out, "Terminate cause", std::to_string(i.terminate_cause));
     line(out, "Status", std::string(b.status) + (i.recovered ? " (closed from a checkpoint)" : ""));
   }
   return textReply(out);
@@ -390,6 +427,13 @@ std::string formatLocalBillSummary(const BillPool& pool) {
          " (cfcard-full, journal, encoding): " +
          (i.balanced() ? "ok" : "VIOLATED") +
          "; deleted by drop-oldest " + std::to_string(oldest) + " octets\n";
+  if (i.local.emitted != 0) {
+    // The RADIUS fallback ledger (docs/local-bill.md): usage the CDRs also carry, apart.
+    out += "Local bills: " + std::to_string(i.local.emitted) + " written (" +
+           std::to_string(i.local.emitted_octets) + " octets) = kept " +
+           std::to_string(i.local.kept) + " + dropped " + std::to_string(i.local.dropped) +
+           ": " + (i.local.balanced() ? "ok" : "VIOLATED") + "\n";
+  }
   if (i.write_errors != 0) {
     out += "Bill write errors: " + std::to_string(i.write_errors) + "; last: " +
            i.last_write_error + "\n";
@@ -473,6 +517,7 @@ void registerLocalBillCommands(CommandRegistry& registry, BillPool* pool) {
         uint64_t dropped = 0;
         for (const auto& d : i.dropped) dropped += d.bills;
         j["bills_dropped"] = dropped;
+        j["local_bills_written"] = i.local.emitted;
         j["cfcard_files"] = i.cfcard.files;
         j["cfcard_bytes"] = i.cfcard.bytes;
       }});

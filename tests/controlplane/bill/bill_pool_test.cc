@@ -9,6 +9,7 @@
 #include "controlplane/bill/bill_pool.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -24,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "controlplane/bill/local_bill.h"
+#include "controlplane/bill/local_bill_commands.h"
 #include "controlplane/cdr/cdr_decode.h"
 #include "controlplane/cdr/cdr_file_reader.h"
 #include "controlplane/charging/charging.h"
@@ -1275,6 +1278,393 @@ TEST_F(BillPoolTransferTest, DropOldestWorksWhileTheWholeCardIsQueued) {
   EXPECT_EQ(pool_->size(), 0u) << "the new bills found room";
   EXPECT_EQ(cdrFiles(cf()).size(), 2u);
   EXPECT_EQ(info.dropped[size_t(DropCause::kCfcardFull)].bills, 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local bills (local_bill.h, docs/local-bill.md): numbered with the CDRs, in the same files,
+// durable and replayed exactly once, apart from the CDR bill balance, counted by reason.
+
+class LocalBillPoolTest : public BillPoolTest {
+ protected:
+  LocalBill localBill(uint64_t session, LocalBillReason reason) {
+    LocalBill b;
+    b.acct_session_id = "acct-" + std::to_string(session);
+    b.session_id = session;
+    b.user_name = "user" + std::to_string(session);
+    b.imsi = "001010123456789";
+    b.msisdn = "491701234567";
+    b.nas_identifier = config_.node.id;
+    b.start_ns = clock_.wallNs() / kNsPerS * kNsPerS - 600 * kNsPerS;
+    b.stop_ns = clock_.wallNs() / kNsPerS * kNsPerS;
+    b.session_time_s = 600;
+    b.ip.family = 4;
+    b.ip.v4 = 0x0A2D0000u + uint32_t(session);
+    b.ul_octets = (uint64_t{1} << 32) + session;  // above 4 GiB
+    b.dl_octets = 7'000'000'000ull + session;
+    b.ul_packets = 5'000'000 + session;
+    b.dl_packets = 6'000'000 + session;
+    b.terminate_cause = 1;
+    b.reason = reason;
+    return b;
+  }
+  // Emits a local bill, remembers it by its number.
+  uint64_t emitLocal(uint64_t session, LocalBillReason reason) {
+    LocalBill b = localBill(session, reason);
+    const uint64_t n = pool_->emitLocalBill(b);
+    EXPECT_NE(n, 0u) << "local bill of session " << session << " dropped";
+    b.number = n;
+    EXPECT_TRUE(local_.emplace(n, b).second) << "number " << n << " twice";
+    return n;
+  }
+  // Every record of every bill file of `dir` in file order: the CDRs (as readCard would) and
+  // the local bills.
+  void readAll(const std::string& dir, std::vector<Decoded>& cdrs, std::vector<LocalBill>& locals,
+               std::vector<uint64_t>* order = nullptr) {
+    for (const std::string& name : cdrFiles(dir)) {
+      auto f = cdr::readCdrFile(dir + "/" + name);
+      ASSERT_TRUE(f.ok()) << f.error().message;
+      for (const cdr::CdrFileRecord& rec : f->records) {
+        if (isLocalBillRecord(rec.data)) {
+          auto b = decodeLocalBill(rec.data);
+          ASSERT_TRUE(b.ok()) << name << ": " << b.error().message;
+          locals.push_back(b.value());
+          if (order) order->push_back(b->number);
+          continue;
+        }
+        auto r = cdr::decodePgwRecord(rec.data);
+        ASSERT_TRUE(r.ok()) << name << ": " << r.error().message;
+        Decoded d;
+        d.file = name;
+        d.lsn = r->local_sequence_number;
+        for (const cdr::TrafficContainer& t : r->traffic_volumes) {
+          d.ul += t.uplink_octets;
+          d.dl += t.downlink_octets;
+        }
+        cdrs.push_back(d);
+        if (order) order->push_back(d.lsn);
+      }
+    }
+  }
+  // Every local bill emitted is in `locals` exactly once with every field as emitted.
+  void expectLocalsExactlyOnce(const std::vector<LocalBill>& locals) {
+    std::map<uint64_t, int> n;
+    for (const LocalBill& b : locals) {
+      ++n[b.number];
+      auto e = local_.find(b.number);
+      ASSERT_NE(e, local_.end()) << "local bill " << b.number << " never emitted";
+      EXPECT_EQ(b, e->second) << "local bill " << b.number;
+    }
+    EXPECT_EQ(n.size(), local_.size());
+    for (const auto& [num, count] : n) EXPECT_EQ(count, 1) << "local bill " << num;
+  }
+
+
+  // Drop-oldest deletes a file holding a local bill: the bills count includes it, the octets
+  // (the CDR balance's drop-oldest term) are the CDRs' only, whether the file's usage is known
+  // from this run (moveOut) or read from the file at the next start (cdr::fileUsage).
+  void dropOldestWithALocalBill(bool restart_before_the_drop) {
+    ber::DerWriter scratch;
+    auto lb = encodeLocalBillForFile(localBill(3, LocalBillReason::kStopUnanswered),
+                                     config_.accounting.cdr.format, *tz_, scratch);
+    ASSERT_TRUE(lb.ok());
+    const uint64_t first_file = fileBytes(4) + lb->size() + cdr::cdrRecordOverhead(config_.accounting.cdr.format);
+    ASSERT_LT(first_file, fileBytes(5)) << "a local bill is smaller than these CDRs";
+    // Room for the two files and not for a third of 5: deleting the first makes room.
+    config_.local_bill.cfcard.capacity_bytes = fileBytes(5) * 2 + recordBytes() / 2;
+    config_.local_bill.cfcard.overflow = CfCardOverflow::kDropOldest;
+    open();
+    emit(2);
+    emitLocal(3, LocalBillReason::kStopUnanswered);
+    emit(2);
+    tick();
+    settle();
+    emit(5);
+    tick();
+    settle();
+    ASSERT_EQ(cdrFiles(cf()).size(), 2u);
+    ASSERT_EQ(fs::file_size(cf() + "/" + cdrFiles(cf())[0]), first_file);
+    Usage lost;
+    for (const auto& [lsn, u] : emitted_) {
+      if (lsn <= 5) {
+        lost.ul += u.ul;
+        lost.dl += u.dl;
+      }
+    }
+    if (restart_before_the_drop) restart();
+    emit(5);
+    tick();
+    settle();
+    const PoolInformation info = pool_->information();
+    const DropCounters& d = info.dropped[size_t(DropCause::kDropOldest)];
+    EXPECT_EQ(d.bills, 5u) << "4 CDRs and the local bill";
+    EXPECT_EQ(d.ul_octets, lost.ul) << "CDR octets only";
+    EXPECT_EQ(d.dl_octets, lost.dl);
+    EXPECT_EQ(info.emitted_octets, info.kept_octets);
+    EXPECT_TRUE(info.balanced());
+  }
+  std::map<uint64_t, LocalBill> local_;
+};
+
+TEST_F(LocalBillPoolTest, BetweenCdrsItGetsTheNextNumberAndLandsInTheCardFileApartFromTheBalance) {
+  open();
+  emit(2);
+  const uint64_t n = emitLocal(501, LocalBillReason::kStopUnanswered);
+  EXPECT_EQ(n, 3u) << "the CDRs' numbering: 1, 2, then the local bill";
+  emit(2);
+  tick();  // 5 records = file_max_records: one file
+  settle();
+  ASSERT_EQ(cdrFiles(cf()).size(), 1u);
+  std::vector<Decoded> cdrs;
+  std::vector<LocalBill> locals;
+  std::vector<uint64_t> order;
+  readAll(cf(), cdrs, locals, &order);
+  EXPECT_EQ(order, (std::vector<uint64_t>{1, 2, 3, 4, 5})) << "gap-free, in emit order";
+  expectExactlyOnce(cdrs);
+  expectLocalsExactlyOnce(locals);
+  // The file reader's usage keeps the ledgers apart.
+  auto u = cdr::fileUsage(cf() + "/" + cdrFiles(cf())[0]);
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_EQ(u->records, 4u);
+  EXPECT_EQ(u->undecodable, 0u);
+  EXPECT_EQ(u->ul_octets, emittedSum().ul);
+  EXPECT_EQ(u->dl_octets, emittedSum().dl);
+  EXPECT_EQ(u->local_bills, 1u);
+  EXPECT_EQ(u->local_ul_octets, local_.at(3).ul_octets);
+  EXPECT_EQ(u->local_dl_octets, local_.at(3).dl_octets);
+  // The CDR balance holds with the CDRs alone; the local bill is counted apart, by reason.
+  const PoolInformation info = pool_->information();
+  EXPECT_EQ(info.emitted, 4u);
+  EXPECT_EQ(info.emitted_octets, emittedSum().ul + emittedSum().dl);
+  EXPECT_EQ(info.kept_octets, info.emitted_octets);
+  EXPECT_TRUE(info.balanced());
+  EXPECT_EQ(info.local.emitted, 1u);
+  EXPECT_EQ(info.local.kept, 1u);
+  EXPECT_EQ(info.local.emitted_octets, local_.at(3).ul_octets + local_.at(3).dl_octets);
+  EXPECT_EQ(info.local.by_reason[size_t(LocalBillReason::kStopUnanswered)], 1u);
+  EXPECT_TRUE(info.local.balanced());
+  // tallyctl decode shows it among the CDRs.
+  auto j = cdr::decodeCdrFileToJson(cf() + "/" + cdrFiles(cf())[0]);
+  ASSERT_TRUE(j.ok());
+  ASSERT_EQ(j->size(), 5u);
+  EXPECT_EQ((*j)[2]["recordType"], "localBill");
+  EXPECT_EQ((*j)[2]["billNumber"], 3u);
+  EXPECT_EQ((*j)[2]["acctSessionId"], "acct-501");
+  EXPECT_EQ((*j)[2]["uplinkOctets"], (uint64_t{1} << 32) + 501);
+  EXPECT_EQ((*j)[2]["reason"], "stop-unanswered (1)");
+  EXPECT_FALSE((*j)[2].contains("error"));
+  EXPECT_EQ((*j)[1]["recordType"], "pGWRecord (85)");
+  // The summary names the local bills apart from the balance.
+  const std::string summary = formatLocalBillSummary(*pool_);
+  EXPECT_NE(summary.find("Bill balance: closed " + std::to_string(info.emitted_octets)),
+            std::string::npos) << summary;
+  EXPECT_NE(summary.find("Local bills: 1 written"), std::string::npos) << summary;
+}
+
+TEST_F(LocalBillPoolTest, CdrBillEntriesKeepTheOldJournalFormat) {
+  // A CDR's BILL entry ends with its record (u32 length + octets) as before local bills: old
+  // journals replay unchanged and an older tally can read a newer journal's CDR entries.
+  open();
+  emit(1);
+  emitLocal(7, LocalBillReason::kShutdown);
+  ASSERT_TRUE(pool_->waitCommitted(kWait));
+  crash();
+  const std::string seg = lastSegment(journalDir());
+  const std::vector<uint8_t> b = readBytes(seg);
+  const std::vector<JournalEntry> entries = journalEntries(seg);
+  std::vector<JournalEntry> bills;
+  for (const JournalEntry& e : entries) {
+    if (e.type == kEntryBill) bills.push_back(e);
+  }
+  ASSERT_EQ(bills.size(), 2u);
+  ber::DerWriter scratch;
+  auto rec = cdr::encodeRecordForFile(record(1, 1010, 20007, 0x10000001u),
+                                      config_.accounting.cdr.format, *tz_, scratch);
+  ASSERT_TRUE(rec.ok());
+  const size_t end = bills[0].offset + kEntryHeader + bills[0].length;
+  ASSERT_GE(bills[0].length, rec->size() + 4);
+  EXPECT_EQ(le32(b, end - rec->size() - 4), rec->size());
+  EXPECT_TRUE(std::equal(rec->begin(), rec->end(), b.begin() + (end - rec->size())));
+  // The local bill's entry is longer than info + record: its own fields follow the record.
+  open();
+  EXPECT_EQ(pool_->size(), 2u);
+  const std::vector<CachedBill> c = pool_->cache(1, 10);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].info.kind, BillKind::kCdr);
+  EXPECT_EQ(c[1].info.kind, BillKind::kLocal);
+  EXPECT_EQ(c[1].info.reason, LocalBillReason::kShutdown);
+  EXPECT_EQ(c[1].info.acct_session_id, "acct-7");
+}
+
+TEST_F(LocalBillPoolTest, SurvivesCrashesAndReplayExactlyOnceAndTheCacheShowsIt) {
+  config_.local_bill.bill_pool.enable = true;
+  config_.local_bill.bill_pool.capacity_bills = 100;
+  config_.local_bill.cache.backup_mode = CacheBackupMode::kNone;
+  open();
+  emit(2);
+  emitLocal(11, LocalBillReason::kStartUnansweredOnline);
+  emit(1);
+  emitLocal(12, LocalBillReason::kNotSent);
+  ASSERT_TRUE(pool_->waitCommitted(kWait));
+  crash();  // kill -9: the pool is the journal
+
+  open();
+  ASSERT_EQ(pool_->size(), 5u);
+  std::vector<CachedBill> c = pool_->cache(1, 10);
+  ASSERT_EQ(c.size(), 5u);
+  EXPECT_EQ(c[2].info.kind, BillKind::kLocal);
+  EXPECT_EQ(c[2].info.number, 3u);
+  EXPECT_EQ(c[2].info.reason, LocalBillReason::kStartUnansweredOnline);
+  EXPECT_EQ(c[2].info.acct_session_id, "acct-11");
+  EXPECT_EQ(c[2].info.user_name, "user11");
+  EXPECT_EQ(c[2].info.ul_octets, local_.at(3).ul_octets);
+  EXPECT_EQ(c[4].info.reason, LocalBillReason::kNotSent);
+  EXPECT_EQ(c[3].info.kind, BillKind::kCdr);
+  // Numbering continues after the replayed numbers.
+  EXPECT_EQ(emitLocal(13, LocalBillReason::kInterimUnansweredOffline), 6u);
+  ASSERT_TRUE(pool_->waitCommitted(kWait));
+
+  // display local-bill cache, text and JSON.
+  CommandRegistry registry;
+  registerLocalBillCommands(registry, pool_.get());
+  Reply text = registry.dispatch({"display", "local-bill", "cache", "1", "10"});
+  ASSERT_TRUE(text.ok) << text.error;
+  EXPECT_NE(text.text.find("Bills 1-6 of 6"), std::string::npos) << text.text;
+  EXPECT_NE(text.text.find("local bill (start-unanswered-online)"), std::string::npos) << text.text;
+  EXPECT_NE(text.text.find("acct-11"), std::string::npos) << text.text;
+  EXPECT_NE(text.text.find("Kind                          : CDR"), std::string::npos) << text.text;
+  Reply json = registry.dispatch({"display", "local-bill", "cache", "1", "10", "--json"});
+  ASSERT_TRUE(json.ok) << json.error;
+  auto arr = nlohmann::json::parse(json.text);
+  ASSERT_EQ(arr.size(), 6u);
+  EXPECT_EQ(arr[0]["kind"], "cdr");
+  EXPECT_FALSE(arr[0].contains("reason"));
+  EXPECT_EQ(arr[2]["kind"], "local");
+  EXPECT_EQ(arr[2]["reason"], "start-unanswered-online");
+  EXPECT_EQ(arr[2]["acct_session_id"], "acct-11");
+  EXPECT_EQ(arr[2]["number"], 3u);
+  EXPECT_EQ(arr[2]["ul_octets"], (uint64_t{1} << 32) + 11);
+  EXPECT_EQ(arr[2]["status"], "committed");
+  EXPECT_EQ(arr[5]["reason"], "interim-unanswered-offline");
+  Reply info_text = registry.dispatch({"display", "local-bill", "information"});
+  ASSERT_TRUE(info_text.ok);
+  EXPECT_NE(info_text.text.find("interim-unanswered-offline"), std::string::npos) << info_text.text;
+  Reply info_json = registry.dispatch({"display", "local-bill", "information", "--json"});
+  ASSERT_TRUE(info_json.ok);
+  auto ij = nlohmann::json::parse(info_json.text);
+  EXPECT_EQ(ij["local_bills"]["written"], 1u) << "this run's: the replayed ones were counted before";
+  EXPECT_EQ(ij["local_bills"]["by_reason"]["interim-unanswered-offline"], 1u);
+  EXPECT_EQ(ij["bills_closed"], 0u);
+
+  // Moved to the card, the daemon dies before the move's done is journaled: the next start
+  // settles it, every bill once.
+  ASSERT_TRUE(pool_->backupCache(CacheBackupMode::kCfcard).ok());
+  crash();
+  open();
+  tick();
+  settle();
+  ASSERT_TRUE(pool_->backupCache(CacheBackupMode::kCfcard).ok() || pool_->size() == 0);
+  tick();
+  settle();
+  restart();
+  EXPECT_EQ(pool_->size(), 0u);
+  std::vector<Decoded> cdrs;
+  std::vector<LocalBill> locals;
+  std::vector<uint64_t> order;
+  readAll(cf(), cdrs, locals, &order);
+  expectExactlyOnce(cdrs);
+  expectLocalsExactlyOnce(locals);
+  std::sort(order.begin(), order.end());
+  EXPECT_EQ(order, (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST_F(LocalBillPoolTest, DroppedWhenTheCardIsFullCountedApartFromTheCdrBalance) {
+  // Room for two files of 5 and not for one more bill (as FullCardDropsNewBills...).
+  config_.local_bill.cfcard.capacity_bytes = fileBytes(5) * 2 + recordBytes() / 2;
+  open();
+  emit(10);
+  tick();
+  settle();
+  ASSERT_EQ(cdrFiles(cf()).size(), 2u);
+  emit(5);  // a file's worth waits
+  EXPECT_EQ(pool_->emitLocalBill(localBill(90, LocalBillReason::kStopUnanswered)), 0u);
+  emit(1);
+  PoolInformation info = pool_->information();
+  EXPECT_EQ(info.local.emitted, 1u);
+  EXPECT_EQ(info.local.dropped, 1u);
+  EXPECT_EQ(info.local.kept, 0u);
+  EXPECT_EQ(info.local.dropped_octets, localBill(90, LocalBillReason::kStopUnanswered).ul_octets +
+                                           localBill(90, LocalBillReason::kStopUnanswered).dl_octets);
+  EXPECT_TRUE(info.local.balanced());
+  const DropCounters& d = info.dropped[size_t(DropCause::kCfcardFull)];
+  EXPECT_EQ(d.bills, 1u) << "the CDR dropped after it; the local bill is not a CDR drop";
+  EXPECT_EQ(info.emitted, 16u);
+  EXPECT_EQ(info.emitted_octets, emittedSum().ul + emittedSum().dl);
+  EXPECT_TRUE(info.balanced());
+  EXPECT_TRUE(info.full_alarm.raised);
+  // The gap in the numbering is declared: both drops in the next file's lost-CDR indicator.
+  ASSERT_TRUE(pool_->resetCfcard().ok());
+  tick();
+  settle();
+  ASSERT_EQ(cdrFiles(cf()).size(), 1u);
+  auto f = cdr::readCdrFile(cf() + "/" + cdrFiles(cf())[0]);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->header.lost_cdr_indicator, cdr::lostCdrIndicator(2));
+}
+
+TEST_F(LocalBillPoolTest, DropOldestCountsOnlyCdrOctetsOfAFileWithALocalBill) {
+  dropOldestWithALocalBill(false);
+}
+
+TEST_F(LocalBillPoolTest, DropOldestAfterARestartReadsOnlyCdrOctetsFromTheFile) {
+  dropOldestWithALocalBill(true);
+}
+
+TEST_F(LocalBillPoolTest, CsvFilesCarryLocalBillLinesApartFromTheCdrOctets) {
+  config_.accounting.cdr.format = CdrFormat::kCsv;
+  open();
+  emit(1);
+  emitLocal(21, LocalBillReason::kStartUnansweredOffline);
+  emit(3);
+  tick();
+  settle();
+  std::vector<std::string> csv = filesEndingIn(cf(), ".csv");
+  ASSERT_EQ(csv.size(), 1u);
+  const std::string path = cf() + "/" + csv[0];
+  auto u = cdr::fileUsage(path);
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_EQ(u->records, 4u);
+  EXPECT_EQ(u->undecodable, 0u);
+  // The CDR lines' uplinkOctets / downlinkOctets (the service containers' sums, csvRecordLine).
+  Usage cdr_csv;
+  for (const auto& [lsn, usage] : emitted_) {
+    for (const cdr::ServiceContainer& sc : record(lsn, usage.ul, usage.dl, 0).service_data) {
+      cdr_csv.ul += sc.uplink_octets;
+      cdr_csv.dl += sc.downlink_octets;
+    }
+  }
+  ASSERT_NE(cdr_csv.ul, 0u);
+  EXPECT_EQ(u->ul_octets, cdr_csv.ul);
+  EXPECT_EQ(u->dl_octets, cdr_csv.dl);
+  EXPECT_EQ(u->local_bills, 1u);
+  EXPECT_EQ(u->local_ul_octets, local_.at(2).ul_octets);
+  EXPECT_EQ(CfCard::billsInFile(path), 5u);
+  auto j = cdr::decodeCdrFileToJson(path);
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  ASSERT_EQ(j->size(), 5u);
+  EXPECT_FALSE((*j)[1].contains("error")) << (*j)[1].dump();
+  EXPECT_EQ((*j)[1]["recordType"], "localBill");
+  EXPECT_EQ((*j)[1]["billNumber"], "2");
+  EXPECT_EQ((*j)[1]["reasonName"], "start-unanswered-offline");
+  EXPECT_EQ((*j)[0]["recordType"], "85");
+  // The line itself parses back to the bill.
+  const std::vector<uint8_t> bytes = readBytes(path);
+  const std::string text(bytes.begin(), bytes.end());
+  const size_t at = text.find("\nlocalBill,");
+  ASSERT_NE(at, std::string::npos);
+  const size_t eol = text.find('\n', at + 1);
+  auto b = parseCsvLocalBillLine(std::string_view(text).substr(at + 1, eol - at - 1));
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b.value(), local_.at(2));
 }
 
 }  // namespace
