@@ -30,7 +30,8 @@ std::string commandHelp() {
   tally::registerBillingCommands(table, kNoAccounting, nullptr);
   tally::registerLocalBillCommands(table, nullptr);
   return table.help() +
-         "  decode FILE...                       print CDR files (CDRs and local bills) as JSON (local, no daemon)\n"
+         "  decode FILE...                       print bill files (CDRs, local bills) as JSON\n"
+         "                                       (local, no daemon)\n"
          "  encrypt-password [--key-file PATH]   read a bill-server password from stdin (one\n"
          "                                       line, not echoed), print the configuration\n"
          "                                       value {cipher: \"v1:...\"} (local, no daemon;\n"
