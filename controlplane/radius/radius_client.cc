@@ -592,9 +592,12 @@ struct ClientEngine::Impl {
       case TransportStatus::kWouldBlock:
         return Sent::kBlocked;
       case TransportStatus::kUnreachable:
+        // The server's port or host is unreachable: this try and every other transmission
+        // awaiting its answer time out now, so fail-over does not wait for timeout_ms.
         ++sv.st.unreachable;
         ++sv.st.timeouts;
         ++q.tries;
+        expireServer(q.server, now);
         return Sent::kFailed;
       case TransportStatus::kTooLarge:
       case TransportStatus::kError:
@@ -634,9 +637,9 @@ struct ClientEngine::Impl {
       const int from = q.server;
       Server& sv = servers[size_t(from)];
       if (alive(from) && q.first_sent_ns != kNever && sv.last_response_ns < q.first_sent_ns) {
-        markDead(from, "a request went unanswered after " + std::to_string(q.tries) +
-                           " transmissions (timeout " + std::to_string(opt.timeout_ms) +
-                           " ms) and nothing valid came from it meanwhile");
+        markDead(from, "a request got no answer to " + std::to_string(q.tries) +
+                           " tries (timeout " + std::to_string(opt.timeout_ms) +
+                           " ms, or unreachable) and nothing valid came from it meanwhile");
       }
       const int next = firstAlive(from);
       if (next < 0) {

@@ -610,6 +610,48 @@ TEST(ClientEngine, AThousandOutstandingRequestsUseFourSocketsWithUniqueIdentifie
   EXPECT_EQ(h.stats().outstanding, 1000u);
 }
 
+TEST(ClientEngine, WithEveryIdentifierTakenARetransmissionResendsItsUnchangedPacket) {
+  Harness h(1, [](ClientOptions& o) {
+    o.max_outstanding = 256;  // one socket
+    o.timeout_ms = 1500;
+  });
+  for (uint64_t i = 0; i < 256; ++i) {
+    h.submit(i, i);
+  }
+  h.step();
+  ASSERT_EQ(h.sentTo(0).size(), 256u);
+  h.advance(1500);  // Acct-Delay-Time is 1 now, but no Identifier is free for a new packet
+  auto sent = h.sentTo(0);
+  ASSERT_EQ(sent.size(), 512u);
+  EXPECT_EQ(h.socketsOf(0).size(), 1u);
+  std::map<uint8_t, std::vector<uint8_t>> first;  // timers due at once run in any order
+  for (size_t i = 0; i < 256; ++i) {
+    first[parse(sent[i]).packet.identifier] = sent[i];
+  }
+  ASSERT_EQ(first.size(), 256u);
+  for (size_t i = 256; i < 512; ++i) {
+    EXPECT_EQ(sent[i], first[parse(sent[i]).packet.identifier]) << i;
+  }
+  // One answered frees an Identifier: the next retransmission of another is a new packet.
+  h.answer(0, sent[0]);
+  h.step();
+  ASSERT_EQ(h.completions.size(), 1u);
+  h.advance(1500);
+  sent = h.sentTo(0);
+  ASSERT_EQ(sent.size(), 512u + 255u);
+  size_t changed = 0;
+  for (size_t i = 512; i < sent.size(); ++i) {
+    ParsedPacket p = parse(sent[i]);
+    if (delayOf(p) == 3) {
+      ++changed;
+      EXPECT_EQ(verifyRequest(p, kSecret1), ResponseCheck::kOk);
+    } else {
+      EXPECT_EQ(delayOf(p), 0u);
+    }
+  }
+  EXPECT_EQ(changed, 1u);
+}
+
 TEST(ClientEngine, MaxOutstandingBoundsWhatIsInFlight) {
   Harness h(1, [](ClientOptions& o) {
     o.max_outstanding = 300;
@@ -662,6 +704,32 @@ TEST(ClientEngine, RefusedSendsFailOverAtOnce) {
   EXPECT_EQ(h.completions[0].outcome, Outcome::kAnswered);
   EXPECT_EQ(h.completions[0].server, 1);
   EXPECT_EQ(h.completions[0].transmissions, 1u);
+}
+
+TEST(ClientEngine, ARefusedSendAlsoTimesOutTheOtherTransmissionsToThatServer) {
+  Harness h(2, [](ClientOptions& o) {
+    o.retries = 0;
+    o.timeout_ms = 5000;
+  });
+  h.script[0] = {TransportStatus::kOk, TransportStatus::kUnreachable};
+  h.submit(1);
+  h.step();
+  ASSERT_EQ(h.sentTo(0).size(), 1u);
+  h.submit(2);
+  h.step();  // 2 is refused: fails over; 1 times out now
+  h.step();  // no time passes: 1 fails over too
+  auto s2 = h.sentTo(1);
+  ASSERT_EQ(s2.size(), 2u);
+  ClientStats st = h.stats();
+  EXPECT_EQ(st.servers[0].unreachable, 1u);
+  EXPECT_EQ(st.servers[0].timeouts, 2u);
+  EXPECT_EQ(st.servers[0].failovers_from, 2u);
+  h.answer(1, s2[0]);
+  h.answer(1, s2[1]);
+  h.step();
+  ASSERT_EQ(h.completions.size(), 2u);
+  EXPECT_EQ(h.completions[0].server, 1);
+  EXPECT_EQ(h.completions[1].server, 1);
 }
 
 TEST(ClientEngine, UnreachableOnReceiveTimesOutTheServersTransmissionsNow) {
