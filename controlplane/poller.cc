@@ -18,6 +18,8 @@ const char* endCauseName(EndCause c) {
       return "management-intervention";
     case EndCause::kLogout:
       return "logout";
+    case EndCause::kRadius:
+      return "radius";
   }
   return "?";
 }
@@ -135,6 +137,7 @@ void Poller::readWorkerStats() {
       ports[p].tx_packets += loadCounter(ws.port[p].tx_packets);
       ports[p].tx_drops += loadCounter(ws.port[p].tx_drops);
       ports[p].tap_drops += loadCounter(ws.port[p].tap_drops);
+      ports[p].refused_drops += loadCounter(ws.port[p].refused_drops);
     }
   }
   stats_.worker = sum;
@@ -225,7 +228,10 @@ Session* Poller::sessionFor(const IpAddress& key) {
     }
   }
   // A provisioned identity makes its address known, like a static subscriber (learn: false).
-  if (stat == nullptr && !s->identified && !config_.subscribers.learn) {
+  if (!refused_.empty() && refused_.count(key) != 0) {
+    s->billed = false;
+    s->reason = Unattributed::kRadiusRefused;
+  } else if (stat == nullptr && !s->identified && !config_.subscribers.learn) {
     s->billed = false;
     s->reason = Unattributed::kLearnDisabled;
   } else if (stat == nullptr && !s->identified &&
@@ -608,6 +614,52 @@ void Poller::checkIdle() {
   for (Session* s : idle) {
     endSessionInternal(s, EndCause::kIdleTimeout, true);
   }
+}
+
+bool Poller::refuse(const IpAddress& key) {
+  if (refused_.count(key) != 0) {
+    return true;
+  }
+  // FastPath::kRefused6Max: the workers' IPv6 refusal set (half of 65,536 slots).
+  if (key.family == 6 && refused_v6_ >= 32768) {
+    return false;
+  }
+  refused_.insert(key);
+  refused_v6_ += key.family == 6;
+  // The refusal reaches each worker before the release of the session's slots (one queue per
+  // worker, in order): nothing counted after the release is forwarded.
+  for (Worker& wk : workers_) {
+    C2wCommand c;
+    c.type = C2wType::kRefuse;
+    c.key = key;
+    wk.pending_commands.push_back(c);
+    sendCommands(wk);
+  }
+  auto it = by_key_.find(key);
+  if (it != by_key_.end()) {
+    endSessionInternal(it->second, EndCause::kRadius, true);
+  }
+  return true;
+}
+
+bool Poller::admit(const IpAddress& key) {
+  if (refused_.erase(key) == 0) {
+    return false;
+  }
+  refused_v6_ -= key.family == 6;
+  for (Worker& wk : workers_) {
+    C2wCommand c;
+    c.type = C2wType::kAdmit;
+    c.key = key;
+    wk.pending_commands.push_back(c);
+    sendCommands(wk);
+  }
+  // The refused pseudo-session ends; the next packet learns a billed one.
+  auto it = by_key_.find(key);
+  if (it != by_key_.end() && !it->second->billed) {
+    endSessionInternal(it->second, EndCause::kManagement, true);
+  }
+  return true;
 }
 
 bool Poller::endSession(const IpAddress& address, EndCause cause) {

@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "shared/counting_plan.h"
@@ -38,13 +39,15 @@ struct WorkerChannel {
   C2wQueue* c2w = nullptr;             // producer side: the poller
 };
 
-enum class EndCause : uint8_t { kNone, kIdleTimeout, kManagement, kLogout };
+// kRadius: RADIUS accounting ended it (start_fail offline: refused; interim_fail offline).
+enum class EndCause : uint8_t { kNone, kIdleTimeout, kManagement, kLogout, kRadius };
 const char* endCauseName(EndCause c);
 
 enum class Unattributed : uint8_t {
   kLearnDisabled,   // address in a pool, learning off, not a static subscriber
   kSessionsFull,    // max_sessions reached
   kNoIdentity,      // subscribers.unknown_identity: hold, and no identity yet
+  kRadiusRefused,   // RADIUS start_fail offline: refused (its packets are not forwarded)
   kCount
 };
 
@@ -216,6 +219,17 @@ class Poller {
   // accounting, ...). Each must outlive the poller's use of it.
   void addObserver(SessionObserver* observer) { observers_.push_back(observer); }
 
+  // RADIUS accounting start_fail offline (docs/radius.md): the subscriber's billed session ends
+  // (EndCause::kRadius) and from now on its packets are not forwarded by any worker (C2w
+  // kRefuse) and their usage is unattributed (radius_refused) until admit(). False when the
+  // refusal cannot be stored (IPv6: FastPath::kRefused6Max subscribers refused already).
+  bool refuse(const IpAddress& key);
+  // Lifts a refusal: the workers forward again, and the subscriber's next packet starts a new
+  // billed session. False if the key was not refused.
+  bool admit(const IpAddress& key);
+  size_t refusedCount() const { return refused_.size(); }
+  bool isRefused(const IpAddress& key) const { return refused_.count(key) != 0; }
+
   const Statistics& statistics() const { return stats_; }
   // Set by the DPDK runtime at exit, after the ports are closed.
   void setMbufsInUseAtExit(int64_t n) { stats_.mbufs_in_use_at_exit = n; }
@@ -304,6 +318,8 @@ class Poller {
   std::unordered_map<IpAddress, Session*, KeyHash> by_key_;        // live (not ending) only
   std::unordered_map<IpAddress, const StaticSubscriber*, KeyHash> statics_;
   std::unordered_map<IpAddress, SubscriberIdentity, KeyHash> identities_;  // by subscriber key
+  std::unordered_set<IpAddress, KeyHash> refused_;  // RADIUS start_fail offline
+  uint64_t refused_v6_ = 0;
   uint64_t identities_applied_ = 0;  // to sessions (at their opening or live)
   static void applyIdentity(Session& s, const SubscriberIdentity& id, uint8_t default_cc);
   std::map<UsageKey, FlowCounters> archive_;  // usage of finished billed sessions

@@ -65,6 +65,8 @@ nlohmann::ordered_json totalsJson(const Poller& poller) {
       st.unattributed_octets[size_t(Unattributed::kSessionsFull)];
   j["unattributed_no_identity_octets"] =
       st.unattributed_octets[size_t(Unattributed::kNoIdentity)];
+  j["unattributed_radius_refused_octets"] =
+      st.unattributed_octets[size_t(Unattributed::kRadiusRefused)];
   j["conservation"] = st.conservation_violations == 0 ? "ok" : "violated";
   j["conservation_checks"] = st.conservation_checks;
   j["conservation_deferred"] = st.conservation_deferred;
@@ -83,7 +85,8 @@ nlohmann::ordered_json totalsJson(const Poller& poller) {
                      {"rx_packets", st.ports[p].rx_packets},
                      {"tx_packets", st.ports[p].tx_packets},
                      {"tx_drops", st.ports[p].tx_drops},
-                     {"tap_drops", st.ports[p].tap_drops}});
+                     {"tap_drops", st.ports[p].tap_drops},
+                     {"refused_drops", st.ports[p].refused_drops}});
   }
   j["ports"] = ports;
   return j;
@@ -110,7 +113,8 @@ nlohmann::ordered_json sessionJson(const Session& s, const CountingPlan& plan) {
            s.billed ? ""
                     : (s.reason == Unattributed::kSessionsFull ? "sessions_full"
                        : s.reason == Unattributed::kNoIdentity ? "no_identity"
-                                                               : "learn_disabled")},
+                       : s.reason == Unattributed::kRadiusRefused ? "radius_refused"
+                                                                  : "learn_disabled")},
           {"static", s.is_static},
           {"user_name", s.user_name},
           {"imsi", s.imsi},
@@ -189,11 +193,13 @@ std::string formatStatistics(const Poller& poller) {
   o << "  Ports\n";
   std::vector<std::string> names = portNames(poller.config());
   o << "    " << pad("NAME", 20) << pad("RX PKTS", 14, true) << pad("TX PKTS", 14, true)
-    << pad("TX DROPS", 12, true) << pad("TAP DROPS", 12, true) << "\n";
+    << pad("TX DROPS", 12, true) << pad("TAP DROPS", 12, true) << pad("REFUSED", 12, true)
+    << "\n";
   for (size_t p = 0; p < st.ports.size(); ++p) {
     o << "    " << pad(names[p], 20) << pad(num(st.ports[p].rx_packets), 14, true)
       << pad(num(st.ports[p].tx_packets), 14, true) << pad(num(st.ports[p].tx_drops), 12, true)
-      << pad(num(st.ports[p].tap_drops), 12, true) << "\n";
+      << pad(num(st.ports[p].tap_drops), 12, true)
+      << pad(num(st.ports[p].refused_drops), 12, true) << "\n";
   }
   o << "  Control plane\n";
   o << "    " << pad("sessions active", 28) << ": " << st.sessions_created - st.sessions_ended
@@ -212,7 +218,8 @@ std::string formatStatistics(const Poller& poller) {
     << ", slot table full " << st.worker[size_t(Stat::kSlotTableFullOctets)] << ", learning off "
     << st.unattributed_octets[size_t(Unattributed::kLearnDisabled)] << ", session table full "
     << st.unattributed_octets[size_t(Unattributed::kSessionsFull)] << ", held without identity "
-    << st.unattributed_octets[size_t(Unattributed::kNoIdentity)] << ")\n";
+    << st.unattributed_octets[size_t(Unattributed::kNoIdentity)] << ", refused by RADIUS "
+    << st.unattributed_octets[size_t(Unattributed::kRadiusRefused)] << ")\n";
   o << "    " << pad("in flight (last poll)", 28) << ": " << st.conservation_last_gap << "\n";
   o << "    " << pad("checks / deferred / violated", 28) << ": " << st.conservation_checks
     << " / " << st.conservation_deferred << " / " << st.conservation_violations << "\n";
@@ -237,7 +244,8 @@ std::string sessionListRow(const Session& s, const CountingPlan& plan) {
   if (!s.billed) {
     state = s.reason == Unattributed::kSessionsFull  ? "unbilled(full)"
             : s.reason == Unattributed::kNoIdentity ? "held(no identity)"
-                                                    : "unbilled(learn)";
+            : s.reason == Unattributed::kRadiusRefused ? "refused(radius)"
+                                                       : "unbilled(learn)";
   }
   std::ostringstream o;
   o << "  " << pad(num(s.id), 8) << pad(subscriberText(s.key, plan), 26)

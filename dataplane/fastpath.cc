@@ -76,6 +76,10 @@ FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
     pools6_.push_back(Pool6{p.addr.v6, maskIp6(ones, p.len)});
   }
   key_mask6_ = maskIp6(ones, plan.ipv6_prefix_length);
+  refused4_ = std::make_unique<LazyArray<uint64_t>>((plan.v4_addresses + 63) / 64 + 1);
+  if (!plan.pools6.empty()) {
+    refused6_ = std::make_unique<LazyArray<Refused6>>(kRefused6Slots);
+  }
 }
 
 // `offset`: the subscriber's IPv4 index offset (family 4; `key` for family 6).
@@ -215,17 +219,18 @@ static_assert(CountingPlan::kNoOffset == kNone, "an address in no pool has no sl
 constexpr uint32_t kIpv6Side = SlotTable::kNone - 1;
 }  // namespace
 
-void FastPath::stageBurst(const uint8_t* const* frames, const uint32_t* readable,
-                          const uint32_t* lens, uint32_t n) noexcept {
+uint32_t FastPath::stageBurst(const uint8_t* const* frames, const uint32_t* readable,
+                              const uint32_t* lens, uint32_t n) noexcept {
+  uint32_t refused = 0;
   while (n > kMaxBurst) {
-    stageBurst(frames, readable, lens, kMaxBurst);
+    refused += stageBurst(frames, readable, lens, kMaxBurst);
     frames += kMaxBurst;
     readable += kMaxBurst;
     lens += kMaxBurst;
     n -= kMaxBurst;
   }
   if (n == 0) {
-    return;
+    return refused;
   }
   // Three bursts in flight, one stage each: this burst is parsed (its IPv4 index entries
   // prefetched), the one before last is counted, the last one is looked up (its counters
@@ -233,6 +238,9 @@ void FastPath::stageBurst(const uint8_t* const* frames, const uint32_t* readable
   Staged& s = ring_[ring_next_];
   ring_next_ = (ring_next_ + 1) % kRing;
   parseStage(s, frames, readable, lens, n);
+  if (refused_n_ != 0) [[unlikely]] {
+    refused += markRefused(s);
+  }
   if (to_count_ != nullptr) {
     countStage(*to_count_);
   }
@@ -241,6 +249,7 @@ void FastPath::stageBurst(const uint8_t* const* frames, const uint32_t* readable
     lookupStage(*to_count_);
   }
   to_lookup_ = &s;
+  return refused;
 }
 
 void FastPath::flush() noexcept {
@@ -393,6 +402,109 @@ void FastPath::countStage(Staged& s) noexcept {
   s.n = 0;
 }
 
+namespace {
+uint32_t refusedHash6(const Ip6& k) noexcept {
+  const uint64_t h = (k.hi * 0xBF58476D1CE4E5B9ull) ^ (k.lo * 0x94D049BB133111EBull);
+  return uint32_t(h >> 40);
+}
+}  // namespace
+
+bool FastPath::refused6(const Ip6& key) const noexcept {
+  if (!refused6_ || refused6_n_ == 0) {
+    return false;
+  }
+  const LazyArray<Refused6>& t = *refused6_;
+  for (uint32_t i = refusedHash6(key) & (kRefused6Slots - 1);; i = (i + 1) & (kRefused6Slots - 1)) {
+    if (!t[i].used) {
+      return false;
+    }
+    if (t[i].key.hi == key.hi && t[i].key.lo == key.lo) {
+      return true;
+    }
+  }
+}
+
+uint32_t FastPath::markRefused(const Staged& s) noexcept {
+  uint32_t refused = 0;
+  const LazyArray<uint64_t>& bits = *refused4_;
+  for (uint32_t i = 0; i < s.n; ++i) {
+    bool r = false;
+    for (int side = 0; side < 2 && !r; ++side) {
+      const uint32_t ref = side == 0 ? s.src_ref[i] : s.dst_ref[i];
+      if (ref == kNone) {
+        continue;
+      }
+      if (ref == kIpv6Side) {
+        r = refused6(side == 0 ? s.src_key6[i] : s.dst_key6[i]);
+      } else {
+        r = (bits[ref >> 6] >> (ref & 63)) & 1;
+      }
+    }
+    refused_mask_[i] = r;
+    if (r) {
+      ++refused;
+      add(Stat::kRefusedPackets);
+      add(Stat::kRefusedOctets, s.pkt[i].ip_len);
+    }
+  }
+  return refused;
+}
+
+void FastPath::setRefused(const IpAddress& key, bool refused) noexcept {
+  if (key.family == 4) {
+    const uint32_t off = plan_.offset4(key.v4);
+    if (off == SlotTable::kNone) {
+      return;
+    }
+    uint64_t& word = (*refused4_)[off >> 6];
+    const uint64_t bit = uint64_t{1} << (off & 63);
+    if (bool(word & bit) != refused) {
+      word ^= bit;
+      refused ? ++refused_n_ : --refused_n_;
+    }
+    return;
+  }
+  if (key.family != 6 || !refused6_) {
+    return;
+  }
+  LazyArray<Refused6>& t = *refused6_;
+  constexpr uint32_t kMask = kRefused6Slots - 1;
+  uint32_t i = refusedHash6(key.v6) & kMask;
+  while (t[i].used && !(t[i].key.hi == key.v6.hi && t[i].key.lo == key.v6.lo)) {
+    i = (i + 1) & kMask;
+  }
+  if (refused) {
+    if (t[i].used) {
+      return;  // already refused
+    }
+    if (refused6_n_ >= kRefused6Max) {
+      add(Stat::kRefuseTableFull);
+      return;
+    }
+    t[i] = Refused6{key.v6, 1};
+    ++refused6_n_;
+    ++refused_n_;
+    return;
+  }
+  if (!t[i].used) {
+    return;  // not refused
+  }
+  // Backward-shift deletion: move later members of the probe run into the hole.
+  t[i].used = 0;
+  --refused6_n_;
+  --refused_n_;
+  for (uint32_t hole = i, j = (i + 1) & kMask; t[j].used; j = (j + 1) & kMask) {
+    const uint32_t home = refusedHash6(t[j].key) & kMask;
+    // j's entry may fill the hole when its home is not in (hole, j] (cyclically).
+    const bool home_between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if (!home_between) {
+      t[hole] = t[j];
+      t[j].used = 0;
+      hole = j;
+    }
+  }
+}
+
 void FastPath::handleCommands(C2wQueue& c2w) noexcept {
   if (c2w.read_available() == 0) {
     return;
@@ -402,6 +514,10 @@ void FastPath::handleCommands(C2wQueue& c2w) noexcept {
   C2wCommand cmd;
   // Room for one kFlowReleased per rating group plus the closing kSlotReleased.
   while (w2c_.write_available() >= n_rg_ + 1 && c2w.pop(cmd)) {
+    if (cmd.type == C2wType::kRefuse || cmd.type == C2wType::kAdmit) {
+      setRefused(cmd.key, cmd.type == C2wType::kRefuse);
+      continue;
+    }
     if (cmd.type != C2wType::kReleaseSlot) {
       continue;
     }
@@ -453,6 +569,7 @@ void FastPath::publish() noexcept {
     storeCounter(shared_.port[i].tx_packets, local_.port[i].tx_packets);
     storeCounter(shared_.port[i].tx_drops, local_.port[i].tx_drops);
     storeCounter(shared_.port[i].tap_drops, local_.port[i].tap_drops);
+    storeCounter(shared_.port[i].refused_drops, local_.port[i].refused_drops);
   }
   ++local_.bursts;
   std::atomic_ref<uint64_t>(shared_.bursts).store(local_.bursts, std::memory_order_release);

@@ -25,6 +25,7 @@
 #include "shared/counting_plan.h"
 #include "shared/counters.h"
 #include "shared/events.h"
+#include "shared/lazy_array.h"
 #include "shared/stats.h"
 
 namespace tally {
@@ -51,19 +52,27 @@ class FastPath {
   // (docs/performance.md).
   // Frame i: `lens[i]` octets on the wire, of which the first `readable[i]` are contiguous at
   // `frames[i]` (parsePacket in parser.h: frames larger than one packet buffer).
-  void stageBurst(const uint8_t* const* frames, const uint32_t* readable, const uint32_t* lens,
-                  uint32_t n) noexcept;
+  // Returns how many of the frames belong to a refused subscriber on either side (RADIUS
+  // accounting start_fail offline: C2w kRefuse): they are counted as usual (the control plane
+  // attributes them to radius_refused) and must not be forwarded; refusedMask()[i] != 0 flags
+  // them until the next call. With no subscriber refused this costs one branch per burst.
+  // Only for n <= kMaxBurst does the mask cover the whole call (the DPDK adapter's bursts).
+  uint32_t stageBurst(const uint8_t* const* frames, const uint32_t* readable,
+                      const uint32_t* lens, uint32_t n) noexcept;
   // Every frame contiguous (readable == len).
-  void stageBurst(const uint8_t* const* frames, const uint32_t* lens, uint32_t n) noexcept {
-    stageBurst(frames, lens, lens, n);
+  uint32_t stageBurst(const uint8_t* const* frames, const uint32_t* lens, uint32_t n) noexcept {
+    return stageBurst(frames, lens, lens, n);
   }
+  const uint8_t* refusedMask() const noexcept { return refused_mask_; }
+  // Subscribers refused now (tests and diagnostics; worker thread only).
+  uint32_t refusedCount() const noexcept { return refused_n_; }
   // Count every burst in flight. Call when the rx queues are empty and before stopping.
   void flush() noexcept;
   // Count a burst now (stageBurst + flush).
   void countBurst(const uint8_t* const* frames, const uint32_t* lens, uint32_t n) noexcept;
   void countFrame(const uint8_t* frame, uint32_t len) noexcept { countBurst(&frame, &len, 1); }
 
-  // Serve control-plane commands (slot releases) while the W2c queue has room for the answers.
+  // Serve control-plane commands (slot releases, refusals) while the W2c queue has room for the answers.
   // Counts the bursts in flight first (they looked up slots before the release).
   void handleCommands(C2wQueue& c2w) noexcept;
 
@@ -133,6 +142,21 @@ class FastPath {
     return SlotTable::kNone;
   }
   IpAddress subscriberKey(const ParsedPacket& p, bool uplink) const noexcept;
+  // Refused subscribers (C2w kRefuse / kAdmit): a bit per IPv4 pool offset, and an open-address
+  // set (linear probing, deletion by backward shift) of IPv6 keys, both mapped lazily at start
+  // so that a refusal allocates nothing. The IPv6 set holds at most kRefused6Max keys.
+  void setRefused(const IpAddress& key, bool refused) noexcept;
+  bool refused6(const Ip6& key) const noexcept;
+  uint32_t markRefused(const Staged& s) noexcept;
+  struct Refused6 {
+    Ip6 key;
+    uint64_t used;
+  };
+  static constexpr uint32_t kRefused6Slots = 1u << 16;
+ public:
+  static constexpr uint32_t kRefused6Max = kRefused6Slots / 2;
+
+ private:
   void add(Stat s, uint64_t v = 1) noexcept { local_.c[size_t(s)] += v; }
 
   // Serving node (GTP-U outer source of uplink packets) last announced per subscriber, as a
@@ -171,6 +195,11 @@ class FastPath {
   Staged* to_lookup_ = nullptr;  // parsed, not looked up yet
   Staged* to_count_ = nullptr;   // looked up, not counted yet
   uint32_t n_rg_;
+  std::unique_ptr<LazyArray<uint64_t>> refused4_;  // bit per IPv4 offset
+  std::unique_ptr<LazyArray<Refused6>> refused6_;  // kRefused6Slots, IPv6 pools only
+  uint32_t refused_n_ = 0;
+  uint32_t refused6_n_ = 0;
+  uint8_t refused_mask_[kMaxBurst] = {};
 };
 
 }  // namespace tally

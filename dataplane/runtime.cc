@@ -84,11 +84,25 @@ int workerMain(void* arg) {
         lens[i] = f.len;
       }
       // Parsed now (the frames may be sent on), counted within two bursts.
-      w.fp->stageBurst(frames, readable, lens, n);
+      const uint32_t refused = w.fp->stageBurst(frames, readable, lens, n);
       local.c[size_t(Stat::kRxPackets)] += n;
       local.c[size_t(Stat::kRxOctets)] += octets;
       PortStats& ps = local.port[a.port_index];
       ps.rx_packets += n;
+      if (refused != 0 && a.forward_id >= 0) [[unlikely]] {
+        // A refused subscriber's frames (RADIUS start_fail offline) are freed, not sent on.
+        const uint8_t* mask = w.fp->refusedMask();
+        uint16_t kept = 0;
+        for (uint16_t i = 0; i < n; ++i) {
+          if (mask[i]) {
+            rte_pktmbuf_free(mbufs[i]);
+          } else {
+            mbufs[kept++] = mbufs[i];
+          }
+        }
+        ps.refused_drops += n - kept;
+        n = kept;
+      }
       if (a.forward_id >= 0) {
         uint16_t sent = rte_eth_tx_burst(uint16_t(a.forward_id), w.tx_queue, mbufs, n);
         PortStats& out = local.port[a.forward_index];

@@ -27,6 +27,8 @@ struct W2cEvent {
 
 enum class C2wType : uint8_t {
   kReleaseSlot,  // session ended and will not be continued: hand over and zero the slot
+  kRefuse,       // RADIUS start_fail offline: the subscriber `key`'s packets are not forwarded
+  kAdmit,        // the refusal of `key` is lifted
 };
 
 struct C2wCommand {

@@ -40,6 +40,11 @@ enum class Stat : uint16_t {
   kGtpDecapsulated,
   kFragments,
   kReleasesHandled,
+  // Packets of a refused subscriber (RADIUS start_fail offline, C2w kRefuse): counted as usual
+  // (the control plane attributes them to radius_refused) and not forwarded. IP octets.
+  kRefusedPackets,
+  kRefusedOctets,
+  kRefuseTableFull,         // a refusal the worker could not store (IPv6 set full)
   kCount
 };
 
@@ -48,13 +53,15 @@ constexpr std::array<const char*, size_t(Stat::kCount)> kStatNames = {
     "ip_length_exceeds_frame", "gtpu_malformed", "gtpu_not_gpdu", "headers_split",
     "transit_packets", "transit_octets", "counted_packets", "counted_octets",
     "learn_queue_full_packets", "learn_queue_full_octets", "slot_table_full_packets",
-    "slot_table_full_octets", "gtpu_decapsulated", "fragments", "releases_handled"};
+    "slot_table_full_octets", "gtpu_decapsulated", "fragments", "releases_handled",
+    "refused_packets", "refused_octets", "refuse_table_full"};
 
 struct PortStats {
   uint64_t rx_packets = 0;
   uint64_t tx_packets = 0;
   uint64_t tx_drops = 0;    // tx ring full: freed and counted
   uint64_t tap_drops = 0;   // received on a port without forward_to: counted and dropped
+  uint64_t refused_drops = 0;  // not forwarded: a refused subscriber's (RADIUS start_fail)
 };
 
 // alignas(64): one writer per cache line.

@@ -15,6 +15,9 @@ cdr::Cause Biller::causeOf(EndCause c) {
     case EndCause::kIdleTimeout:
       // > abnormalRelease: the session was lost (no logout seen; it idled out).
       return cdr::Cause::kAbnormalRelease;
+    case EndCause::kRadius:
+      // > abnormalRelease: RADIUS accounting ended it (start or interims unanswered).
+      return cdr::Cause::kAbnormalRelease;
     case EndCause::kManagement:
     case EndCause::kNone:
       return cdr::Cause::kManagementIntervention;

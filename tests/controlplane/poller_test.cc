@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "tests/fakes/fake_clock.h"
@@ -278,6 +279,59 @@ TEST_F(PollerTest, OperatorEndsASession) {
   poller_->poll();
   EXPECT_TRUE(poller_->sessions().empty());
   EXPECT_EQ(usageOf("10.0.0.1", 1).ul_octets, 100u);
+}
+
+// RADIUS start_fail offline: refuse() ends the billed session (its final counts settle it), the
+// workers stop forwarding the subscriber, what it sends afterwards is unattributed
+// radius_refused, conservation holds; admit() lets its next packet start a billed session.
+TEST_F(PollerTest, RefusedSubscriberIsUnattributedUntilAdmitted) {
+  build(testing::testConfig(), 2);
+  testing::RecordingObserver obs;
+  poller_->addObserver(&obs);
+  auto up = ipv4Frame("10.0.0.1", "8.8.8.8", 6, 9, 80, 60);  // 100 octets
+  w_[0]->send(up);
+  poller_->poll();
+  const IpAddress key = *parseIpAddress("10.0.0.1");
+  ASSERT_TRUE(poller_->refuse(key));
+  EXPECT_TRUE(poller_->isRefused(key));
+  // Sent before worker 1 served the refusal: not flagged (forwarded), but after the session's
+  // end, so it is the refused subscriber's (unattributed), not billed.
+  w_[1]->send(up);
+  serveWorkers();
+  poller_->poll();
+  EXPECT_EQ(obs.events.back(), "10.0.0.1 end");
+  EXPECT_EQ(usageOf("10.0.0.1", 1).ul_octets, 100u);
+  // From now on both workers flag it and the poller books it as radius_refused.
+  const uint8_t* p = up.data();
+  uint32_t len = uint32_t(up.size());
+  EXPECT_EQ(w_[0]->fp->stageBurst(&p, &len, 1), 1u);
+  w_[0]->fp->flush();
+  w_[0]->fp->publish();
+  w_[1]->send(up);
+  poller_->poll();
+  const Session* s = poller_->findSession(key);
+  ASSERT_NE(s, nullptr);
+  EXPECT_FALSE(s->billed);
+  EXPECT_EQ(s->reason, Unattributed::kRadiusRefused);
+  EXPECT_EQ(poller_->statistics().unattributed_octets[size_t(Unattributed::kRadiusRefused)], 300u);
+  EXPECT_EQ(poller_->statistics().worker[size_t(Stat::kRefusedPackets)], 2u);
+  EXPECT_EQ(usageOf("10.0.0.1", 1).ul_octets, 100u);  // nothing more billed
+  // Admitted: the refused pseudo-session ends, the next packet is billed in a new session.
+  ASSERT_TRUE(poller_->admit(key));
+  EXPECT_FALSE(poller_->admit(key));
+  serveWorkers();
+  poller_->poll();
+  EXPECT_EQ(w_[0]->fp->stageBurst(&p, &len, 1), 0u);
+  w_[0]->fp->flush();
+  w_[0]->fp->publish();
+  poller_->poll();
+  s = poller_->findSession(key);
+  ASSERT_NE(s, nullptr);
+  EXPECT_TRUE(s->billed);
+  EXPECT_EQ(std::count(obs.events.begin(), obs.events.end(), "10.0.0.1 open"), 2);
+  EXPECT_TRUE(poller_->finalHarvest());
+  EXPECT_EQ(usageOf("10.0.0.1", 1).ul_octets, 200u);
+  EXPECT_EQ(poller_->statistics().conservation_violations, 0u);
 }
 
 // Session events fan out to every observer (the biller, RADIUS accounting, ...): each hears

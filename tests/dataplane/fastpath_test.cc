@@ -251,6 +251,80 @@ TEST_F(FastPathTest, Ipv6ReleaseFreesTheSlotForAnotherPrefix) {
   EXPECT_EQ(stat(Stat::kSlotTableFullPackets), 0u);
 }
 
+// RADIUS start_fail offline: a refused subscriber's frames are flagged (not to be forwarded) on
+// either side and still counted; admitting it clears the flag.
+TEST_F(FastPathTest, RefusedSubscriberFramesAreFlaggedAndStillCounted) {
+  auto frame = [](const char* src, const char* dst) { return ipv4Frame(src, dst, 6, 1000, 80, 100); };
+  const std::vector<std::vector<uint8_t>> burst = {
+      frame("10.0.0.1", "198.51.100.9"),  // uplink of .1
+      frame("10.0.0.2", "198.51.100.9"),
+      frame("198.51.100.9", "10.0.0.1"),  // downlink of .1
+      frame("10.0.0.3", "10.0.0.1"),      // sub to sub: .1 on the destination side
+  };
+  std::vector<const uint8_t*> ptrs;
+  std::vector<uint32_t> lens;
+  for (const auto& f : burst) {
+    ptrs.push_back(f.data());
+    lens.push_back(uint32_t(f.size()));
+  }
+  EXPECT_EQ(fp_->stageBurst(ptrs.data(), lens.data(), uint32_t(ptrs.size())), 0u);
+  c2w_->push(C2wCommand{C2wType::kRefuse, 0, *parseIpAddress("10.0.0.1")});
+  fp_->handleCommands(*c2w_);
+  EXPECT_EQ(fp_->refusedCount(), 1u);
+  EXPECT_EQ(fp_->stageBurst(ptrs.data(), lens.data(), uint32_t(ptrs.size())), 3u);
+  const uint8_t* mask = fp_->refusedMask();
+  EXPECT_EQ(std::vector<int>(mask, mask + 4), (std::vector<int>{1, 0, 1, 1}));
+  fp_->flush();
+  EXPECT_EQ(stat(Stat::kRefusedPackets), 3u);
+  // Counted as usual over both bursts: to and from 198.51.100.9 in rating group 20 (the CDN
+  // rule), from .3 in the default one.
+  EXPECT_EQ(flow4("10.0.0.1", 20).ul_packets, 2u);
+  EXPECT_EQ(flow4("10.0.0.1", 20).dl_packets, 2u);
+  EXPECT_EQ(flow4("10.0.0.1", 1).dl_packets, 2u);
+  c2w_->push(C2wCommand{C2wType::kAdmit, 0, *parseIpAddress("10.0.0.1")});
+  fp_->handleCommands(*c2w_);
+  EXPECT_EQ(fp_->refusedCount(), 0u);
+  EXPECT_EQ(fp_->stageBurst(ptrs.data(), lens.data(), uint32_t(ptrs.size())), 0u);
+  // Refusing twice, admitting an address never refused or outside the pools: no change.
+  c2w_->push(C2wCommand{C2wType::kRefuse, 0, *parseIpAddress("10.0.0.2")});
+  c2w_->push(C2wCommand{C2wType::kRefuse, 0, *parseIpAddress("10.0.0.2")});
+  c2w_->push(C2wCommand{C2wType::kAdmit, 0, *parseIpAddress("10.0.0.7")});
+  c2w_->push(C2wCommand{C2wType::kRefuse, 0, *parseIpAddress("192.0.2.77")});
+  fp_->handleCommands(*c2w_);
+  EXPECT_EQ(fp_->refusedCount(), 1u);
+}
+
+// The IPv6 refusal set: many prefixes in and out (deletion by backward shift keeps every
+// remaining member findable), checked against a std::set.
+TEST_F(FastPathTest, RefusedIpv6PrefixesStayExactThroughManyInsertsAndRemovals) {
+  std::mt19937 rng(7);
+  std::set<uint32_t> want;
+  auto key = [](uint32_t x) {
+    char a[64];
+    std::snprintf(a, sizeof a, "2001:db8:%x:%x::", x >> 16, x & 0xffff);
+    return *parseIpAddress(a);
+  };
+  for (int round = 0; round < 4000; ++round) {
+    const uint32_t x = rng() % 3000;
+    const bool refuse = rng() % 3 != 0;
+    c2w_->push(C2wCommand{refuse ? C2wType::kRefuse : C2wType::kAdmit, 0, key(x)});
+    refuse ? (void)want.insert(x) : (void)want.erase(x);
+    if (c2w_->write_available() < 8 || round % 64 == 0) {
+      fp_->handleCommands(*c2w_);
+    }
+  }
+  fp_->handleCommands(*c2w_);
+  EXPECT_EQ(fp_->refusedCount(), want.size());
+  for (uint32_t x = 0; x < 3000; x += 1) {
+    char a[64];
+    std::snprintf(a, sizeof a, "2001:db8:%x:%x::1", x >> 16, x & 0xffff);
+    std::vector<uint8_t> f = ipv6Frame(a, "2001:4860::1", 6, 1, 80, 0);
+    const uint8_t* p = f.data();
+    uint32_t len = uint32_t(f.size());
+    EXPECT_EQ(fp_->stageBurst(&p, &len, 1), want.count(x)) << x;
+  }
+}
+
 TEST_F(FastPathTest, ReleaseNamingAnotherSubscriberLeavesTheSlotAlone) {
   send(ipv4Frame("10.0.3.3", "8.8.8.8", 17, 1, 53, 10));
   drain();
