@@ -188,6 +188,7 @@ struct RadiusServerConfig {
   IpAddress address;        // required
   uint16_t port = 1813;     // 1..65535
   std::string secret_file;  // required, 1..4095 bytes: the file holding the shared secret
+  bool status_server = true;  // probe it with Status-Server (RFC 5997) after a hold-down
 };
 
 // accounting.radius: RFC 2866 accounting servers.
@@ -196,6 +197,9 @@ struct RadiusConfig {
   uint32_t timeout_ms = 3000;               // 100..60000: wait per request
   uint32_t retries = 3;                     // 0..10 retransmissions before the next server
   uint32_t interim_interval_s = 600;        // 0 (no Interim-Update) or 60..86400
+  uint32_t hold_down_ms = 30000;            // 1000..3600000: a dead server is not used this long
+  size_t max_outstanding = 4096;            // requests in flight (not a key)
+  size_t queue_limit = 262144;              // requests waiting to be sent (not a key)
 };
 
 struct AccountingConfig {
@@ -203,7 +207,7 @@ struct AccountingConfig {
   // the defaults (the seed's "default cc profile N").
   std::vector<CcProfile> cc_profiles = defaultCcProfiles();
   CdrConfig cdr;
-  // RADIUS accounting: loaded, not used in this release (Config::warnings says so).
+  // RADIUS accounting (controlplane/radius/accounting.h, docs/radius.md).
   RadiusFailAction start_fail = RadiusFailAction::kOffline;
   InterimFailConfig interim_fail;
   std::optional<RadiusConfig> radius;  // none: no RADIUS accounting is sent

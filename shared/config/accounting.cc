@@ -29,23 +29,23 @@ bool Loader::loadAccounting(const Field& f, AccountingConfig& out) const {
   if (auto it = m.find("cdr"); it != m.end()) {
     loadCdr(it->second, out.cdr);
   }
-  // RADIUS accounting (semantics.md §4): loaded, not used in this release.
-  bool radius = false;
+  // RADIUS accounting (semantics.md §4). Returns whether start_fail/interim_fail are given
+  // without radius (they have no effect then: a warning).
+  bool fail_keys = false;
   if (auto it = m.find("start_fail"); it != m.end()) {
     out.start_fail = oneOf(it->second, {"offline", "online"}) == "online"
                          ? RadiusFailAction::kOnline
                          : RadiusFailAction::kOffline;
-    radius = true;
+    fail_keys = true;
   }
   if (auto it = m.find("interim_fail"); it != m.end()) {
     out.interim_fail = loadInterimFail(it->second);
-    radius = true;
+    fail_keys = true;
   }
   if (auto it = m.find("radius"); it != m.end()) {
     out.radius = loadRadius(it->second);
-    radius = true;
   }
-  return radius;
+  return fail_keys && !out.radius;
 }
 
 void Loader::loadCcProfiles(const Field& f, AccountingConfig& out) const {
@@ -262,7 +262,7 @@ InterimFailConfig Loader::loadInterimFail(const Field& f) const {
 
 RadiusConfig Loader::loadRadius(const Field& f) const {
   RadiusConfig out;
-  Fields m = readMap(f, {"servers", "timeout_ms", "retries", "interim_interval"});
+  Fields m = readMap(f, {"servers", "timeout_ms", "retries", "interim_interval", "hold_down_ms"});
   auto servers = m.find("servers");
   if (servers == m.end()) {
     failMissing(f, "servers");
@@ -278,7 +278,7 @@ RadiusConfig Loader::loadRadius(const Field& f) const {
     if (i == kMaxRadiusServers) {
       fail(item.mark, item.path, "", "too many servers: " + servers_allowed);
     }
-    Fields s = readMap(item, {"address", "port", "secret_file"});
+    Fields s = readMap(item, {"address", "port", "secret_file", "status_server"});
     RadiusServerConfig server;
     auto address = s.find("address");
     if (address == s.end()) {
@@ -295,6 +295,9 @@ RadiusConfig Loader::loadRadius(const Field& f) const {
     }
     server.secret_file =
         filePath(secret->second, "must be a file path of 1-4095 bytes (the file holds the secret)");
+    if (auto it = s.find("status_server"); it != s.end()) {
+      server.status_server = boolean(it->second);
+    }
     out.servers.push_back(std::move(server));
   }
   if (auto it = m.find("timeout_ms"); it != m.end()) {
@@ -302,6 +305,9 @@ RadiusConfig Loader::loadRadius(const Field& f) const {
   }
   if (auto it = m.find("retries"); it != m.end()) {
     out.retries = uint32_t(integerIn(it->second, 0, 10));
+  }
+  if (auto it = m.find("hold_down_ms"); it != m.end()) {
+    out.hold_down_ms = uint32_t(integerIn(it->second, 1000, 3600000));
   }
   if (auto it = m.find("interim_interval"); it != m.end()) {
     out.interim_interval_s = uint32_t(zeroOrIn(

@@ -1,6 +1,6 @@
 // The loader's machinery: the generic readers every section uses (maps, lists, scalars,
 // integers, names, paths) with their error messages, and the top level (which sections there
-// are, and the warnings for the parts not implemented). See loader.h.
+// are, and the warnings for keys that have no effect). See loader.h.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,10 +13,10 @@ namespace {
 
 constexpr size_t kMaxPathBytes = 4095;  // PATH_MAX - 1
 
-// Sections, or parts of them, that are recognised and validated but not used in this release.
-constexpr std::string_view kRadiusNotImplemented =
-    "accounting.radius/start_fail/interim_fail: RADIUS accounting is not implemented in this "
-    "release; ignored";
+// Keys that are valid but have no effect in the configuration given.
+constexpr std::string_view kRadiusFailWithoutRadius =
+    "accounting.start_fail/interim_fail: no effect without accounting.radius (no RADIUS "
+    "accounting is sent)";
 
 }  // namespace
 
@@ -308,7 +308,7 @@ Config Loader::load(const Node& root) {
   for (size_t i = 0; i < root.size(); ++i) {
     std::string name = root.key(i).scalar();
     if (name == "accounting" && accounting_warning) {
-      config.warnings.emplace_back(kRadiusNotImplemented);
+      config.warnings.emplace_back(kRadiusFailWithoutRadius);
     }
   }
   return config;

@@ -932,8 +932,8 @@ constexpr std::string_view kAccounting =
 // clang-format on
 
 const std::string kRadiusWarning =
-    "accounting.radius/start_fail/interim_fail: RADIUS accounting is not implemented in this "
-    "release; ignored";
+    "accounting.start_fail/interim_fail: no effect without accounting.radius (no RADIUS "
+    "accounting is sent)";
 
 std::string fullBase() { return std::string(kBase) + std::string(kAccounting); }
 
@@ -1116,8 +1116,8 @@ TEST(AccountingBaseTest, LoadsWithEveryValue) {
   EXPECT_EQ(a.cdr.file_max_bytes, 65536u);
   EXPECT_EQ(a.cdr.apn, "apn.example-1");
   EXPECT_EQ(c.local_bill.cfcard_path, "/srv/tally/cdr");
-  // One warning per section, however many unimplemented keys it holds.
-  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning}));
+  // RADIUS accounting is configured: start_fail and interim_fail apply, no warning.
+  EXPECT_TRUE(c.warnings.empty());
 }
 
 TEST(AccountingDefaultsTest, NoSectionsGiveTheDefaults) {
@@ -1226,16 +1226,21 @@ TEST(AccountingWarningsTest, OnlyCfcardPathAndPolicyDoNotWarn) {
   EXPECT_TRUE(c.warnings.empty());
 }
 
-TEST(AccountingWarningsTest, EachUnimplementedPartWarnsOnce) {
+TEST(AccountingWarningsTest, FailPoliciesWithoutRadiusWarnOnce) {
   const char* parts[] = {
       "accounting: {start_fail: offline}\n",
       "accounting: {interim_fail: {max_times: 1}}\n",
-      "accounting: {radius: {servers: [{address: 192.0.2.9, secret_file: s}]}}\n",
+      "accounting: {start_fail: online, interim_fail: {max_times: 1}}\n",
   };
   for (const char* part : parts) {
     Config c = loadOk(std::string(kBase) + part);
     EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning})) << part;
   }
+  // With accounting.radius they apply: no warning.
+  Config c = loadOk(std::string(kBase) +
+                    "accounting: {start_fail: online, radius: {servers: [{address: 192.0.2.9, "
+                    "secret_file: s}]}}\n");
+  EXPECT_TRUE(c.warnings.empty());
   // The bill pool and the transfer are implemented: their keys warn no more.
   const char* bill_parts[] = {
       "local_aaa_server: {local_bill_pool: {enable: false}}\n",
@@ -1280,6 +1285,10 @@ void expectRadius(const AccountingConfig& a, const AccountingConfig& want) {
   EXPECT_EQ(a.radius->timeout_ms, want.radius->timeout_ms);
   EXPECT_EQ(a.radius->retries, want.radius->retries);
   EXPECT_EQ(a.radius->interim_interval_s, want.radius->interim_interval_s);
+  EXPECT_EQ(a.radius->hold_down_ms, want.radius->hold_down_ms);
+  for (size_t i = 0; i < want.radius->servers.size(); ++i) {
+    EXPECT_EQ(a.radius->servers[i].status_server, want.radius->servers[i].status_server) << i;
+  }
 }
 
 // Every field of the local_aaa_server model against `want`.
@@ -1340,19 +1349,20 @@ TEST(RadiusModelTest, ValuesLandInTheModel) {
                     "    servers:\n"
                     "      - {address: 192.0.2.10, port: 1814,\n"
                     "         secret_file: /etc/tally/radius.secret}\n"
-                    "      - {address: \"2001:db8::2\", secret_file: radius2.secret}\n"
+                    "      - {address: \"2001:db8::2\", secret_file: radius2.secret,\n"
+                    "         status_server: false}\n"
                     "    timeout_ms: 2500\n"
                     "    retries: 0\n"
-                    "    interim_interval: 0\n");
+                    "    interim_interval: 0\n"
+                    "    hold_down_ms: 1500\n");
   AccountingConfig want;
   want.start_fail = RadiusFailAction::kOnline;
   want.interim_fail = {7, RadiusFailAction::kOffline};
   want.radius = RadiusConfig{{{ip("192.0.2.10"), 1814, "/etc/tally/radius.secret"},
-                              {ip("2001:db8::2"), 1813 /* the default */, "radius2.secret"}},
-                             2500, 0, 0};
+                              {ip("2001:db8::2"), 1813 /* the default */, "radius2.secret", false}},
+                             2500, 0, 0, 1500};
   expectRadius(c.accounting, want);
-  // Still not implemented: the warning is unchanged.
-  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning}));
+  EXPECT_TRUE(c.warnings.empty());
 }
 
 TEST(RadiusModelTest, DefaultsWithoutTheKeys) {
@@ -1372,7 +1382,7 @@ TEST(RadiusModelTest, DefaultsWithoutTheKeys) {
 TEST(RadiusModelTest, LimitsOfEachRange) {
   AccountingConfig want = radiusDefaults();
   want.interim_fail.max_times = 255;
-  want.radius = RadiusConfig{{{ip("192.0.2.9"), 65535, "s"}}, 60000, 10, 86400};
+  want.radius = RadiusConfig{{{ip("192.0.2.9"), 65535, "s"}}, 60000, 10, 86400, 3600000};
   expectRadius(loadOk(std::string(kBase) +
                       "accounting:\n"
                       "  interim_fail: {max_times: 255}\n"
@@ -1380,7 +1390,8 @@ TEST(RadiusModelTest, LimitsOfEachRange) {
                       "    servers: [{address: 192.0.2.9, port: 65535, secret_file: s}]\n"
                       "    timeout_ms: 60000\n"
                       "    retries: 10\n"
-                      "    interim_interval: 86400\n")
+                      "    interim_interval: 86400\n"
+                      "    hold_down_ms: 3600000\n")
                    .accounting,
                want);
 }
@@ -1750,7 +1761,7 @@ const BadCase kAccountingBadCases[] = {
      "must be a mapping with keys: max_times, action"},
     // radius
     {"RadiusUnknownKey", 63, 63, "    interval: 600", 63, 5, "accounting.radius.interval", "",
-     "unknown key: allowed keys are servers, timeout_ms, retries, interim_interval"},
+     "unknown key: allowed keys are servers, timeout_ms, retries, interim_interval, hold_down_ms"},
     {"RadiusServersMissing", 58, 60, "", 58, 5, "accounting.radius.servers", "",
      "missing required key"},
     {"RadiusEmpty", 57, 63, "  radius:", 57, 3, "accounting.radius.servers", "",
@@ -1782,7 +1793,7 @@ const BadCase kAccountingBadCases[] = {
      "must be a file path of 1-4095 bytes (the file holds the secret)"},
     {"RadiusSecretInline", 60, 60, "      - {address: \"2001:db8::2\", secret: s3cret}", 60, 34,
      "accounting.radius.servers[1].secret", "",
-     "unknown key: allowed keys are address, port, secret_file"},
+     "unknown key: allowed keys are address, port, secret_file, status_server"},
     {"RadiusTimeoutTooShort", 61, 61, "    timeout_ms: 99", 61, 17, "accounting.radius.timeout_ms",
      "99", "out of range: allowed 100-60000"},
     {"RadiusTimeoutTooLong", 61, 61, "    timeout_ms: 60001", 61, 17,
@@ -1794,6 +1805,11 @@ const BadCase kAccountingBadCases[] = {
      "out of range: allowed 0 (no interim updates) or 60-86400 seconds"},
     {"RadiusInterimTooLong", 63, 63, "    interim_interval: 86401", 63, 23,
      "accounting.radius.interim_interval", "86401", "out of range: allowed 0 (no interim updates)"},
+    {"RadiusHoldDownTooShort", 63, 63, "    hold_down_ms: 999", 63, 19,
+     "accounting.radius.hold_down_ms", "999", "out of range: allowed 1000-3600000"},
+    {"RadiusStatusServerNotBool", 59, 59,
+     "      - {address: 127.0.0.1, secret_file: s, status_server: maybe}", 59, 61,
+     "accounting.radius.servers[0].status_server", "maybe", "must be true or false"},
     // cdr
     {"CdrUnknownKey", 69, 69, "    node_id: gw", 69, 5, "accounting.cdr.node_id", "",
      "unknown key: allowed keys are format, file_max_records, file_max_age, file_max_bytes, apn"},
@@ -2072,7 +2088,8 @@ const GoodCase kAccountingGoodCases[] = {
      "  radius:\n    servers: [{address: 192.0.2.9, secret_file: s}]\n"
      "    retries: 0\n    interim_interval: 0",
      [](const Config& c) {
-       EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning}));
+       EXPECT_TRUE(c.warnings.empty());
+       EXPECT_EQ(c.accounting.radius->retries, 0u);
      }},
     {"CfcardPathRelative", 87, 87, "      path: spool/cdr",
      [](const Config& c) { EXPECT_EQ(c.local_bill.cfcard_path, "spool/cdr"); }},
@@ -2773,7 +2790,7 @@ void expectAgreedExampleValues(const Config& c) {
   EXPECT_EQ(a.cdr.file_max_bytes, 1048576u);
   EXPECT_EQ(a.cdr.apn, "internet");
   EXPECT_EQ(c.local_bill.cfcard_path, "/var/spool/tally");
-  EXPECT_EQ(c.warnings, (std::vector<std::string>{kRadiusWarning}));
+  EXPECT_TRUE(c.warnings.empty());
 }
 
 // The agreed example's RADIUS and local_aaa_server values, kept in the model.
