@@ -8,6 +8,7 @@
 #include "controlplane/control/commands.h"
 #include "controlplane/identity/identity_commands.h"
 #include "controlplane/log.h"
+#include "controlplane/radius/radius_commands.h"
 #include "controlplane/report.h"
 
 namespace tally {
@@ -40,6 +41,25 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, const Countin
   }
   d->biller_ = std::move(*biller);
   d->poller_->addObserver(d->biller_.get());
+  if (config.accounting.radius) {
+    Poller* poller = d->poller_.get();
+    Biller* biller_ptr = d->biller_.get();
+    radius::AccountingHooks hooks;
+    hooks.local_bill = [biller_ptr](bill::LocalBill b) {
+      biller_ptr->pool().emitLocalBill(std::move(b));
+    };
+    hooks.refuse = [poller](const IpAddress& key) { return poller->refuse(key); };
+    hooks.admit = [poller](const IpAddress& key) { return poller->admit(key); };
+    hooks.end_session = [poller](const IpAddress& key) {
+      return poller->endSession(key, EndCause::kRadius);
+    };
+    auto acct = radius::RadiusAccounting::open(config, clock, std::move(hooks));
+    if (!acct.ok()) {
+      return acct.error();
+    }
+    d->radius_ = std::move(*acct);
+    d->poller_->addObserver(d->radius_.get());
+  }
   // Provisioned identities (`session identify`) from the last run, before any traffic.
   IdentityStore::Loaded loaded;
   auto store = IdentityStore::open(config.node.state_dir, config, plan, loaded);
@@ -70,6 +90,7 @@ Result<std::unique_ptr<Daemon>> Daemon::open(const Config& config, const Countin
   registerIdentityCommands(d->commands_, d->poller_.get(), d->identities_.get());
   registerBillingCommands(d->commands_, config.accounting, d->biller_.get());
   registerLocalBillCommands(d->commands_, &d->biller_->pool());
+  radius::registerRadiusCommands(d->commands_, d->radius_.get());
   const CommandRegistry* commands = &d->commands_;
   auto server = ControlServer::open(
       config.control.socket, config.control.socket_mode,
@@ -86,6 +107,9 @@ Daemon::Stop Daemon::step(int max_wait_ms) {
   const int64_t now = clock_.monotonicNs();
   if (now >= next_poll_ns_) {
     poller_->poll();
+    if (radius_) {
+      radius_->applyActions();  // refusals and ends that RADIUS answers asked for
+    }
     next_poll_ns_ += interval_ns_;
     if (next_poll_ns_ < now) {
       next_poll_ns_ = now + interval_ns_;  // the poll overran: do not try to catch up
@@ -131,6 +155,19 @@ bool Daemon::finish() {
     stopped_at_ns_ = clock_.monotonicNs();
   }
   conserved_ = poller_->finalHarvest();
+  if (radius_) {
+    // Every session has ended and its Stop is submitted: wait for the answers within the
+    // client's retry budget (every transmission on every server), local bills for the rest,
+    // before the bill pool closes.
+    const int64_t budget = radius_->retryBudgetNs() + 1000 * kNsPerMs;
+    logInfo("radius: waiting up to " + std::to_string(budget / kNsPerMs) +
+            " ms for the Stops of " + std::to_string(radius_->stats().stops_in_flight) +
+            " sessions");
+    const uint64_t local = radius_->drain(budget);
+    if (local != 0) {
+      logInfo("radius: " + std::to_string(local) + " sessions settled by local bills at stop");
+    }
+  }
   biller_->shutdown();
   if (identities_) {
     identities_->close();  // every identity answered "ok" is in the file

@@ -18,6 +18,7 @@
 #include "controlplane/control/control_server.h"
 #include "controlplane/identity/identity_store.h"
 #include "controlplane/poller.h"
+#include "controlplane/radius/accounting.h"
 #include "shared/clock.h"
 #include "shared/config.h"
 #include "shared/counting_plan.h"
@@ -65,6 +66,7 @@ class Daemon {
 
   Poller& poller() { return *poller_; }
   const Biller& biller() const { return *biller_; }
+  const radius::RadiusAccounting* radius() const { return radius_.get(); }
   const std::string& socketPath() const { return server_->path(); }
 
  private:
@@ -77,6 +79,7 @@ class Daemon {
   std::unique_ptr<Poller> poller_;
   std::unique_ptr<Biller> biller_;
   std::unique_ptr<IdentityStore> identities_;  // node.state_dir/identities.jsonl
+  std::unique_ptr<radius::RadiusAccounting> radius_;  // accounting.radius; null without it
   CommandRegistry commands_;  // before server_: the socket's handler uses it
   std::unique_ptr<ControlServer> server_;
   int64_t interval_ns_;
