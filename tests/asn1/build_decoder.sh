@@ -11,6 +11,14 @@
 # Cached: nothing is rebuilt when the *.asn files, cdr_asn1c_decode.c, this script, the
 # asn1c version and the cc version are unchanged (their sha256 is kept in OUTDIR/.stamp).
 #
+# Environment (defaults: the CDR decoder above):
+#   PDU=Type            the PDU type (default GPRSRecord)
+#   PROG_NAME=name      the program's name in OUTDIR (default cdr-asn1c-decode)
+#   CONVERTER_SAMPLE=1  use asn1c's own converter-sample.c as the main program (-DPDU=$PDU)
+#                       instead of cdr_asn1c_decode.c, and generate with -fwide-types
+#                       (INTEGERs of any size: 64-bit counts up to 2^64-1). The local bill
+#                       decoder (tests/cdr/verify_local_bill.py) is built this way.
+#
 # Steps:
 #  1. asn1c -fcompound-names -pdu=GPRSRecord *.asn
 #  2. Fix (cdr-format.md section 11 item 1): asn1c 0.9.28's *_inherit_TYPE_descriptor()
@@ -35,7 +43,12 @@ SRC=$(cd "${2:-$SCRIPT_DIR}" && pwd)
 MAIN_C="$SRC/cdr_asn1c_decode.c"
 [[ -f "$MAIN_C" ]] || MAIN_C="$SCRIPT_DIR/cdr_asn1c_decode.c"
 CC=${CC:-cc}
-PROG="$OUT/cdr-asn1c-decode"
+PDU=${PDU:-GPRSRecord}
+PROG_NAME=${PROG_NAME:-cdr-asn1c-decode}
+CONVERTER_SAMPLE=${CONVERTER_SAMPLE:-0}
+PROG="$OUT/$PROG_NAME"
+ASN1C_FLAGS=(-fcompound-names "-pdu=$PDU")
+[[ "$CONVERTER_SAMPLE" == 1 ]] && ASN1C_FLAGS=(-fwide-types "${ASN1C_FLAGS[@]}")
 
 command -v asn1c >/dev/null || { echo "build_decoder.sh: asn1c not found (apt-get install asn1c)" >&2; exit 3; }
 command -v "$CC" >/dev/null || { echo "build_decoder.sh: $CC not found" >&2; exit 3; }
@@ -55,12 +68,13 @@ key=$( {
   asn1c -v 2>&1 | head -1
   "$CC" --version 2>&1 | head -1
   for f in "${ASN_FILES[@]}"; do basename "$f"; sha256sum <"$f"; done
-  sha256sum <"$MAIN_C"
+  echo "$PDU $PROG_NAME $CONVERTER_SAMPLE"
+  [[ "$CONVERTER_SAMPLE" == 1 ]] || sha256sum <"$MAIN_C"
   sha256sum <"$SCRIPT_DIR/build_decoder.sh"
 } | sha256sum | cut -d' ' -f1)
 
 if [[ -x "$PROG" && -f "$OUT/.stamp" && "$(cat "$OUT/.stamp")" == "$key" ]]; then
-  echo "cdr-asn1c-decode up to date"
+  echo "$PROG_NAME up to date"
   echo "$PROG"
   exit 0
 fi
@@ -70,7 +84,7 @@ GEN="$OUT/gen"
 rm -rf "$GEN"
 mkdir -p "$GEN"
 echo "asn1c: generating C from ${#ASN_FILES[@]} modules into $GEN"
-(cd "$GEN" && asn1c -fcompound-names -pdu=GPRSRecord "${ASN_FILES[@]}" >"$OUT/asn1c.log" 2>&1) || {
+(cd "$GEN" && asn1c "${ASN1C_FLAGS[@]}" "${ASN_FILES[@]}" >"$OUT/asn1c.log" 2>&1) || {
   cat "$OUT/asn1c.log" >&2
   echo "build_decoder.sh: asn1c failed" >&2
   exit 1
@@ -102,16 +116,19 @@ mkdir -p "$GEN/obj"
 jobs=$(nproc 2>/dev/null || echo 2)
 srcs=()
 for f in "$GEN"/*.c; do
-  [[ "$(basename "$f")" == converter-sample.c ]] || srcs+=("$f")  # asn1c's own main()
+  # asn1c's own main(): used only with CONVERTER_SAMPLE=1
+  [[ "$(basename "$f")" == converter-sample.c && "$CONVERTER_SAMPLE" != 1 ]] || srcs+=("$f")
 done
 echo "cc: compiling ${#srcs[@]} generated files with $jobs jobs"
-export CC GEN
+export CC GEN PDU
 # shellcheck disable=SC2016  # expanded by the inner sh
 printf '%s\0' "${srcs[@]}" |
-  xargs -0 -P "$jobs" -n 1 sh -c 'exec "$CC" -O1 -g0 -w -I"$GEN" -c "$1" -o "$GEN/obj/$(basename "$1" .c).o"' sh
-"$CC" -O1 -g -Wall -Wextra -Wno-unused-parameter -I"$GEN" -c "$MAIN_C" -o "$GEN/obj/_main.o"
+  xargs -0 -P "$jobs" -n 1 sh -c 'exec "$CC" -O1 -g0 -w -DPDU="$PDU" -I"$GEN" -c "$1" -o "$GEN/obj/$(basename "$1" .c).o"' sh
+if [[ "$CONVERTER_SAMPLE" != 1 ]]; then
+  "$CC" -O1 -g -Wall -Wextra -Wno-unused-parameter -I"$GEN" -c "$MAIN_C" -o "$GEN/obj/_main.o"
+fi
 "$CC" -o "$PROG.tmp" "$GEN"/obj/*.o -lm
 mv "$PROG.tmp" "$PROG"
 echo "$key" >"$OUT/.stamp"
-echo "built cdr-asn1c-decode"
+echo "built $PROG_NAME"
 echo "$PROG"
