@@ -40,7 +40,8 @@
 // - Attributes: Acct-Status-Type is added from Request::type when the caller did not put one
 //   in; an Acct-Delay-Time the caller put in is replaced by the client's.
 // - A request whose attributes cannot be encoded (a packet above 4096 octets) can never be
-//   sent: it counts as a send error and completes with kNoAnswer, logged once.
+//   sent: it counts as a send error and completes with kNoAnswer, with a warning (a caller
+//   bug: the codec names the attribute and the rule).
 // - A Stop cancels its session's Interim-Updates when it is submitted, even when the Stop
 //   itself is then refused (kQueueFull, kNoServer): the caller bills the Stop locally, and an
 //   interim sent after it would contradict it.
