@@ -635,6 +635,10 @@ uint64_t BillPool::emitLocalBill(LocalBill bill) {
   // Numbered before anything can drop it, like a CDR (the charging engine numbers those): a
   // dropped local bill leaves a gap that the next file's lost-CDR indicator declares.
   bill.number = seq_.nextLocalSequence();
+  for (const std::string& c : makeRecordable(bill)) {
+    logWarn("local bill " + std::to_string(bill.number) + " (Acct-Session-Id '" +
+            bill.acct_session_id + "'): " + c + ": the record cannot carry it");
+  }
   LocalBillCounters& lc = info_.local;
   ++lc.emitted;
   if (validLocalBillReason(uint8_t(bill.reason))) ++lc.by_reason[size_t(bill.reason)];

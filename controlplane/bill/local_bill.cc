@@ -306,6 +306,37 @@ bool validLocalBillReason(uint64_t v) { return v >= 1 && v <= kLocalBillReasonMa
 
 bool isLocalBillRecord(Bytes ber) { return !ber.empty() && ber[0] == 0xE1; }
 
+std::vector<std::string> makeRecordable(LocalBill& b) {
+  std::vector<std::string> changed;
+  if (b.ip.family == 4 && b.prefix_length != 0) {
+    b.prefix_length = 0;  // Framed-IP-Address: a host, no prefix (32 said the same)
+  }
+  if (b.ip.family != 4 && b.ip.family != 6 && (b.ip.family != 0 || b.prefix_length != 0)) {
+    changed.push_back("address of family " + std::to_string(b.ip.family) + " left out");
+    b.ip = IpAddress{};
+    b.prefix_length = 0;
+  }
+  if (b.prefix_length > 128) {
+    changed.push_back("prefix length " + std::to_string(b.prefix_length) + " left out");
+    b.prefix_length = 0;
+  }
+  for (auto [s, what] : {std::pair{&b.imsi, "IMSI"}, std::pair{&b.msisdn, "MSISDN"}}) {
+    if (s->size() > kMaxDigits || !allDigits(*s)) {
+      changed.push_back(std::string(what) + " '" + *s + "' (not 1-15 digits) left out");
+      s->clear();
+    }
+  }
+  for (auto [s, what] : {std::pair{&b.user_name, "User-Name"},
+                         std::pair{&b.nas_identifier, "NAS-Identifier"},
+                         std::pair{&b.acct_session_id, "Acct-Session-Id"}}) {
+    if (s->size() > kMaxText) {
+      changed.push_back(std::string(what) + " cut to 253 octets");
+      s->resize(kMaxText);
+    }
+  }
+  return changed;
+}
+
 std::string localBillProblem(const LocalBill& b) {
   if (b.acct_session_id.empty() || b.acct_session_id.size() > kMaxText) {
     return "Acct-Session-Id of " + std::to_string(b.acct_session_id.size()) + " octets (1-253)";
@@ -319,8 +350,9 @@ std::string localBillProblem(const LocalBill& b) {
   if (b.ip.family != 0 && b.ip.family != 4 && b.ip.family != 6) {
     return "address family " + std::to_string(b.ip.family);
   }
-  if (b.prefix_length > (b.ip.family == 4 ? 32 : 128)) {
-    return "prefix length " + std::to_string(b.prefix_length);
+  if (b.prefix_length > 128 || (b.ip.family == 4 && b.prefix_length != 0)) {
+    return "prefix length " + std::to_string(b.prefix_length) +
+           (b.ip.family == 4 ? " for an IPv4 address (0: none)" : "");
   }
   if (b.ip.family == 0 && b.prefix_length != 0) return "a prefix length without an address";
   for (int64_t ns : {b.start_ns, b.stop_ns}) {
@@ -446,7 +478,7 @@ Result<LocalBill> decodeLocalBill(Bytes data) {
   if (b.prefix_length != 0 && b.ip.family == 0) {
     return Error{"prefixLength without servedAddress"};
   }
-  if (b.ip.family == 4 && b.prefix_length > 32) {
+  if (b.ip.family == 4 && b.prefix_length != 0) {
     return Error{"prefixLength " + std::to_string(b.prefix_length) + " for an IPv4 address"};
   }
   return b;

@@ -53,7 +53,7 @@ struct LocalBill {
   std::string nas_identifier;   // node.id
   int64_t start_ns = 0, stop_ns = 0;   // wall clock, Unix ns
   uint32_t session_time_s = 0;  // elapsed (Acct-Session-Time)
-  IpAddress ip; uint8_t prefix_length = 0;   // Framed-IP-Address or Framed-IPv6-Prefix
+  IpAddress ip; uint8_t prefix_length = 0;   // Framed-IP-Address or Framed-IPv6-Prefix (0 for IPv4)
   uint64_t ul_octets = 0, dl_octets = 0, ul_packets = 0, dl_packets = 0;  // uplink = from the subscriber
   uint32_t terminate_cause = 0; // RFC 2866 Acct-Terminate-Cause value
   LocalBillReason reason = LocalBillReason::kStopUnanswered;
@@ -71,9 +71,17 @@ bool isLocalBillRecord(std::span<const uint8_t> ber);
 
 // What the record's constraints refuse (docs/asn1/TallyLocalBill.asn): acct_session_id empty
 // or over 253 octets, user_name / nas_identifier over 253, imsi / msisdn not 1-15 digits,
-// an address family other than 0/4/6, prefix_length over 32 (IPv4) / 128 (IPv6), times before
-// 2000 or from 2100 on (the TimeStamp's YY), a reason not in the list. "" when none.
+// an address family other than 0/4/6, a prefix_length with an IPv4 address (0: none) or over
+// 128, times before 2000 or from 2100 on (the TimeStamp's YY), a reason not in the list.
+// "" when none.
 std::string localBillProblem(const LocalBill& b);
+// What BillPool::emitLocalBill does before encoding, so that a field the record cannot carry
+// never costs the usage: an IPv4 address's prefix length set to 0 (32 means the same); an IMSI
+// or MSISDN that is not 1-15 digits, an address of an unknown family, a prefix length over 128
+// left out; strings over 253 octets cut. Returns what was changed (for the log), besides the
+// IPv4 prefix length. What it cannot mend (an empty Acct-Session-Id, a time outside
+// 2000-2099, a reason not in the list) localBillProblem() still refuses.
+std::vector<std::string> makeRecordable(LocalBill& b);
 
 // DER, appended to `out`. An error (nothing appended) for a bill localBillProblem() refuses.
 Result<bool> encodeLocalBill(const LocalBill& b, const TimeZone& tz, ber::DerWriter& out);

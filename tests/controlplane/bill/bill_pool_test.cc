@@ -1611,6 +1611,36 @@ TEST_F(LocalBillPoolTest, DroppedWhenTheCardIsFullCountedApartFromTheCdrBalance)
   EXPECT_EQ(f->header.lost_cdr_indicator, cdr::lostCdrIndicator(2));
 }
 
+TEST_F(LocalBillPoolTest, AFieldTheRecordCannotCarryIsLeftOutNotTheUsage) {
+  open();
+  LocalBill b = localBill(31, LocalBillReason::kStopUnanswered);
+  b.prefix_length = 32;          // IPv4 host
+  b.msisdn = "+49 170 1234567";  // not digits
+  const uint64_t n = pool_->emitLocalBill(b);
+  ASSERT_NE(n, 0u);
+  LocalBill unrecordable = localBill(32, LocalBillReason::kStopUnanswered);
+  unrecordable.acct_session_id.clear();  // nothing to mend it with: dropped, counted
+  EXPECT_EQ(pool_->emitLocalBill(unrecordable), 0u);
+  emit(4);  // 5 pooled: one file
+  tick();
+  settle();
+  std::vector<Decoded> cdrs;
+  std::vector<LocalBill> locals;
+  readAll(cf(), cdrs, locals);
+  ASSERT_EQ(locals.size(), 1u);
+  EXPECT_EQ(locals[0].number, n);
+  EXPECT_EQ(locals[0].prefix_length, 0);
+  EXPECT_TRUE(locals[0].msisdn.empty());
+  EXPECT_EQ(locals[0].ul_octets, b.ul_octets);
+  const PoolInformation info = pool_->information();
+  EXPECT_EQ(info.local.emitted, 2u);
+  EXPECT_EQ(info.local.kept, 1u);
+  EXPECT_EQ(info.local.dropped, 1u);
+  EXPECT_TRUE(info.local.balanced());
+  EXPECT_EQ(info.dropped[size_t(DropCause::kEncoding)].bills, 0u) << "not a CDR drop";
+  EXPECT_TRUE(info.balanced());
+}
+
 TEST_F(LocalBillPoolTest, DropOldestCountsOnlyCdrOctetsOfAFileWithALocalBill) {
   dropOldestWithALocalBill(false);
 }

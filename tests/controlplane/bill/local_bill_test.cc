@@ -301,6 +301,29 @@ TEST(LocalBill, EncoderRefusesWhatTheRecordCannotCarry) {
   EXPECT_TRUE(localBillProblem(full()).empty());
 }
 
+TEST(LocalBill, MakeRecordableMendsWhatItCanWithoutLosingTheUsage) {
+  LocalBill b = full();
+  b.prefix_length = 32;  // what a RADIUS client may keep for an IPv4 host
+  EXPECT_FALSE(localBillProblem(b).empty());
+  EXPECT_TRUE(makeRecordable(b).empty()) << "32 for IPv4 is no change worth a log line";
+  EXPECT_EQ(b.prefix_length, 0);
+  EXPECT_TRUE(localBillProblem(b).empty());
+  b.msisdn = "+49 170 1234567";
+  b.imsi = "0010101234567890";  // 16 digits
+  b.user_name.assign(300, 'u');
+  const std::vector<std::string> changed = makeRecordable(b);
+  EXPECT_EQ(changed.size(), 3u);
+  EXPECT_TRUE(b.msisdn.empty());
+  EXPECT_TRUE(b.imsi.empty());
+  EXPECT_EQ(b.user_name.size(), 253u);
+  EXPECT_EQ(b.ul_octets, full().ul_octets);
+  EXPECT_TRUE(localBillProblem(b).empty());
+  LocalBill empty_id = full();
+  empty_id.acct_session_id.clear();
+  makeRecordable(empty_id);
+  EXPECT_FALSE(localBillProblem(empty_id).empty()) << "nothing to mend an empty id with";
+}
+
 TEST(LocalBill, DecoderRefusesTruncatedMistaggedReorderedAndGarbageInput) {
   const std::vector<uint8_t> good = ber(full(), *TimeZone::utc());
   ASSERT_TRUE(decodeLocalBill(good).ok());
