@@ -10,7 +10,7 @@ PACKAGES=(
   openssh-server openssh-client tftpd-hpa tftp-hpa curl
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3 python3-scapy python3-yaml tshark
-  asn1c libabsl-dev freeradius-utils
+  asn1c libabsl-dev freeradius freeradius-utils
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -27,3 +27,9 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# On a machine with systemd the freeradius package starts a system-wide server on *:1812/1813;
+# tally's tests run their own FreeRADIUS from a private config on free 127.0.0.1 ports, so keep
+# the packaged one off (a no-op without systemd).
+if [[ " ${missing[*]} " == *" freeradius "* ]] && command -v systemctl >/dev/null; then
+  $SUDO systemctl disable --now freeradius >/dev/null 2>&1 || true
+fi
