@@ -17,10 +17,16 @@
 #       400-octet bills, on /var/tmp: the real disk); SFTP upload MiB/s of a 200 MiB bill file,
 #       tally's transport against OpenSSH sftp to the same local sshd, interleaved rounds
 #       (bench/sftp_bench.py; needs root)
+#   (h) RADIUS accounting: requests/s of tally's RadiusClient, driven like the poll thread
+#       (bench/radius_bench: a batch per poll_interval_ms, longest poll and poll-to-poll gap),
+#       against radclient -p 256 with the same requests to the same local FreeRADIUS (-f,
+#       stock and 4 MiB socket receive buffer), interleaved rounds; the detail file must hold
+#       exactly the answered requests (bench/radius_bench.py; needs root and freeradius)
 #
 # Usage: scripts/bench.sh [--quick] [--only LIST] [--keep DIR]
 #   --quick      smoke run: shorter runs, fewer sizes, smaller trace, one round
-#   --only LIST  comma-separated subset of: hotpath,poller,cdr,pipeline,config,storage,identity
+#   --only LIST  comma-separated subset of:
+#                hotpath,poller,cdr,pipeline,config,storage,identity,radius
 #   --keep DIR   copy the raw outputs (benchmark JSON, tallyd/testpmd logs) to DIR
 # Environment: BUILD_DIR (default build), TESTPMD (default dpdk-testpmd), PIPELINE_TRACES
 #   (subset of "small mid big": 8 K, 200 K, 1 M subscribers), PIPELINE_ROUNDS,
@@ -29,10 +35,10 @@
 # The machine is shared and noisy (2 vCPUs): compare figures of the same run (ratios).
 set -euo pipefail
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
-SECTIONS="hotpath,poller,cdr,pipeline,config,storage,identity"
+SECTIONS="hotpath,poller,cdr,pipeline,config,storage,identity,radius"
 KEEP=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -145,13 +151,14 @@ want cdr && targets+=(bench/cdr_bench)
 want pipeline && targets+=(tallyd tallyctl bench/hotpath_bench)
 want storage && targets+=(bench/journal_bench tests/upload_tool)
 want identity && targets+=(bench/identity_bench)
+want radius && targets+=(bench/radius_bench)
 if [[ ${#targets[@]} -gt 0 ]]; then
   if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
     log "configuring $BUILD_DIR"
     meson setup "$BUILD_DIR" "$ROOT" -Dbenchmarks=enabled >"$WORK/meson.log" 2>&1 ||
       { cat "$WORK/meson.log" >&2; exit 1; }
   fi
-  if want hotpath || want poller || want cdr || want pipeline || want identity; then
+  if want hotpath || want poller || want cdr || want pipeline || want identity || want radius; then
     known="$(ninja -C "$BUILD_DIR" -t targets all 2>/dev/null || true)"
     if ! grep -q '^bench/hotpath_bench:' <<<"$known"; then
       log "enabling the benchmarks option in $BUILD_DIR (needs libbenchmark-dev)"
@@ -819,5 +826,30 @@ EOF5
   else
     tail -5 "$WORK/identity.txt" >&2
     echo "  identity benchmark FAILED"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# (h) RADIUS accounting against FreeRADIUS, next to radclient (docs/performance.md, (h))
+# ---------------------------------------------------------------------------------------------
+if want radius; then
+  echo
+  echo "(h) RADIUS accounting, tally RadiusClient vs radclient -p 256, same FreeRADIUS 3.2"\
+    "(target: tally >= radclient req/s; no poll gap > 2 x poll_interval_ms = 200 ms)"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "  SKIPPED (needs root for the FreeRADIUS config copy)"
+  elif [[ ! -x /usr/sbin/freeradius || ! -x /usr/bin/radclient ]]; then
+    echo "  SKIPPED (apt-get install freeradius freeradius-utils)"
+  else
+    if [[ $QUICK -eq 1 ]]; then RB_ARGS=(--quick); else RB_ARGS=(--rounds 3 --requests 100000); fi
+    log "RADIUS benchmark (${RB_ARGS[*]})"
+    if run_limited 1800 "$WORK/radius.txt" "$PY" "$ROOT/bench/radius_bench.py" \
+        --bench "$BUILD_DIR/bench/radius_bench" --json "$WORK/radius.json" "${RB_ARGS[@]}"; then
+      sed -n '/^Summary/,$p' "$WORK/radius.txt" | sed 's/^/  /'
+    else
+      tail -20 "$WORK/radius.txt" >&2
+      sed -n '/^Summary/,$p' "$WORK/radius.txt" | sed 's/^/  /'
+      echo "  RADIUS benchmark FAILED (a run failed or the detail file did not match)"
+    fi
   fi
 fi

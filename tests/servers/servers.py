@@ -450,11 +450,18 @@ class FreeRadius:
       queue in the socket and are processed (recorded, answered late) after resume().
     - status_server: answer Status-Server (radiusd.conf security.status_server).
     - debug=True: `freeradius -X` (one thread, every packet logged); debug=False: `freeradius -f`
-      multi-threaded (`threads` workers) logging only the essentials — for benchmarks.
+      multi-threaded (`threads` workers, default 4) logging only the essentials — for benchmarks.
+    - recv_buff: the listening sockets' SO_RCVBUF in octets (listen { recv_buff }; the kernel caps
+      it at net.core.rmem_max). Default: the system's (net.core.rmem_default, 208 KiB here: about
+      180 small datagrams — a burst of more requests than that overflows it and the excess is
+      dropped by the kernel, counted in /proc/net/snmp Udp RcvbufErrors).
+
+    Ports: acct_port (also `port`), auth_port. Files: detail_path, out_path (the server's output,
+    log()). Started with start(port=None) or as a context manager; stop() by PID.
     """
 
     def __init__(self, secret="testing123", status_server=True, noanswer_users=("noanswer",),
-                 delay_users=(), debug=True, delay_s=2.0, threads=None):
+                 delay_users=(), debug=True, delay_s=2.0, threads=None, recv_buff=None):
         self.secret = secret
         self.status_server = status_server
         self.noanswer_users = tuple(noanswer_users)
@@ -462,6 +469,7 @@ class FreeRadius:
         self.debug = debug
         self.delay_s = delay_s
         self.threads = threads
+        self.recv_buff = recv_buff
         self.proc = None
         self.dir = None
         self.acct_port = None
@@ -572,6 +580,7 @@ class FreeRadius:
             # The stock exec instance has wait = no, which refuses the %{exec:...} xlat.
             f.write("exec exec_sleep {\n\twait = yes\n\tinput_pairs = request\n"
                     "\tshell_escape = yes\n\ttimeout = 30\n}\n")
+        rb = "\t\trecv_buff = %d\n" % self.recv_buff if self.recv_buff else ""
         hooks = ""
         for u in self.noanswer_users:
             hooks += '\t\tif (&User-Name == "%s") {\n\t\t\tdo_not_respond\n\t\t}\n' % u
@@ -585,12 +594,12 @@ class FreeRadius:
 		type = auth
 		ipaddr = 127.0.0.1
 		port = %(auth)d
-	}
+%(rb)s	}
 	listen {
 		type = acct
 		ipaddr = 127.0.0.1
 		port = %(acct)d
-	}
+%(rb)s	}
 	authorize {
 		ok
 	}
@@ -608,7 +617,7 @@ class FreeRadius:
 		ok
 	}
 }
-""" % {"auth": self.auth_port, "acct": self.acct_port, "hooks": hooks})
+""" % {"auth": self.auth_port, "acct": self.acct_port, "hooks": hooks, "rb": rb})
         for sub in ("log", "run"):
             for root, dirs, files in os.walk(self.path(sub)):
                 shutil.chown(root, "freerad", "freerad")
