@@ -616,6 +616,29 @@ void Poller::checkIdle() {
   }
 }
 
+void Poller::sendRefusal(const IpAddress& key, bool refuse, Session* ending) {
+  std::vector<bool> holds(workers_.size(), false);
+  if (ending != nullptr) {
+    for (auto [w, slot] : ending->slots) {
+      holds[w] = true;
+    }
+    // The releases of its slots carry the change (one step on each worker holding one).
+    release_refusal_ = refuse ? 1 : -1;
+    endSessionInternal(ending, refuse ? EndCause::kRadius : EndCause::kManagement, true);
+    release_refusal_ = 0;
+  }
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    if (holds[w]) {
+      continue;
+    }
+    C2wCommand c;
+    c.type = refuse ? C2wType::kRefuse : C2wType::kAdmit;
+    c.key = key;
+    workers_[w].pending_commands.push_back(c);
+    sendCommands(workers_[w]);
+  }
+}
+
 bool Poller::refuse(const IpAddress& key) {
   if (refused_.count(key) != 0) {
     return true;
@@ -626,19 +649,8 @@ bool Poller::refuse(const IpAddress& key) {
   }
   refused_.insert(key);
   refused_v6_ += key.family == 6;
-  // The refusal reaches each worker before the release of the session's slots (one queue per
-  // worker, in order): nothing counted after the release is forwarded.
-  for (Worker& wk : workers_) {
-    C2wCommand c;
-    c.type = C2wType::kRefuse;
-    c.key = key;
-    wk.pending_commands.push_back(c);
-    sendCommands(wk);
-  }
   auto it = by_key_.find(key);
-  if (it != by_key_.end()) {
-    endSessionInternal(it->second, EndCause::kRadius, true);
-  }
+  sendRefusal(key, true, it != by_key_.end() ? it->second : nullptr);
   return true;
 }
 
@@ -647,18 +659,10 @@ bool Poller::admit(const IpAddress& key) {
     return false;
   }
   refused_v6_ -= key.family == 6;
-  for (Worker& wk : workers_) {
-    C2wCommand c;
-    c.type = C2wType::kAdmit;
-    c.key = key;
-    wk.pending_commands.push_back(c);
-    sendCommands(wk);
-  }
-  // The refused pseudo-session ends; the next packet learns a billed one.
+  // The refused pseudo-session ends with the admission; the next packet learns a billed one.
   auto it = by_key_.find(key);
-  if (it != by_key_.end() && !it->second->billed) {
-    endSessionInternal(it->second, EndCause::kManagement, true);
-  }
+  sendRefusal(key, false,
+              it != by_key_.end() && !it->second->billed ? it->second : nullptr);
   return true;
 }
 
@@ -694,6 +698,7 @@ void Poller::endSessionInternal(Session* s, EndCause cause, bool workers_running
     cmd.type = C2wType::kReleaseSlot;
     cmd.slot = slot;
     cmd.key = s->key;
+    cmd.refusal = release_refusal_;
     workers_[w].pending_commands.push_back(cmd);
   }
   for (Worker& wk : workers_) {

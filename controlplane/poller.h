@@ -320,6 +320,11 @@ class Poller {
   std::unordered_map<IpAddress, SubscriberIdentity, KeyHash> identities_;  // by subscriber key
   std::unordered_set<IpAddress, KeyHash> refused_;  // RADIUS start_fail offline
   uint64_t refused_v6_ = 0;
+  // Set while refuse()/admit() end a session: its slot releases carry the refusal (+1) or the
+  // admission (-1) (C2wCommand::refusal).
+  int8_t release_refusal_ = 0;
+  // refuse()/admit(): the change to every worker, with the release on those holding a slot.
+  void sendRefusal(const IpAddress& key, bool refuse, Session* ending);
   uint64_t identities_applied_ = 0;  // to sessions (at their opening or live)
   static void applyIdentity(Session& s, const SubscriberIdentity& id, uint8_t default_cc);
   std::map<UsageKey, FlowCounters> archive_;  // usage of finished billed sessions

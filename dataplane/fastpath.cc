@@ -521,6 +521,9 @@ void FastPath::handleCommands(C2wQueue& c2w) noexcept {
     if (cmd.type != C2wType::kReleaseSlot) {
       continue;
     }
+    if (cmd.refusal != 0) {
+      setRefused(cmd.key, cmd.refusal > 0);
+    }
     if (cmd.slot >= plan_.geometry.slots) {
       continue;
     }

@@ -35,6 +35,10 @@ struct C2wCommand {
   C2wType type = C2wType::kReleaseSlot;
   uint32_t slot = 0;
   IpAddress key;
+  // kReleaseSlot only: +1 refuse `key` (as kRefuse) or -1 admit it (as kAdmit) in the same
+  // step as the release, so that no packet falls between the two (one counted in the released
+  // slot but not forwarded, or forwarded but counted as refused).
+  int8_t refusal = 0;
 };
 
 constexpr size_t kW2cQueueSize = 65536;

@@ -294,6 +294,35 @@ TEST_F(FastPathTest, RefusedSubscriberFramesAreFlaggedAndStillCounted) {
   EXPECT_EQ(fp_->refusedCount(), 1u);
 }
 
+// A release that carries the refusal (or the admission) changes both in one step: the packet
+// after it is flagged and in a new slot (or unflagged and in a new slot).
+TEST_F(FastPathTest, ReleaseCarryingARefusalChangesBothInOneStep) {
+  auto up = ipv4Frame("10.0.0.4", "198.51.100.9", 6, 1000, 80, 100);
+  send(up);
+  const uint32_t old_slot = slotOf("10.0.0.4");
+  drain();
+  C2wCommand c{C2wType::kReleaseSlot, old_slot, *parseIpAddress("10.0.0.4")};
+  c.refusal = 1;
+  c2w_->push(c);
+  fp_->handleCommands(*c2w_);
+  EXPECT_EQ(fp_->refusedCount(), 1u);
+  EXPECT_EQ(slotOf("10.0.0.4"), SlotTable::kNone);
+  const uint8_t* p = up.data();
+  uint32_t len = uint32_t(up.size());
+  EXPECT_EQ(fp_->stageBurst(&p, &len, 1), 1u);
+  fp_->flush();
+  const uint32_t pseudo_slot = slotOf("10.0.0.4");
+  ASSERT_NE(pseudo_slot, SlotTable::kNone);
+  drain();
+  c = C2wCommand{C2wType::kReleaseSlot, pseudo_slot, *parseIpAddress("10.0.0.4")};
+  c.refusal = -1;
+  c2w_->push(c);
+  fp_->handleCommands(*c2w_);
+  EXPECT_EQ(fp_->refusedCount(), 0u);
+  EXPECT_EQ(slotOf("10.0.0.4"), SlotTable::kNone);
+  EXPECT_EQ(fp_->stageBurst(&p, &len, 1), 0u);
+}
+
 // The IPv6 refusal set: many prefixes in and out (deletion by backward shift keeps every
 // remaining member findable), checked against a std::set.
 TEST_F(FastPathTest, RefusedIpv6PrefixesStayExactThroughManyInsertsAndRemovals) {
