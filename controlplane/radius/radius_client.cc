@@ -22,9 +22,11 @@
 //   request that is answered, or whose timer moved, leaves its old entry behind; an entry
 //   counts only when its sequence is still the request's. run() costs O(due · log n); the
 //   heap is rebuilt when stale entries outnumber live ones, so it stays O(outstanding).
-// - No live server: a request is completed at once with kNoServer, at submit() and again when
-//   it leaves the queue (a server may have died while it waited). Nothing is queued "for
-//   later": the caller (a local bill) decides, not a queue that would grow without bound.
+// - No live server: a request waits in the (bounded) queue for a server to come back, but no
+//   longer than it would have taken to try every server (servers x (1 + retries) x timeout_ms
+//   from its submission); then it completes with kNoServer. A dead server that answers
+//   Status-Server is probed at once, so a server marked dead by one unlucky request (a user
+//   it never answers) is back within a probe's round trip and the waiting requests go out.
 //   A request already sent that runs out of servers completes with kNoAnswer.
 // - Late answers: per (socket, Identifier) the last kLateDepth (socket, Identifier,
 //   authenticator) of requests that completed, answered or not, and of probes replaced by the
@@ -48,9 +50,10 @@
 // - Transmissions to a server the request failed over from are remembered as late (the brief
 //   of this client): their answers are counted kLate and do not complete the request, which
 //   is in the next server's hands by then.
-// - Only a probe's answer (or the end of the hold-down without Status-Server) revives a dead
-//   server; answers to requests still in flight on it complete them but do not shorten the
-//   hold-down (RFC 5997 §4: the probe is what says the server is back).
+// - Only a probe's answer (or, without Status-Server, the end of the hold-down) revives a dead
+//   server; answers to requests still in flight on it complete them but do not revive it
+//   (RFC 5997 §4: the probe is what says the server is back). With Status-Server the probing
+//   starts the moment the server is marked dead (kProbing) and hold_down_ms does not apply.
 
 namespace tally::radius {
 
@@ -443,8 +446,18 @@ struct ClientEngine::Impl {
   void markDead(int s, const std::string& why) {
     Server& sv = servers[size_t(s)];
     setState(s, ServerState::kDead);
-    sv.dead_until_ns = clock.monotonicNs() + int64_t{opt.hold_down_ms} * kNsPerMs;
     ++sv.st.marked_dead;
+    if (sv.opt.status_server) {
+      // Probed from now on (run() sends the first probe at once); alive on an answer.
+      sv.dead_until_ns = clock.monotonicNs();
+      setState(s, ServerState::kProbing);
+      sv.next_probe_ns = sv.dead_until_ns;
+      logWarn("radius: server " + sv.name + " marked dead: " + why +
+              "; probing it with Status-Server every " + std::to_string(opt.probe_interval_ms) +
+              " ms");
+      return;
+    }
+    sv.dead_until_ns = clock.monotonicNs() + int64_t{opt.hold_down_ms} * kNsPerMs;
     logWarn("radius: server " + sv.name + " marked dead: " + why + "; held down " +
             std::to_string(opt.hold_down_ms) + " ms");
   }
@@ -784,10 +797,6 @@ struct ClientEngine::Impl {
       cancelInterims(q.r.session);
     }
     refreshStates(now);
-    if (firstAlive(-1) < 0) {
-      complete(slot, Outcome::kNoServer, -1);
-      return;
-    }
     if (queued > opt.queue_limit) {
       complete(slot, Outcome::kQueueFull, -1);
       return;
@@ -828,9 +837,10 @@ struct ClientEngine::Impl {
       }
       const int s = firstAlive(-1);
       if (s < 0) {
-        queue.pop_front();
-        complete(slot, Outcome::kNoServer, -1);
-        continue;
+        // No live server: the oldest wait while their budget lasts (expireQueued()); the
+        // queue moves again when a server comes alive (setState).
+        queue_ready_ns = kNever;
+        break;
       }
       Req& q = reqs[slot];
       q.server = s;
@@ -876,12 +886,6 @@ struct ClientEngine::Impl {
   void run() {
     const int64_t now = clock.monotonicNs();
     refreshStates(now);
-    for (int s = 0; s < int(servers.size()); ++s) {
-      Server& sv = servers[size_t(s)];
-      if (sv.st.state == ServerState::kProbing && now >= sv.next_probe_ns) {
-        sendProbe(s, now);
-      }
-    }
     // Would-block retransmissions: this run, whatever their timer says.
     std::vector<std::pair<uint32_t, uint64_t>> retry;
     retry.swap(send_retry);
@@ -903,7 +907,47 @@ struct ClientEngine::Impl {
       q.timer_seq = 0;  // this entry is consumed; advance() sets the next one
       advance(t.slot, now);
     }
+    // Probes after the timers: a server marked dead just now is probed in this same run.
+    for (int s = 0; s < int(servers.size()); ++s) {
+      Server& sv = servers[size_t(s)];
+      if (sv.st.state == ServerState::kProbing && now >= sv.next_probe_ns) {
+        sendProbe(s, now);
+      }
+    }
     drainQueue(now);
+    expireQueued(now);
+  }
+
+  // The time a request may take: every transmission on every server.
+  int64_t budgetNs() const {
+    return int64_t(servers.size()) * int64_t(opt.retries + 1) * int64_t(opt.timeout_ms) *
+           kNsPerMs;
+  }
+
+  // Queued requests that waited their whole budget for a live server: kNoServer. The queue is
+  // in submission order, so only its front can be due.
+  void expireQueued(int64_t now) {
+    while (!queue.empty()) {
+      auto [slot, serial] = queue.front();
+      if (!current(slot, serial) || reqs[slot].phase != Phase::kQueued) {
+        queue.pop_front();
+        continue;
+      }
+      if (now - reqs[slot].submit_ns < budgetNs()) {
+        break;
+      }
+      queue.pop_front();
+      complete(slot, Outcome::kNoServer, -1);
+    }
+  }
+
+  int64_t queueDeadline() const {
+    for (auto [slot, serial] : queue) {
+      if (current(slot, serial) && reqs[slot].phase == Phase::kQueued) {
+        return reqs[slot].submit_ns + budgetNs();
+      }
+    }
+    return kNever;
   }
 
   int64_t nextDue() const {
@@ -918,6 +962,9 @@ struct ClientEngine::Impl {
       } else if (queue_ready_ns != kNever) {
         due = std::min(due, queue_ready_ns);
       }
+    }
+    if (queued > 0) {
+      due = std::min(due, queueDeadline());
     }
     // The heap top may be stale (its request answered); waking for it early is harmless.
     if (!timers.empty()) {

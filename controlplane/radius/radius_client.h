@@ -23,11 +23,12 @@
 //   request completes with kNoAnswer. ECONNREFUSED on a server's socket counts as that
 //   transmission's timeout at once.
 // - A server is marked dead when a request used up its transmissions there and no valid
-//   response came from that server since that request was first sent to it. A dead server is
-//   held down for hold_down_ms; then (status_server) probed with Status-Server every
-//   probe_interval_ms until a valid answer marks it alive, or (no status_server) alive again.
-//   New requests go to the first live server in order. When no server is live a request
-//   completes at once with kNoServer.
+//   response came from that server since that request was first sent to it. A dead server
+//   with status_server is probed with Status-Server at once and every probe_interval_ms until
+//   a valid answer marks it alive; one without is held down for hold_down_ms, then alive
+//   again. New requests go to the first live server in order. When no server is live a
+//   request waits in the queue, at most its budget (servers x (1 + retries) x timeout_ms from
+//   its submission), then completes with kNoServer.
 // - A response is matched by (socket, Identifier) and checked (radius_codec.h verifyResponse)
 //   against any transmission of the request still remembered; datagrams from a source other
 //   than the socket's server, unparsable ones, unknown Identifiers, wrong codes and wrong
@@ -67,8 +68,8 @@ struct ClientOptions {
   std::vector<ServerOptions> servers;  // 1..8, in order of preference
   uint32_t timeout_ms = 3000;          // wait for the answer to one transmission
   uint32_t retries = 3;                // retransmissions per server: 1 + retries sends
-  uint32_t hold_down_ms = 30000;       // a dead server is not used for this long
-  uint32_t probe_interval_ms = 5000;   // Status-Server probes of a dead server after its hold-down
+  uint32_t hold_down_ms = 30000;       // a dead server without Status-Server: not used this long
+  uint32_t probe_interval_ms = 5000;   // Status-Server probes of a dead server
   size_t max_outstanding = 4096;       // requests in flight at once, all servers
   size_t queue_limit = 262144;         // requests waiting to be sent
 };
@@ -76,7 +77,7 @@ struct ClientOptions {
 enum class Outcome : uint8_t {
   kAnswered = 0,  // a valid Accounting-Response
   kNoAnswer,      // every transmission to every live server went unanswered
-  kNoServer,      // no server was live when it was due to be sent: not sent
+  kNoServer,      // no server came alive within the request's budget: not sent
   kQueueFull,     // refused at submit: queue_limit requests were waiting (back-pressure)
   kCancelled,     // an Interim-Update superseded by its session's Stop
   kShutdown,      // the client stopped before it completed

@@ -290,8 +290,9 @@ TEST(ClientEngine, EachServerGetsOnePlusRetriesThenFailOverThenNoAnswer) {
   }
   EXPECT_EQ(h.sentTo(0).size(), 3u);
   EXPECT_EQ(h.sentTo(1).size(), 0u);
-  h.advance(100);  // third timeout on server 1: fail over
-  EXPECT_EQ(h.sentTo(0).size(), 3u);
+  h.advance(100);  // third timeout on server 1: fail over, server 1 dead and probed
+  ASSERT_EQ(h.sentTo(0).size(), 4u);
+  EXPECT_EQ(parse(h.sentTo(0)[3]).packet.code, Code::kStatusServer);
   auto s2 = h.sentTo(1);
   ASSERT_EQ(s2.size(), 1u);
   EXPECT_EQ(verifyRequest(parse(s2[0]), kSecret2), ResponseCheck::kOk);
@@ -346,73 +347,60 @@ TEST(ClientEngine, AServerIsMarkedDeadOnlyWhenNothingValidCameFromItMeanwhile) {
   h.advance(100);
   h.advance(100);
   EXPECT_EQ(h.stats().servers[0].marked_dead, 1u);
-  EXPECT_EQ(h.stats().servers[0].state, ServerState::kDead);
+  EXPECT_EQ(h.stats().servers[0].state, ServerState::kProbing);  // dead, probed at once
 }
 
-TEST(ClientEngine, HoldDownThenStatusServerProbeRevivesTheServer) {
+TEST(ClientEngine, DeadServerIsProbedAtOnceAndAnAnswerRevivesIt) {
   Harness h(2, [](ClientOptions& o) {
     o.retries = 0;
     o.timeout_ms = 100;
-    o.hold_down_ms = 5000;
+    o.hold_down_ms = 5000;  // not for a server that answers Status-Server
     o.probe_interval_ms = 1000;
   });
   h.submit(1);
   h.step();
-  h.advance(100);  // dead, fail-over
-  EXPECT_EQ(h.stats().servers[0].state, ServerState::kDead);
-  ASSERT_EQ(h.sentTo(1).size(), 1u);
-  h.answer(1, h.sentTo(1)[0]);
-  h.step();
-  // New requests skip the dead server.
-  h.submit(2);
-  h.step();
-  EXPECT_EQ(h.sentTo(0).size(), 1u);
-  ASSERT_EQ(h.sentTo(1).size(), 2u);
-  h.answer(1, h.sentTo(1)[1]);
-  h.step();
-  EXPECT_EQ(h.completions.size(), 2u);
-  EXPECT_EQ(h.completions[1].server, 1);
-  // Hold-down not over: no probe.
-  h.advance(4999);
-  EXPECT_EQ(h.sentTo(0).size(), 1u);
-  EXPECT_EQ(h.stats().servers[0].state, ServerState::kDead);
-  h.advance(1);  // 5000 ms since marked dead
+  h.advance(100);  // dead, fail-over; probed at once
   EXPECT_EQ(h.stats().servers[0].state, ServerState::kProbing);
+  EXPECT_EQ(h.stats().servers[0].marked_dead, 1u);
   auto s1 = h.sentTo(0);
   ASSERT_EQ(s1.size(), 2u);
   ParsedPacket probe = parse(s1[1]);
   EXPECT_EQ(probe.packet.code, Code::kStatusServer);
   EXPECT_NE(probe.packet.find(attr::kMessageAuthenticator), nullptr);
   EXPECT_EQ(verifyRequest(probe, kSecret1), ResponseCheck::kOk);
-  // Unanswered: another probe after probe_interval_ms; requests still avoid the server.
-  h.submit(3);
+  ASSERT_EQ(h.sentTo(1).size(), 1u);
+  h.answer(1, h.sentTo(1)[0]);
   h.step();
-  EXPECT_EQ(h.sentTo(1).size(), 3u);
-  h.answer(1, h.sentTo(1)[2]);
-  h.advance(1000);
+  // New requests skip the server being probed.
+  h.submit(2);
+  h.step();
+  EXPECT_EQ(h.sentTo(0).size(), 2u);
+  ASSERT_EQ(h.sentTo(1).size(), 2u);
+  h.answer(1, h.sentTo(1)[1]);
+  h.step();
+  EXPECT_EQ(h.completions.size(), 2u);
+  EXPECT_EQ(h.completions[1].server, 1);
+  // Unanswered: the next probe after probe_interval_ms, not before.
+  h.advance(999);
+  EXPECT_EQ(h.sentTo(0).size(), 2u);
+  h.advance(1);
   s1 = h.sentTo(0);
   ASSERT_EQ(s1.size(), 3u);
   ParsedPacket probe2 = parse(s1[2]);
   EXPECT_EQ(probe2.packet.code, Code::kStatusServer);
   EXPECT_NE(probe2.packet.authenticator, probe.packet.authenticator);
   EXPECT_EQ(h.stats().servers[0].probes_sent, 2u);
-  // The answer (Access-Accept, as on an authentication port) to the current probe revives it.
+  // The answer (Access-Accept, as on an authentication port) to the current probe revives it,
+  // long before hold_down_ms.
   h.sock(0)->deliver(kS1, answerTo(s1[2], kSecret1, Code::kAccessAccept));
   h.step();
-  ClientStats st = h.stats();
-  EXPECT_EQ(st.servers[0].state, ServerState::kAlive);
-  EXPECT_EQ(st.servers[0].probes_answered, 1u);
-  // The old probe's answer now: late.
-  h.sock(0)->deliver(kS1, answerTo(s1[1], kSecret1));
-  h.step();
-  EXPECT_EQ(h.dropped(DropReason::kLate), 1u);
-  // New requests go to server 1 again.
-  h.submit(4);
+  EXPECT_EQ(h.stats().servers[0].state, ServerState::kAlive);
+  EXPECT_EQ(h.stats().servers[0].probes_answered, 1u);
+  h.submit(3);
   h.step();
   s1 = h.sentTo(0);
   ASSERT_EQ(s1.size(), 4u);
   EXPECT_EQ(parse(s1[3]).packet.code, Code::kAccountingRequest);
-  EXPECT_EQ(h.sentTo(1).size(), 3u);
 }
 
 TEST(ClientEngine, AProbeAnswerWithAWrongSecretDoesNotRevive) {
@@ -456,23 +444,45 @@ TEST(ClientEngine, WithoutStatusServerTheServerIsAliveAgainAfterHoldDown) {
   EXPECT_EQ(parse(s1[1]).packet.code, Code::kAccountingRequest);
 }
 
-TEST(ClientEngine, NoLiveServerCompletesAtOnceWithNoServer) {
+TEST(ClientEngine, WithNoLiveServerARequestWaitsItsBudgetThenNoServer) {
   Harness h(1, [](ClientOptions& o) {
-    o.retries = 0;
+    o.retries = 1;
     o.timeout_ms = 100;
+    o.probe_interval_ms = 1000;
   });
   h.submit(1);
   h.step();
   h.advance(100);
+  h.advance(100);
   ASSERT_EQ(h.completions.size(), 1u);
   EXPECT_EQ(h.completions[0].outcome, Outcome::kNoAnswer);
+  EXPECT_EQ(h.stats().servers[0].state, ServerState::kProbing);
+  // Waits (not sent: no live server) for its budget, 1 server x 2 x 100 ms.
   h.submit(2);
-  h.engine->takeCompletions(h.completions);
+  h.step();
+  h.advance(199);
+  EXPECT_EQ(h.completions.size(), 1u);
+  EXPECT_EQ(h.engine->nextDueMonoNs(), h.clock.monotonicNs() + 1000000);  // no busy wait
+  h.advance(1);
   ASSERT_EQ(h.completions.size(), 2u);
   EXPECT_EQ(h.completions[1].outcome, Outcome::kNoServer);
   EXPECT_EQ(h.completions[1].transmissions, 0u);
+  // Revived while a request waits: it goes out then.
+  h.submit(3);
   h.step();
-  EXPECT_EQ(h.sentTo(0).size(), 1u);
+  auto s0 = h.sentTo(0);
+  const size_t probes = s0.size();
+  ASSERT_EQ(parse(s0.back()).packet.code, Code::kStatusServer);
+  h.advance(50);
+  h.sock(0)->deliver(kS1, answerTo(s0.back(), kSecret1, Code::kAccountingResponse));
+  h.step();
+  s0 = h.sentTo(0);
+  ASSERT_EQ(s0.size(), probes + 1);
+  EXPECT_EQ(parse(s0.back()).packet.code, Code::kAccountingRequest);
+  h.answer(0, s0.back());
+  h.step();
+  ASSERT_EQ(h.completions.size(), 3u);
+  EXPECT_EQ(h.completions[2].outcome, Outcome::kAnswered);
   EXPECT_TRUE(h.engine->idle());
 }
 
@@ -697,7 +707,8 @@ TEST(ClientEngine, RefusedSendsFailOverAtOnce) {
   ClientStats st = h.stats();
   EXPECT_EQ(st.servers[0].unreachable, 3u);
   EXPECT_EQ(st.servers[0].failovers_from, 1u);
-  EXPECT_EQ(st.servers[0].state, ServerState::kDead);
+  EXPECT_EQ(st.servers[0].marked_dead, 1u);
+  EXPECT_EQ(st.servers[0].state, ServerState::kProbing);
   h.answer(1, h.sentTo(1)[0]);
   h.step();
   ASSERT_EQ(h.completions.size(), 1u);
@@ -1097,9 +1108,11 @@ TEST(RadiusClient, ASilentServerEndsInNoAnswerAfterTheExpectedTransmissions) {
   EXPECT_EQ(done[0].outcome, Outcome::kNoAnswer);
   EXPECT_EQ(done[0].transmissions, 2u);
   EXPECT_GE(ms, 200);
-  EXPECT_EQ(server.received(), 2u);
+  // 2 Accounting-Requests, then (the server marked dead) Status-Server probes.
+  EXPECT_GE(server.received(), 2u);
   ASSERT_TRUE(waitFor([&] { return client.stats().servers[0].marked_dead == 1; }, 1000));
-  // With the only server dead, the next request is refused at once.
+  // With the only server dead (its probes unanswered), the next request waits its budget
+  // (2 x 100 ms), then kNoServer.
   client.submit(clientRequest(2, clock));
   ASSERT_TRUE(waitFor(
       [&] {
