@@ -154,6 +154,9 @@ bool Daemon::finish() {
   if (stopped_at_ns_ == 0) {
     stopped_at_ns_ = clock_.monotonicNs();
   }
+  if (radius_) {
+    radius_->beginShutdown();  // the Stops of the final harvest say NAS-Reboot
+  }
   conserved_ = poller_->finalHarvest();
   if (radius_) {
     // Every session has ended and its Stop is submitted: wait for the answers within the

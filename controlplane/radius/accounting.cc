@@ -145,7 +145,42 @@ RadiusAccounting::RadiusAccounting(const Config& config, const Clock& clock,
       boot_(boot),
       interim_ns_(int64_t(config.accounting.radius ? config.accounting.radius->interim_interval_s
                                                    : 0) *
-                  kNsPerS) {}
+                  kNsPerS) {
+  // RFC 2866 §5.1 Accounting-On: this NAS (re)started; a server may close what it still holds
+  // open for it (sessions of a run that ended without their Stops, e.g. a crash).
+  submitOnOff(AcctStatusType::kAccountingOn);
+  flushSubmissions();
+}
+
+void RadiusAccounting::submitOnOff(AcctStatusType type) {
+  Acct nas;
+  char id[64];
+  std::snprintf(id, sizeof id, "-%08" PRIx32 "-%012" PRIx64, boot_, uint64_t{0});
+  nas.acct_session_id = config_.node.id + id;
+  std::vector<Attribute> attrs;
+  if (auto a = makeText(attr::kAcctSessionId, nas.acct_session_id); a.ok()) {
+    attrs.push_back(std::move(*a));
+  }
+  const IpAddress& addr = config_.node.address;
+  if (addr.family == 4) {
+    attrs.push_back(makeIpv4(attr::kNasIpAddress, addr.v4));
+  } else if (addr.family == 6) {
+    attrs.push_back(makeIpv6(attr::kNasIpv6Address, addr.v6));
+  }
+  if (auto n = makeText(attr::kNasIdentifier, config_.node.id); n.ok()) {
+    attrs.push_back(std::move(*n));
+  }
+  attrs.push_back(makeInteger(attr::kAcctStatusType, uint32_t(type)));
+  attrs.push_back(makeInteger(attr::kEventTimestamp, uint32_t(clock_.wallNs() / kNsPerS)));
+  // Session 0 is no session's: its completion settles nothing.
+  Request r;
+  r.tag = uint64_t(type);
+  r.session = 0;
+  r.type = type;
+  r.attributes = std::move(attrs);
+  r.event_mono_ns = clock_.monotonicNs();
+  outbox_.push_back(std::move(r));
+}
 
 RadiusAccounting::~RadiusAccounting() {
   if (client_) {
@@ -292,7 +327,9 @@ void RadiusAccounting::onEnd(const Session& s, EndCause cause, int64_t now_ns) {
   Acct& a = it->second;
   a.ended = true;
   a.stop_wall_ns = now_ns;
-  a.terminate_cause = terminateCauseOf(cause);
+  a.terminate_cause = shutting_down_ && cause == EndCause::kManagement
+                          ? uint32_t(AcctTerminateCause::kNasReboot)
+                          : terminateCauseOf(cause);
   if (a.fallback) {
     // No RADIUS request for a session that fell back: its usage goes to a local bill only.
     writeLocalBill(s.id, a, a.fallback_reason);
@@ -492,8 +529,18 @@ uint64_t RadiusAccounting::drain(int64_t limit_ns) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
-  client_->stop();  // what is left completes with kShutdown
   completions_.clear();
+  if (client_->pending() == 0) {
+    submitOnOff(AcctStatusType::kAccountingOff);
+    flushSubmissions();
+    while (client_->pending() != 0 && clock_.monotonicNs() < deadline) {
+      client_->drainCompletions(completions_);
+      if (client_->pending() != 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+  }
+  client_->stop();  // what is left completes with kShutdown
   client_->drainCompletions(completions_);
   for (const Completion& c : completions_) {
     settle(c);

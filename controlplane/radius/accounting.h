@@ -4,8 +4,9 @@
 // (radius_client.h, its own thread) and turns the client's answers into what semantics.md §4
 // asks for:
 //
-//   onOpen  -> Start             onTick -> Interim-Update every interim_interval (spread)
-//   onEnd   -> Stop              completions -> local bills, refusals, ends (below)
+//   start   -> Accounting-On     onTick -> Interim-Update every interim_interval (spread)
+//   onOpen  -> Start             completions -> local bills, refusals, ends (below)
+//   onEnd   -> Stop              drain (daemon stop) -> the Stops answered, Accounting-Off
 //
 // - Usage is the sum of the poller's deltas over every rating group: Acct-Input-* = uplink
 //   (from the subscriber), Acct-Output-* = downlink, 64-bit with Gigawords.
@@ -111,10 +112,13 @@ class RadiusAccounting final : public SessionObserver {
   // After each poll (control-plane thread): the refusals, admissions and ends that answers
   // asked for.
   void applyActions();
+  // The daemon is stopping: the Stops of the sessions ended from now on say NAS-Reboot.
+  void beginShutdown() { shutting_down_ = true; }
   // At daemon stop, after the final harvest (every session has ended, its Stop submitted):
   // waits until every request is answered or has failed over every server (the client's retry
   // budget), writing local bills for the Stops that failed; after `limit_ns` the rest are
-  // abandoned (local bills, reason shutdown). Returns the Stops settled by a local bill.
+  // abandoned (local bills, reason shutdown). Then an Accounting-Off (RFC 2866 §5.1) is sent
+  // and waited for within what is left of the limit. Returns the Stops settled by a local bill.
   uint64_t drain(int64_t limit_ns);
 
   AccountingStats stats() const;
@@ -149,6 +153,7 @@ class RadiusAccounting final : public SessionObserver {
   void submit(uint64_t session, Kind kind, AcctStatusType type, std::vector<Attribute> attrs);
   void flushSubmissions();
   void settle(const Completion& c);
+  void submitOnOff(AcctStatusType type);  // Accounting-On at start, Accounting-Off at stop
   void writeLocalBill(uint64_t session, const Acct& a, bill::LocalBillReason reason);
   static uint32_t terminateCauseOf(EndCause c);
 
@@ -172,6 +177,7 @@ class RadiusAccounting final : public SessionObserver {
   };
   std::unordered_map<IpAddress, Refusal, IpAddressHash> refused_;
   AccountingStats stats_;
+  bool shutting_down_ = false;
 };
 
 }  // namespace tally::radius

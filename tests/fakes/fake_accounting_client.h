@@ -16,12 +16,25 @@ class FakeAccountingClient final : public radius::AccountingClient {
     bool completed = false;
   };
 
+  // Accounting-On/Off are kept apart (onOff()) and answered at once, so that requests()
+  // holds the sessions' requests only.
   void submit(std::vector<radius::Request>& batch) override {
     for (radius::Request& r : batch) {
+      if (r.type == radius::AcctStatusType::kAccountingOn ||
+          r.type == radius::AcctStatusType::kAccountingOff) {
+        radius::Completion c;
+        c.tag = r.tag;
+        c.type = r.type;
+        c.outcome = radius::Outcome::kAnswered;
+        ready_.push_back(c);
+        on_off_.push_back(std::move(r));
+        continue;
+      }
       submitted_.push_back({std::move(r), false});
     }
     batch.clear();
   }
+  const std::vector<radius::Request>& onOff() const { return on_off_; }
   void drainCompletions(std::vector<radius::Completion>& out) override {
     out.insert(out.end(), ready_.begin(), ready_.end());
     ready_.clear();
@@ -76,6 +89,7 @@ class FakeAccountingClient final : public radius::AccountingClient {
 
  private:
   std::vector<Submitted> submitted_;
+  std::vector<radius::Request> on_off_;
   std::vector<radius::Completion> ready_;
   radius::ClientStats stats_;
   int stops_ = 0;

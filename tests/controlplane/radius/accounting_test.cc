@@ -432,6 +432,29 @@ TEST(AccountingTest, DrainWaitsForStopsAndBillsTheRestAtShutdown) {
   EXPECT_EQ(h.bills[0].ul_octets, 2u);
 }
 
+TEST(AccountingTest, AccountingOnAtStartOffAfterTheStopsAndStopsAtShutdownSayNasReboot) {
+  Harness h(radiusConfig(RadiusFailAction::kOffline, {}));
+  ASSERT_EQ(h.client->onOff().size(), 1u);
+  auto on = encodeAccountingRequest(1, h.client->onOff()[0].attributes, "s");
+  ASSERT_TRUE(on.ok());
+  Packet p = std::get<ParsedPacket>(parsePacket(*on)).packet;
+  EXPECT_EQ(h.integer(p, attr::kAcctStatusType), uint32_t(AcctStatusType::kAccountingOn));
+  EXPECT_EQ(h.text(p, attr::kNasIdentifier), "gw01");
+  EXPECT_EQ(h.text(p, attr::kAcctSessionId), "gw01-00000007-000000000000");
+  Session s = h.session(30, "10.0.0.30");
+  h.acct->onOpen(s, 0);
+  h.tick();
+  h.acct->beginShutdown();
+  h.acct->onEnd(s, EndCause::kManagement, 0);
+  Packet stop = h.packet(size_t(h.client->last(30, AcctStatusType::kStop)));
+  EXPECT_EQ(h.integer(stop, attr::kAcctTerminateCause), uint32_t(AcctTerminateCause::kNasReboot));
+  h.client->complete(0, Outcome::kAnswered);
+  h.client->complete(1, Outcome::kAnswered);
+  EXPECT_EQ(h.acct->drain(int64_t(1) * kS), 0u);
+  ASSERT_EQ(h.client->onOff().size(), 2u);
+  EXPECT_EQ(h.client->onOff()[1].type, AcctStatusType::kAccountingOff);
+}
+
 TEST(AccountingTest, OpenRefusesASecretOthersCanReadAndCountsBoots) {
   testing::TempDir dir("tally-acct");
   FakeClock clock;
