@@ -124,15 +124,17 @@ class Tally:
     def cfcard(self):
         return Path(self.cfg["local_aaa_server"]["local_bill"]["cfcard"]["path"])
 
-    def start(self, pcap, idle_ms=600000, wait_socket=True):
+    def start(self, pcap, idle_ms=600000, wait_socket=True, infinite=False, extra=()):
+        """infinite: net_pcap replays the pcap endlessly (stop() ends the run); extra: more
+        tallyd arguments (e.g. --usage-report PATH)."""
         Tally.runs += 1
         self.prefix = "tally-pool-%d-%d" % (os.getpid(), Tally.runs)
-        eal = ("--no-huge -m 256 --no-pci -l 0-1 --file-prefix %s --vdev=net_pcap0,rx_pcap=%s "
-               "--vdev=net_null0,no-rx=1" % (self.prefix, pcap))
+        eal = ("--no-huge -m 256 --no-pci -l 0-1 --file-prefix %s --vdev=net_pcap0,rx_pcap=%s%s "
+               "--vdev=net_null0,no-rx=1" % (self.prefix, pcap, ",infinite_rx=1" if infinite else ""))
         self.log = self.dir / ("run%d.log" % Tally.runs)
         self.out = self.dir / ("run%d.out" % Tally.runs)
         cmd = [self.args.tallyd, "--config", str(self.cfg_path), "--exit-when-idle", str(idle_ms),
-               "--eal-args", eal]
+               "--eal-args", eal] + list(extra)
         self.proc = subprocess.Popen(cmd, stdout=open(self.out, "w"), stderr=open(self.log, "w"),
                                      stdin=subprocess.DEVNULL)
         if wait_socket:

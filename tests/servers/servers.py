@@ -443,6 +443,8 @@ class FreeRadius:
 
     - noanswer_users: Accounting-Requests with one of these User-Names are received and dropped
       (do_not_respond in preacct): never answered, never in the detail file.
+    - noanswer_interim_users: only their Interim-Updates are dropped unanswered (Start and Stop
+      are answered): the interim_fail case.
     - delay_users: answered (and recorded) only after delay_s seconds (an exec of /bin/sleep in
       preacct; it holds one server thread: with debug=True, the only one, so everything behind
       it waits too).
@@ -461,11 +463,13 @@ class FreeRadius:
     """
 
     def __init__(self, secret="testing123", status_server=True, noanswer_users=("noanswer",),
-                 delay_users=(), debug=True, delay_s=2.0, threads=None, recv_buff=None):
+                 delay_users=(), debug=True, delay_s=2.0, threads=None,
+                 noanswer_interim_users=(), recv_buff=None):
         self.secret = secret
         self.status_server = status_server
         self.noanswer_users = tuple(noanswer_users)
         self.delay_users = tuple(delay_users)
+        self.noanswer_interim_users = tuple(noanswer_interim_users)
         self.debug = debug
         self.delay_s = delay_s
         self.threads = threads
@@ -584,6 +588,9 @@ class FreeRadius:
         hooks = ""
         for u in self.noanswer_users:
             hooks += '\t\tif (&User-Name == "%s") {\n\t\t\tdo_not_respond\n\t\t}\n' % u
+        for u in self.noanswer_interim_users:
+            hooks += ('\t\tif (&User-Name == "%s" && &Acct-Status-Type == Interim-Update) {\n'
+                      '\t\t\tdo_not_respond\n\t\t}\n' % u)
         for u in self.delay_users:
             hooks += ('\t\tif (&User-Name == "%s") {\n\t\t\tupdate control {\n'
                       '\t\t\t\t&Tmp-String-8 := "%%{exec_sleep:/bin/sleep %g}"\n\t\t\t}\n\t\t}\n'
