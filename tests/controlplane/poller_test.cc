@@ -334,6 +334,48 @@ TEST_F(PollerTest, RefusedSubscriberIsUnattributedUntilAdmitted) {
   EXPECT_EQ(poller_->statistics().conservation_violations, 0u);
 }
 
+// Many refusals and admissions with packets between every step: every packet booked as
+// refused (unattributed radius_refused) was flagged (not forwarded), and no flagged packet was
+// billed.
+TEST_F(PollerTest, RefusalCyclesBookExactlyTheFlaggedPackets) {
+  const IpAddress key = *parseIpAddress("10.0.0.9");
+  auto up = ipv4Frame("10.0.0.9", "8.8.8.8", 6, 9, 80, 60);  // 100 octets
+  const uint8_t* p = up.data();
+  uint32_t len = uint32_t(up.size());
+  uint64_t flagged = 0;
+  auto burst = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      flagged += w_[0]->fp->stageBurst(&p, &len, 1);
+    }
+    w_[0]->fp->publish();
+  };
+  for (int cycle = 0; cycle < 20; ++cycle) {
+    burst(3);
+    poller_->poll();
+    burst(2);
+    ASSERT_TRUE(poller_->refuse(key));
+    burst(cycle % 3);  // before the worker serves the commands
+    serveWorkers();
+    burst(4);
+    poller_->poll();
+    burst(1);
+    ASSERT_TRUE(poller_->admit(key));
+    burst(cycle % 2);
+    serveWorkers();
+    burst(2);
+    poller_->poll();
+  }
+  w_[0]->fp->flush();
+  w_[0]->fp->publish();
+  serveWorkers();
+  ASSERT_TRUE(poller_->finalHarvest());
+  const Statistics& st = poller_->statistics();
+  EXPECT_EQ(st.worker[size_t(Stat::kRefusedPackets)], flagged);
+  EXPECT_EQ(st.unattributed_octets[size_t(Unattributed::kRadiusRefused)],
+            st.worker[size_t(Stat::kRefusedOctets)]);
+  EXPECT_EQ(st.conservation_violations, 0u);
+}
+
 // Session events fan out to every observer (the biller, RADIUS accounting, ...): each hears
 // the same events in the same order.
 TEST_F(PollerTest, EveryObserverHearsEveryEvent) {

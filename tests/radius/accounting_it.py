@@ -299,10 +299,12 @@ def scenario_offline_online(args, work):
             check(port0["refused_drops"] > 0 and port0["refused_drops"] == st["refused_packets"],
                   "offline: every frame of the refused subscriber flagged was dropped (refused "
                   "drops = refused packets)", "%s / %s" % (port0, st["refused_packets"]))
-            check(st["refused_octets"] == totals["unattributed_radius_refused_octets"] > 0,
+            # Both from the report at exit (the traffic ran on after the stats above).
+            check(totals["refused_octets"] == totals["unattributed_radius_refused_octets"] > 0,
                   "offline: after the refusal nothing of it was forwarded: its unattributed "
                   "octets = the refused (dropped) octets",
-                  "%s vs %s" % (st["refused_octets"], totals["unattributed_radius_refused_octets"]))
+                  "%s vs %s" % (totals["refused_octets"],
+                                totals["unattributed_radius_refused_octets"]))
             port1 = st["ports"][1]  # the forward_to target: what was sent on
             check(port0["rx_packets"] == port1["tx_packets"] + port1["tx_drops"] +
                   port0["refused_drops"], "offline: received = forwarded + tx drops + refused",
