@@ -835,7 +835,8 @@ fi
 if want radius; then
   echo
   echo "(h) RADIUS accounting, tally RadiusClient vs radclient -p 256, same FreeRADIUS 3.2"\
-    "(target: tally >= radclient req/s; no poll gap > 2 x poll_interval_ms = 200 ms)"
+    "(target: tally >= radclient req/s, every request answered; no poll gap > 2 x"\
+    "poll_interval_ms = 200 ms)"
   if [[ $(id -u) -ne 0 ]]; then
     echo "  SKIPPED (needs root for the FreeRADIUS config copy)"
   elif [[ ! -x /usr/sbin/freeradius || ! -x /usr/bin/radclient ]]; then
