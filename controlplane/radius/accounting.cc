@@ -265,13 +265,13 @@ void RadiusAccounting::appendUsage(std::vector<Attribute>& attrs, const Acct& a,
 }
 
 void RadiusAccounting::submit(uint64_t session, Kind kind, AcctStatusType type,
-                              std::vector<Attribute> attrs) {
+                              std::vector<Attribute> attrs, int64_t event_mono_ns) {
   Request r;
   r.tag = session * 4 + uint64_t(kind);
   r.session = session;
   r.type = type;
   r.attributes = std::move(attrs);
-  r.event_mono_ns = clock_.monotonicNs();
+  r.event_mono_ns = event_mono_ns != 0 ? event_mono_ns : clock_.monotonicNs();
   outbox_.push_back(std::move(r));
 }
 
@@ -298,17 +298,40 @@ void RadiusAccounting::onOpen(const Session& s, int64_t now_ns) {
   a.cc_profile = s.cc_profile;
   a.start_wall_ns = s.start_wall_ns != 0 ? s.start_wall_ns : now_ns;
   a.start_mono_ns = clock_.monotonicNs();
-  std::vector<Attribute> attrs = baseAttributes(a);
-  attrs.push_back(makeInteger(attr::kAcctStatusType, uint32_t(AcctStatusType::kStart)));
-  attrs.push_back(makeInteger(attr::kEventTimestamp, uint32_t(a.start_wall_ns / kNsPerS)));
-  submit(s.id, kStartTag, AcctStatusType::kStart, std::move(attrs));
-  ++stats_.sessions_started;
+  // Built and sent by onTick, a bounded amount per poll: a restart's burst of sessions opening
+  // in one poll does not make that poll long (its Acct-Delay-Time counts from now).
+  pending_starts_.push_back(s.id);
   if (interim_ns_ > 0) {
     // Spread: the first Interim-Update comes between half an interval and a whole one after the
     // Start (by the session id), so sessions that start together do not report together.
     const int64_t first =
         interim_ns_ / 2 + int64_t(mix(s.id ^ (uint64_t{boot_} << 40)) % uint64_t(interim_ns_ / 2));
     interim_due_.emplace(a.start_mono_ns + first, s.id);
+  }
+}
+
+void RadiusAccounting::sendStart(uint64_t id, Acct& a) {
+  std::vector<Attribute> attrs = baseAttributes(a);
+  attrs.push_back(makeInteger(attr::kAcctStatusType, uint32_t(AcctStatusType::kStart)));
+  attrs.push_back(makeInteger(attr::kEventTimestamp, uint32_t(a.start_wall_ns / kNsPerS)));
+  submit(id, kStartTag, AcctStatusType::kStart, std::move(attrs), a.start_mono_ns);
+  a.start_sent = true;
+  ++stats_.sessions_started;
+}
+
+void RadiusAccounting::sendPendingStarts() {
+  const int64_t t0 = clock_.monotonicNs();
+  size_t n = 0;
+  while (!pending_starts_.empty()) {
+    const uint64_t id = pending_starts_.front();
+    pending_starts_.pop_front();
+    auto it = sessions_.find(id);
+    if (it != sessions_.end() && !it->second.start_sent && !it->second.ended) {
+      sendStart(id, it->second);
+    }
+    if (++n % 128 == 0 && clock_.monotonicNs() - t0 >= kStartBudgetNs) {
+      break;  // the rest next poll
+    }
   }
 }
 
@@ -325,6 +348,9 @@ void RadiusAccounting::onEnd(const Session& s, EndCause cause, int64_t now_ns) {
     return;
   }
   Acct& a = it->second;
+  if (!a.start_sent && !a.fallback) {
+    sendStart(s.id, a);  // it ended before its turn in the Start queue
+  }
   a.ended = true;
   a.stop_wall_ns = now_ns;
   a.terminate_cause = shutting_down_ && cause == EndCause::kManagement
@@ -347,6 +373,7 @@ void RadiusAccounting::onEnd(const Session& s, EndCause cause, int64_t now_ns) {
 }
 
 void RadiusAccounting::onTick(int64_t now_ns) {
+  sendPendingStarts();
   const int64_t mono = clock_.monotonicNs();
   while (!interim_due_.empty() && interim_due_.top().first <= mono) {
     const uint64_t id = interim_due_.top().second;
@@ -356,6 +383,10 @@ void RadiusAccounting::onTick(int64_t now_ns) {
       continue;
     }
     const Acct& a = it->second;
+    if (!a.start_sent) {
+      interim_due_.emplace(mono + interim_ns_, id);  // its Start first
+      continue;
+    }
     std::vector<Attribute> attrs = baseAttributes(a);
     attrs.push_back(makeInteger(attr::kAcctStatusType, uint32_t(AcctStatusType::kInterimUpdate)));
     appendUsage(attrs, a, now_ns);
@@ -516,6 +547,7 @@ void RadiusAccounting::applyActions() {
 }
 
 uint64_t RadiusAccounting::drain(int64_t limit_ns) {
+  pending_starts_.clear();  // every session has ended: onEnd sent the Starts still waiting
   flushSubmissions();
   const uint64_t before = stats_.stops_unanswered;
   const int64_t deadline = clock_.monotonicNs() + limit_ns;
@@ -558,6 +590,7 @@ uint64_t RadiusAccounting::drain(int64_t limit_ns) {
 
 AccountingStats RadiusAccounting::stats() const {
   AccountingStats s = stats_;
+  s.starts_waiting = pending_starts_.size();
   s.refused_now = refused_.size();
   s.sessions_active = 0;
   s.stops_in_flight = 0;

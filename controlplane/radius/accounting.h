@@ -29,6 +29,7 @@
 // and carried out by applyActions(), which the daemon calls after each poll (never from inside
 // the poller's notifications).
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <queue>
@@ -74,6 +75,7 @@ struct AccountingHooks {
 // Local bills written, by why.
 struct AccountingStats {
   uint64_t sessions_started = 0;   // Starts submitted
+  uint64_t starts_waiting = 0;     // sessions opened whose Start is not built yet (a burst)
   uint64_t interims = 0;           // Interim-Updates submitted
   uint64_t stops = 0;              // Stops submitted
   uint64_t starts_unanswered = 0;
@@ -139,6 +141,7 @@ class RadiusAccounting final : public SessionObserver {
     FlowCounters total;
     uint32_t unanswered_interims = 0;
     bool start_answered = false;
+    bool start_sent = false;
     // fallback: no more RADIUS requests; a local bill (fallback_reason) when the session ends.
     bool fallback = false;
     bill::LocalBillReason fallback_reason = bill::LocalBillReason::kStartUnansweredOnline;
@@ -150,7 +153,12 @@ class RadiusAccounting final : public SessionObserver {
 
   std::vector<Attribute> baseAttributes(const Acct& a) const;
   void appendUsage(std::vector<Attribute>& attrs, const Acct& a, int64_t now_wall_ns) const;
-  void submit(uint64_t session, Kind kind, AcctStatusType type, std::vector<Attribute> attrs);
+  void submit(uint64_t session, Kind kind, AcctStatusType type, std::vector<Attribute> attrs,
+              int64_t event_mono_ns = 0);
+  void sendStart(uint64_t id, Acct& a);
+  // The Starts of sessions opened since, oldest first, for at most kStartBudgetNs per poll.
+  void sendPendingStarts();
+  static constexpr int64_t kStartBudgetNs = 10 * 1000 * 1000;
   void flushSubmissions();
   void settle(const Completion& c);
   void submitOnOff(AcctStatusType type);  // Accounting-On at start, Accounting-Off at stop
@@ -168,6 +176,7 @@ class RadiusAccounting final : public SessionObserver {
   std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>,
                       std::greater<>>
       interim_due_;
+  std::deque<uint64_t> pending_starts_;  // session ids whose Start is not built yet
   std::vector<Request> outbox_;
   std::vector<Completion> completions_;
   std::vector<IpAddress> to_refuse_, to_end_, to_admit_;

@@ -215,6 +215,45 @@ struct ClientEngine::Impl {
   std::deque<std::pair<uint32_t, uint64_t>> queue;  // (slot, serial); cancelled ones stay, stale
   uint64_t queued = 0;
   uint64_t outstanding = 0;
+  // Congestion window (requests in flight, all servers), TCP-like: a burst sent at once
+  // overflows a server's socket buffer (a stock FreeRADIUS holds ~190 requests) and every
+  // request lost there costs a whole timeout. Starts at initial_window, +1 per answer below
+  // ssthresh (doubling per round trip), +1/window above it; a timeout halves it (not below
+  // kMinWindow). Never above max_outstanding.
+  double cwnd = 0;
+  double ssthresh = 0;
+  static constexpr double kMinWindow = 8;
+  size_t window() const {
+    return std::min<size_t>(opt.max_outstanding, size_t(cwnd));
+  }
+  void onAnswerWindow() {
+    cwnd += cwnd < ssthresh ? 1.0 : 1.0 / cwnd;
+    cwnd = std::min(cwnd, double(opt.max_outstanding));
+  }
+  // timeout_ms, stretched by up to timeout_jitter (a xorshift seeded from RandomFn).
+  uint64_t jitter_state = 0x9E3779B97F4A7C15ull;
+  int64_t timeoutNs() {
+    const int64_t base = int64_t{opt.timeout_ms} * kNsPerMs;
+    if (opt.timeout_jitter <= 0) {
+      return base;
+    }
+    jitter_state ^= jitter_state << 13;
+    jitter_state ^= jitter_state >> 7;
+    jitter_state ^= jitter_state << 17;
+    const double u = double(jitter_state >> 11) / double(uint64_t{1} << 53);
+    return base + int64_t(double(base) * opt.timeout_jitter * u);
+  }
+  // Once per timeout_ms at most: the requests of one lost burst time out together.
+  void onLossWindow() {
+    const int64_t now = clock.monotonicNs();
+    if (now - last_loss_ns < int64_t{opt.timeout_ms} * kNsPerMs) {
+      return;
+    }
+    last_loss_ns = now;
+    ssthresh = std::max(kMinWindow, cwnd / 2);
+    cwnd = ssthresh;
+  }
+  int64_t last_loss_ns = std::numeric_limits<int64_t>::min() / 2;
   // Why the queue is not drained now: kNever = an Identifier must be freed first; else the
   // time from which it may be tried again (0: now).
   int64_t queue_ready_ns = 0;
@@ -233,6 +272,15 @@ struct ClientEngine::Impl {
   Impl(ClientOptions o, TransportFactory f, const Clock& c, RandomFn rnd)
       : opt(std::move(o)), factory(std::move(f)), clock(c), random(std::move(rnd)) {
     max_sockets_per_server = std::max<size_t>(1, (opt.max_outstanding + 255) / 256);
+    cwnd = double(std::max<size_t>(1, std::min(opt.initial_window, opt.max_outstanding)));
+    // Slow start up to 256 in flight (what a stock server buffer takes), then +1 per window.
+    ssthresh = double(std::min<size_t>(opt.max_outstanding, 256));
+    Authenticator seed{};
+    random(seed);
+    for (size_t i = 0; i < 8; ++i) {
+      jitter_state = (jitter_state << 8) ^ seed[i] ^ (jitter_state >> 56);
+    }
+    jitter_state |= 1;
     for (const ServerOptions& so : opt.servers) {
       Server s;
       s.opt = so;
@@ -627,7 +675,7 @@ struct ClientEngine::Impl {
     } else {
       ++sv.st.retransmissions;
     }
-    setTimer(slot, Phase::kAwaiting, now + int64_t{opt.timeout_ms} * kNsPerMs);
+    setTimer(slot, Phase::kAwaiting, now + timeoutNs());
     return Sent::kOk;
   }
 
@@ -721,6 +769,7 @@ struct ClientEngine::Impl {
             sv.last_response_ns = now;
             ++sv.st.responses;
             sv.st.last_rtt_ns = now - tx.sent_ns;
+            onAnswerWindow();
             complete(o.slot, Outcome::kAnswered, s.server);
             return;
           }
@@ -829,7 +878,7 @@ struct ClientEngine::Impl {
     }
     queue_retry_next_run = false;
     queue_ready_ns = 0;
-    while (!queue.empty() && outstanding < opt.max_outstanding) {
+    while (!queue.empty() && outstanding < window()) {
       auto [slot, serial] = queue.front();
       if (!current(slot, serial) || reqs[slot].phase != Phase::kQueued) {
         queue.pop_front();
@@ -903,6 +952,7 @@ struct ClientEngine::Impl {
       Req& q = reqs[t.slot];
       if (q.phase == Phase::kAwaiting) {
         ++servers[size_t(q.server)].st.timeouts;
+        onLossWindow();
       }
       q.timer_seq = 0;  // this entry is consumed; advance() sets the next one
       advance(t.slot, now);
@@ -956,7 +1006,7 @@ struct ClientEngine::Impl {
     if (!send_retry.empty()) {
       due = std::min(due, now + kRetryNs);
     }
-    if (queued > 0 && outstanding < opt.max_outstanding) {
+    if (queued > 0 && outstanding < window()) {
       if (queue_retry_next_run) {
         due = std::min(due, now + kRetryNs);
       } else if (queue_ready_ns != kNever) {
@@ -1001,6 +1051,7 @@ struct ClientEngine::Impl {
     c.submitted = submitted;
     c.queued = queued;
     c.outstanding = outstanding;
+    c.window = window();
     c.max_queued = max_queued;
     c.completed = completed;
     c.dropped = dropped;

@@ -39,6 +39,9 @@
 //   never wait for each other's answers.
 // - Bounded: at most max_outstanding in flight, at most queue_limit waiting; a submit beyond
 //   that completes with kQueueFull (counted, never silent).
+// - Paced: new requests go out within a congestion window (32 at first, growing with answers
+//   like TCP's slow start, halved at most once per timeout_ms when a transmission times out),
+//   so that a burst (a restart's sessions) does not overflow the server's socket buffer.
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -72,6 +75,10 @@ struct ClientOptions {
   uint32_t probe_interval_ms = 5000;   // Status-Server probes of a dead server
   size_t max_outstanding = 4096;       // requests in flight at once, all servers
   size_t queue_limit = 262144;         // requests waiting to be sent
+  size_t initial_window = 32;          // congestion window at start (see "Paced" above)
+  // Each transmission waits timeout_ms x (1 + U[0, timeout_jitter)) for its answer (RFC 5080
+  // §2.2.1's RAND): the retransmissions of a burst that was lost together spread out.
+  double timeout_jitter = 0.1;
 };
 
 enum class Outcome : uint8_t {
@@ -142,6 +149,7 @@ struct ClientStats {
   uint64_t submitted = 0;
   uint64_t queued = 0;        // waiting now
   uint64_t outstanding = 0;   // in flight now
+  uint64_t window = 0;        // in flight allowed now (congestion window, <= max_outstanding)
   uint64_t max_queued = 0;
   std::array<uint64_t, size_t(Outcome::kCount)> completed{};
   std::array<uint64_t, size_t(DropReason::kCount)> dropped{};

@@ -58,10 +58,12 @@ Reply display(const RadiusAccounting& acct, bool json) {
     j["requests"] = {{"submitted", c.submitted},
                      {"queued", c.queued},
                      {"outstanding", c.outstanding},
+                     {"window", c.window},
                      {"max_queued", c.max_queued},
                      {"completed", completed}};
     j["responses_dropped"] = dropped;
     j["sessions"] = {{"starts", a.sessions_started},
+                     {"starts_waiting", a.starts_waiting},
                      {"interims", a.interims},
                      {"stops", a.stops},
                      {"starts_unanswered", a.starts_unanswered},
@@ -101,8 +103,8 @@ Reply display(const RadiusAccounting& acct, bool json) {
   }
   o << "  Requests\n";
   o << "    submitted                   : " << c.submitted << "\n";
-  o << "    queued / in flight          : " << c.queued << " / " << c.outstanding
-    << " (most queued " << c.max_queued << ")\n";
+  o << "    queued / in flight / window : " << c.queued << " / " << c.outstanding << " / "
+    << c.window << " (most queued " << c.max_queued << ")\n";
   o << "    completed                   :";
   for (size_t i = 0; i < size_t(Outcome::kCount); ++i) {
     o << " " << outcomeName(Outcome(i)) << " " << c.completed[i];
@@ -113,7 +115,7 @@ Reply display(const RadiusAccounting& acct, bool json) {
   }
   o << "\n  Sessions\n";
   o << "    starts / interims / stops   : " << a.sessions_started << " / " << a.interims << " / "
-    << a.stops << "\n";
+    << a.stops << " (starts waiting " << a.starts_waiting << ")\n";
   o << "    unanswered                  : starts " << a.starts_unanswered << ", interims "
     << a.interims_unanswered << ", stops " << a.stops_unanswered << "\n";
   o << "    with accounting / stopping  : " << a.sessions_active << " / " << a.stops_in_flight

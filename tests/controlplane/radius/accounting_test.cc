@@ -178,6 +178,28 @@ TEST(AccountingTest, StartInterimStopCarryTheCountedUsage) {
   EXPECT_EQ(h.acct->stats().stops_in_flight, 0u);
 }
 
+// Starts are built by onTick (a bounded amount per poll); a session that ends before its
+// Start went out gets its Start, then its Stop.
+TEST(AccountingTest, StartsGoOutAtTheTickAndBeforeAnEarlyStop) {
+  Harness h(radiusConfig(RadiusFailAction::kOffline, {}));
+  Session a = h.session(40, "10.0.0.40");
+  Session b = h.session(41, "10.0.0.41");
+  h.acct->onOpen(a, 0);
+  h.acct->onOpen(b, 0);
+  EXPECT_EQ(h.client->requests().size(), 0u);
+  EXPECT_EQ(h.acct->stats().starts_waiting, 2u);
+  h.acct->onEnd(b, EndCause::kLogout, 0);
+  ASSERT_EQ(h.client->requests().size(), 2u);
+  EXPECT_EQ(h.client->requests()[0].request.type, AcctStatusType::kStart);
+  EXPECT_EQ(h.client->requests()[0].request.session, 41u);
+  EXPECT_EQ(h.client->requests()[1].request.type, AcctStatusType::kStop);
+  h.tick();
+  ASSERT_EQ(h.client->requests().size(), 3u);
+  EXPECT_EQ(h.client->requests()[2].request.session, 40u);
+  EXPECT_EQ(h.client->count(AcctStatusType::kStart), 2u);  // b's Start not twice
+  EXPECT_EQ(h.acct->stats().starts_waiting, 0u);
+}
+
 TEST(AccountingTest, IdsDifferAcrossBootsAndSessions) {
   Harness a(radiusConfig(RadiusFailAction::kOffline, {}), 1);
   Harness b(radiusConfig(RadiusFailAction::kOffline, {}), 2);

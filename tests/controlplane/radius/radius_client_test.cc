@@ -80,6 +80,7 @@ struct Harness {
     opt.retries = 2;
     opt.hold_down_ms = 10000;
     opt.probe_interval_ms = 2000;
+    opt.timeout_jitter = 0;  // exact timers; JitterStretchesTimeouts tests the jitter
     for (int i = 0; i < servers; ++i) {
       ServerOptions so;
       so.endpoint = i == 0 ? kS1 : kS2;
@@ -598,6 +599,7 @@ TEST(ClientEngine, StopCancelsItsSessionsInterimsQueuedAndInFlightOnly) {
 TEST(ClientEngine, AThousandOutstandingRequestsUseFourSocketsWithUniqueIdentifiers) {
   Harness h(1, [](ClientOptions& o) {
     o.max_outstanding = 1024;
+    o.initial_window = o.max_outstanding;  // all at once: the Identifier rules
     o.timeout_ms = 100000;
   });
   for (uint64_t i = 0; i < 1000; ++i) {
@@ -623,6 +625,7 @@ TEST(ClientEngine, AThousandOutstandingRequestsUseFourSocketsWithUniqueIdentifie
 TEST(ClientEngine, WithEveryIdentifierTakenARetransmissionResendsItsUnchangedPacket) {
   Harness h(1, [](ClientOptions& o) {
     o.max_outstanding = 256;  // one socket
+    o.initial_window = o.max_outstanding;  // all at once: the Identifier rules
     o.timeout_ms = 1500;
   });
   for (uint64_t i = 0; i < 256; ++i) {
@@ -665,6 +668,7 @@ TEST(ClientEngine, WithEveryIdentifierTakenARetransmissionResendsItsUnchangedPac
 TEST(ClientEngine, MaxOutstandingBoundsWhatIsInFlight) {
   Harness h(1, [](ClientOptions& o) {
     o.max_outstanding = 300;
+    o.initial_window = o.max_outstanding;  // all at once: the Identifier rules
     o.timeout_ms = 100000;
   });
   for (uint64_t i = 0; i < 400; ++i) {
@@ -674,6 +678,61 @@ TEST(ClientEngine, MaxOutstandingBoundsWhatIsInFlight) {
   EXPECT_EQ(h.sentTo(0).size(), 300u);
   EXPECT_EQ(h.stats().queued, 100u);
   EXPECT_EQ(h.socketsOf(0).size(), 2u);  // ceil(300 / 256)
+}
+
+TEST(ClientEngine, ABurstGoesOutWithinAWindowThatGrowsWithAnswersAndHalvesOnATimeout) {
+  Harness h(1, [](ClientOptions& o) {
+    o.max_outstanding = 4096;
+    o.initial_window = 32;
+    o.timeout_ms = 1000;
+    o.retries = 3;
+  });
+  for (uint64_t i = 0; i < 1000; ++i) {
+    h.submit(i, i);
+  }
+  h.step();
+  ASSERT_EQ(h.sentTo(0).size(), 32u);
+  EXPECT_EQ(h.stats().window, 32u);
+  // Each answer opens the window by one (slow start): 32 answers -> 64 in flight.
+  auto sent = h.sentTo(0);
+  for (size_t i = 0; i < 32; ++i) {
+    h.answer(0, sent[i]);
+  }
+  h.step();
+  EXPECT_EQ(h.stats().window, 64u);
+  EXPECT_EQ(h.stats().outstanding, 64u);
+  EXPECT_EQ(h.sentTo(0).size(), 96u);
+  // A round of timeouts halves it, once (not once per request).
+  h.advance(1000);
+  EXPECT_EQ(h.stats().window, 32u);
+  EXPECT_EQ(h.stats().outstanding, 64u);  // what is in flight stays; nothing new goes out
+  EXPECT_EQ(h.sentTo(0).size(), 96u + 64u);  // the 64 retransmitted
+}
+
+TEST(ClientEngine, JitterStretchesTimeoutsWithinItsFraction) {
+  Harness h(1, [](ClientOptions& o) {
+    o.timeout_ms = 1000;
+    o.timeout_jitter = 0.1;
+    o.retries = 1;
+    o.initial_window = 200;
+  });
+  for (uint64_t i = 0; i < 200; ++i) {
+    h.submit(i, i);
+  }
+  h.step();
+  ASSERT_EQ(h.sentTo(0).size(), 200u);
+  h.advance(999);
+  EXPECT_EQ(h.sentTo(0).size(), 200u);  // none before timeout_ms
+  size_t last = 200;
+  int steps_with_retransmissions = 0;
+  for (int ms = 1; ms <= 101; ++ms) {
+    h.advance(1);
+    const size_t n = h.sentTo(0).size();
+    steps_with_retransmissions += n > last;
+    last = n;
+  }
+  EXPECT_EQ(last, 400u);  // all retransmitted by 1.1 x timeout_ms
+  EXPECT_GE(steps_with_retransmissions, 20);  // spread, not one burst
 }
 
 TEST(ClientEngine, BeyondQueueLimitRequestsCompleteWithQueueFull) {
@@ -844,6 +903,7 @@ TEST(ClientEngine, AbandonCompletesEverythingWithShutdown) {
 TEST(ClientEngine, AHundredThousandRequestsCompleteExactlyOnce) {
   Harness h(1, [](ClientOptions& o) {
     o.max_outstanding = 4096;
+    o.initial_window = 4096;  // every socket in use from the start
     o.queue_limit = 200000;
   });
   constexpr uint64_t kN = 100000;
