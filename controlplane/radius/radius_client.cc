@@ -512,6 +512,10 @@ struct ClientEngine::Impl {
 
   void markAlive(int s, const std::string& why) {
     setState(s, ServerState::kAlive);
+    // A server back from the dead starts a fresh slow start (the losses were its absence).
+    cwnd = std::max(cwnd, double(std::max<size_t>(1, std::min(opt.initial_window,
+                                                                opt.max_outstanding))));
+    ssthresh = std::max(ssthresh, double(std::min<size_t>(opt.max_outstanding, 256)));
     logInfo("radius: server " + servers[size_t(s)].name + " alive again: " + why);
   }
 
