@@ -158,18 +158,7 @@ void RadiusAccounting::submitOnOff(AcctStatusType type) {
   std::snprintf(id, sizeof id, "-%08" PRIx32 "-%012" PRIx64, boot_, uint64_t{0});
   nas.acct_session_id = config_.node.id + id;
   std::vector<Attribute> attrs;
-  if (auto a = makeText(attr::kAcctSessionId, nas.acct_session_id); a.ok()) {
-    attrs.push_back(std::move(*a));
-  }
-  const IpAddress& addr = config_.node.address;
-  if (addr.family == 4) {
-    attrs.push_back(makeIpv4(attr::kNasIpAddress, addr.v4));
-  } else if (addr.family == 6) {
-    attrs.push_back(makeIpv6(attr::kNasIpv6Address, addr.v6));
-  }
-  if (auto n = makeText(attr::kNasIdentifier, config_.node.id); n.ok()) {
-    attrs.push_back(std::move(*n));
-  }
+  appendIdAndNas(attrs, nas.acct_session_id);
   attrs.push_back(makeInteger(attr::kAcctStatusType, uint32_t(type)));
   attrs.push_back(makeInteger(attr::kEventTimestamp, uint32_t(clock_.wallNs() / kNsPerS)));
   // Session 0 is no session's: its completion settles nothing.
@@ -208,15 +197,9 @@ uint32_t RadiusAccounting::terminateCauseOf(EndCause c) {
   return uint32_t(AcctTerminateCause::kAdminReset);
 }
 
-std::vector<Attribute> RadiusAccounting::baseAttributes(const Acct& a) const {
-  std::vector<Attribute> v;
-  v.reserve(24);
-  if (!a.user_name.empty()) {
-    if (auto u = makeText(attr::kUserName, a.user_name); u.ok()) {
-      v.push_back(std::move(*u));
-    }
-  }
-  if (auto id = makeText(attr::kAcctSessionId, a.acct_session_id); id.ok()) {
+void RadiusAccounting::appendIdAndNas(std::vector<Attribute>& v,
+                                      const std::string& acct_session_id) const {
+  if (auto id = makeText(attr::kAcctSessionId, acct_session_id); id.ok()) {
     v.push_back(std::move(*id));
   }
   const IpAddress& nas = config_.node.address;
@@ -228,6 +211,17 @@ std::vector<Attribute> RadiusAccounting::baseAttributes(const Acct& a) const {
   if (auto n = makeText(attr::kNasIdentifier, config_.node.id); n.ok()) {
     v.push_back(std::move(*n));
   }
+}
+
+std::vector<Attribute> RadiusAccounting::baseAttributes(const Acct& a) const {
+  std::vector<Attribute> v;
+  v.reserve(24);
+  if (!a.user_name.empty()) {
+    if (auto u = makeText(attr::kUserName, a.user_name); u.ok()) {
+      v.push_back(std::move(*u));
+    }
+  }
+  appendIdAndNas(v, a.acct_session_id);
   if (a.key.family == 4) {
     v.push_back(makeIpv4(attr::kFramedIpAddress, a.key.v4));
   } else if (a.key.family == 6) {

@@ -152,6 +152,8 @@ class RadiusAccounting final : public SessionObserver {
   enum Kind : uint64_t { kStartTag = 0, kInterimTag = 1, kStopTag = 2 };
 
   std::vector<Attribute> baseAttributes(const Acct& a) const;
+  // Acct-Session-Id, NAS-IP-Address (or NAS-IPv6-Address) and NAS-Identifier.
+  void appendIdAndNas(std::vector<Attribute>& v, const std::string& acct_session_id) const;
   void appendUsage(std::vector<Attribute>& attrs, const Acct& a, int64_t now_wall_ns) const;
   void submit(uint64_t session, Kind kind, AcctStatusType type, std::vector<Attribute> attrs,
               int64_t event_mono_ns = 0);

@@ -776,18 +776,24 @@ def main():
     work = Path(args.workdir).resolve()
     prepare_workdir(work, ".pool_it")
     pcaps = make_pcaps(work)
-    only = [s for s in args.only.split(",") if s]
-    for name, fn in SCENARIOS.items():
+    return run_scenarios("pool_it", SCENARIOS, args.only, lambda fn: fn(args, work, pcaps))
+
+
+def run_scenarios(tag, scenarios, only_text, call):
+    """Runs the scenarios named in only_text (comma-separated; all when empty), each through
+    call(fn); a scenario's exception is its failure. Returns the exit code (1 on any FAIL)."""
+    only = [s for s in only_text.split(",") if s]
+    for name, fn in scenarios.items():
         if only and name not in only:
             continue
         print("== %s" % name, flush=True)
         t0 = time.monotonic()
         try:
-            fn(args, work, pcaps)
+            call(fn)
         except Exception as e:  # noqa: BLE001 - a scenario's error is its failure
             check(False, name, "%s: %s" % (type(e).__name__, e))
         print("   (%s: %.1f s)" % (name, time.monotonic() - t0), flush=True)
-    print("pool_it: %d checks passed, %d failed" % (len(PASSES), len(FAILS)))
+    print("%s: %d checks passed, %d failed" % (tag, len(PASSES), len(FAILS)))
     return 1 if FAILS else 0
 
 

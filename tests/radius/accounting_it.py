@@ -41,9 +41,9 @@ import argparse
 import collections
 import json
 import os
+import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -55,11 +55,28 @@ sys.path.insert(0, str(HERE.parent / "servers"))
 sys.path.insert(0, str(HERE.parent / "replay"))
 import servers  # noqa: E402
 import pool_it  # noqa: E402
-from pool_it import TestError, Tally, bill_files, check, decode, wait_for  # noqa: E402
+from pool_it import Tally, bill_files, check, decode, wait_for  # noqa: E402
 from run_util import prepare_workdir, write_dns_pcap  # noqa: E402
 
 SECRET = "testing123"
 POLL_MS = 100
+TALLIES = []  # every tallyd a scenario made: stopped after it, whatever happened
+
+
+def tally(*a):
+    t = Tally(*a)
+    TALLIES.append(t)
+    return t
+
+
+def stop_leftovers():
+    while TALLIES:
+        t = TALLIES.pop()
+        if t.proc is not None:
+            try:
+                t.stop(sig=signal.SIGKILL, timeout_s=30)
+            except Exception:  # noqa: BLE001 - cleanup after a failure already reported
+                pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,14 +240,13 @@ def scenario_offline_online(args, work):
     endless_pcap(pcap)
     statics = [(NOANSWER, "noanswer"), (NOINTERIM, "nointerim")]
     with servers.FreeRadius(noanswer_users=("noanswer",),
-                            noanswer_interim_users=("nointerim",)) as r:
-        r.start()
+                            noanswer_interim_users=("nointerim",)) as r:  # started
         runs = {
-            "offline": Tally(args, work, "offline", radius_cfg(
+            "offline": tally(args, work, "offline", radius_cfg(
                 work, [r.port], "offline", {"max_times": 1, "action": "offline"}, 60,
                 timeout_ms=1000, retries=1, hold_down_ms=2000, statics=statics,
                 node_id="gwoff")),
-            "online": Tally(args, work, "online", radius_cfg(
+            "online": tally(args, work, "online", radius_cfg(
                 work, [r.port], "online", {"max_times": 1, "action": "online"}, 60,
                 timeout_ms=1000, retries=1, hold_down_ms=2000, statics=statics,
                 node_id="gwon")),
@@ -240,7 +256,7 @@ def scenario_offline_online(args, work):
             t.start(pcap, infinite=True, extra=["--usage-report", str(t.report)])
         t0 = time.monotonic()
         # Refusal visible while running (offline), none online.
-        off, on = runs["offline"], runs["online"]
+        off = runs["offline"]
         wait_for(lambda: radius_view(off)["sessions"]["refused_now"] >= 1, 30,
                  "the offline run refusing 'noanswer'", show=lambda: radius_view(off)["sessions"])
         s1 = off.stats()
@@ -330,9 +346,8 @@ def scenario_paused(args, work):
     pcap = work / "twenty.pcap"
     subs = ["10.0.1.%d" % i for i in range(1, 21)]
     write_dns_pcap(pcap, subs)
-    with servers.FreeRadius() as r:
-        r.start()
-        t = Tally(args, work, "paused", radius_cfg(work, [r.port], timeout_ms=300, retries=1,
+    with servers.FreeRadius() as r:  # __enter__ starts it
+        t = tally(args, work, "paused", radius_cfg(work, [r.port], timeout_ms=300, retries=1,
                                                    hold_down_ms=1000))
         report = t.dir / "usage.jsonl"
         t.start(pcap, extra=["--usage-report", str(report)])
@@ -372,9 +387,16 @@ def scenario_failover(args, work):
     subs = ["10.0.2.%d" % i for i in range(1, 11)]
     write_dns_pcap(pcap, subs)
     r1_port = servers.free_port("udp")
-    with servers.FreeRadius() as r1, servers.FreeRadius() as r2:
-        r2.start()
-        t = Tally(args, work, "failover", radius_cfg(work, [r1_port, r2.port], timeout_ms=300,
+    r1 = servers.FreeRadius()  # started later, on r1_port (the first server is down at first)
+    try:
+        failover_with(args, work, subs, pcap, r1, r1_port)
+    finally:
+        r1.stop()
+
+
+def failover_with(args, work, subs, pcap, r1, r1_port):
+    with servers.FreeRadius() as r2:
+        t = tally(args, work, "failover", radius_cfg(work, [r1_port, r2.port], timeout_ms=300,
                                                      retries=1, hold_down_ms=1500))
         report = t.dir / "usage.jsonl"
         t.start(pcap, extra=["--usage-report", str(report)])
@@ -455,7 +477,7 @@ def scenario_hostile(args, work):
     write_dns_pcap(pcap, subs)
     h = HostileServer()
     try:
-        t = Tally(args, work, "hostile", radius_cfg(work, [h.port], "online", timeout_ms=300,
+        t = tally(args, work, "hostile", radius_cfg(work, [h.port], "online", timeout_ms=300,
                                                     retries=1))
         report = t.dir / "usage.jsonl"
         t.start(pcap, idle_ms=1500, extra=["--usage-report", str(report)])
@@ -484,8 +506,7 @@ def scenario_storm(args, work):
     subs = ["10.%d.%d.%d" % (1 + i // 65536, (i // 256) % 256, i % 256) for i in range(1, n + 1)]
     write_dns_pcap(pcap, subs)
     with servers.FreeRadius(debug=True) as r:  # one thread, logging every packet: slow
-        r.start()
-        t = Tally(args, work, "storm", radius_cfg(work, [r.port], timeout_ms=3000, retries=2))
+        t = tally(args, work, "storm", radius_cfg(work, [r.port], timeout_ms=3000, retries=2))
         report = t.dir / "usage.jsonl"
         t.start(pcap, idle_ms=600000, extra=["--usage-report", str(report)])
         t0 = time.monotonic()
@@ -530,19 +551,12 @@ def main():
         sys.exit("accounting_it.py needs root (FreeRADIUS, DPDK)")
     work = Path(args.workdir).resolve()
     prepare_workdir(work, ".accounting_it")
-    only = [s for s in args.only.split(",") if s]
-    for name, fn in SCENARIOS.items():
-        if only and name not in only:
-            continue
-        print("== %s" % name, flush=True)
-        t0 = time.monotonic()
+    def call(fn):
         try:
             fn(args, work)
-        except Exception as e:  # noqa: BLE001 - a scenario's error is its failure
-            check(False, name, "%s: %s" % (type(e).__name__, e))
-        print("   (%s: %.1f s)" % (name, time.monotonic() - t0), flush=True)
-    print("accounting_it: %d checks passed, %d failed" % (len(pool_it.PASSES), len(pool_it.FAILS)))
-    return 1 if pool_it.FAILS else 0
+        finally:
+            stop_leftovers()
+    return pool_it.run_scenarios("accounting_it", SCENARIOS, args.only, call)
 
 
 if __name__ == "__main__":
