@@ -647,7 +647,10 @@ class FreeRadius:
     # --- life cycle --------------------------------------------------------------------------
     def start(self, port=None):
         """port: the accounting port (e.g. reserved earlier with free_port("udp")); default a
-        free one. The auth port is another free one."""
+        free one. The auth port is another free one. Refuses a second start (the first server
+        would be left running: `with FreeRadius() as r` has started it already)."""
+        if self.proc is not None:
+            raise ServerError("FreeRadius.start(): already running (pid %d)" % self.proc.pid)
         self.dir = tempfile.mkdtemp(prefix="tally-radius-")
         last = None
         try:
