@@ -17,6 +17,7 @@
 #include "controlplane/control/ctl_client.h"
 #include "controlplane/identity/identity_client.h"
 #include "controlplane/identity/identity_commands.h"
+#include "controlplane/radius/radius_commands.h"
 #include "shared/config.h"
 
 namespace {
@@ -29,6 +30,7 @@ std::string commandHelp() {
   tally::registerIdentityCommands(table, nullptr, nullptr);
   tally::registerBillingCommands(table, kNoAccounting, nullptr);
   tally::registerLocalBillCommands(table, nullptr);
+  tally::radius::registerRadiusCommands(table, nullptr);
   return table.help() +
          "  decode FILE...                       print bill files (CDRs, local bills) as JSON\n"
          "                                       (local, no daemon)\n"
