@@ -276,13 +276,7 @@ void RadiusAccounting::flushSubmissions() {
   }
 }
 
-void RadiusAccounting::onOpen(const Session& s, int64_t now_ns) {
-  Acct& a = sessions_[s.id];
-  char id[64];
-  std::snprintf(id, sizeof id, "-%08" PRIx32 "-%012" PRIx64, boot_, s.id);
-  a.acct_session_id = config_.node.id + id;
-  a.key = s.key;
-  a.prefix_length = s.key.family == 6 ? config_.subscribers.ipv6_prefix_length : 32;
+void RadiusAccounting::takeIdentity(Acct& a, const Session& s) {
   a.user_name = !s.user_name.empty() ? s.user_name : (!s.msisdn.empty() ? s.msisdn : s.imsi);
   if (a.user_name.empty()) {
     a.user_name = formatIp(s.key);  // RFC 2865 §5.1: User-Name SHOULD be sent
@@ -290,6 +284,25 @@ void RadiusAccounting::onOpen(const Session& s, int64_t now_ns) {
   a.imsi = s.imsi;
   a.msisdn = s.msisdn;
   a.cc_profile = s.cc_profile;
+}
+
+void RadiusAccounting::onIdentity(const Session& s, uint8_t, int64_t) {
+  // Before its Start went out the session takes the identity; after, its requests keep the
+  // identity the Start carried (a server keys a session by what its Start said).
+  auto it = sessions_.find(s.id);
+  if (it != sessions_.end() && !it->second.start_sent) {
+    takeIdentity(it->second, s);
+  }
+}
+
+void RadiusAccounting::onOpen(const Session& s, int64_t now_ns) {
+  Acct& a = sessions_[s.id];
+  char id[64];
+  std::snprintf(id, sizeof id, "-%08" PRIx32 "-%012" PRIx64, boot_, s.id);
+  a.acct_session_id = config_.node.id + id;
+  a.key = s.key;
+  a.prefix_length = s.key.family == 6 ? config_.subscribers.ipv6_prefix_length : 32;
+  takeIdentity(a, s);
   a.start_wall_ns = s.start_wall_ns != 0 ? s.start_wall_ns : now_ns;
   a.start_mono_ns = clock_.monotonicNs();
   // Built and sent by onTick, a bounded amount per poll: a restart's burst of sessions opening

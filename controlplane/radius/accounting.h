@@ -110,6 +110,7 @@ class RadiusAccounting final : public SessionObserver {
   void onQosChange(const Session&, uint8_t, int64_t) override {}
   void onEnd(const Session& s, EndCause cause, int64_t now_ns) override;
   void onTick(int64_t now_ns) override;
+  void onIdentity(const Session& s, uint8_t qci, int64_t now_ns) override;
 
   // After each poll (control-plane thread): the refusals, admissions and ends that answers
   // asked for.
@@ -151,6 +152,7 @@ class RadiusAccounting final : public SessionObserver {
   };
   enum Kind : uint64_t { kStartTag = 0, kInterimTag = 1, kStopTag = 2 };
 
+  static void takeIdentity(Acct& a, const Session& s);  // user name, IMSI, MSISDN, CC profile
   std::vector<Attribute> baseAttributes(const Acct& a) const;
   // Acct-Session-Id, NAS-IP-Address (or NAS-IPv6-Address) and NAS-Identifier.
   void appendIdAndNas(std::vector<Attribute>& v, const std::string& acct_session_id) const;

@@ -200,6 +200,25 @@ TEST(AccountingTest, StartsGoOutAtTheTickAndBeforeAnEarlyStop) {
   EXPECT_EQ(h.acct->stats().starts_waiting, 0u);
 }
 
+// An identity provisioned before the Start went out is in it; one after it is not (the
+// session keeps what its Start said).
+TEST(AccountingTest, AnIdentityBeforeTheStartIsSentAfterItIsNot) {
+  Harness h(radiusConfig(RadiusFailAction::kOffline, {}));
+  Session s = h.session(50, "10.0.0.50");
+  s.msisdn.clear();
+  s.imsi.clear();
+  h.acct->onOpen(s, 0);
+  s.msisdn = "4915112345678";
+  h.acct->onIdentity(s, 0, 0);
+  h.tick();
+  EXPECT_EQ(h.text(h.packet(0), attr::kUserName), "4915112345678");
+  EXPECT_EQ(h.text(h.packet(0), attr::kCallingStationId), "4915112345678");
+  s.msisdn = "4915199999999";
+  h.acct->onIdentity(s, 0, 0);
+  h.acct->onEnd(s, EndCause::kLogout, 0);
+  EXPECT_EQ(h.text(h.packet(1), attr::kUserName), "4915112345678");
+}
+
 TEST(AccountingTest, IdsDifferAcrossBootsAndSessions) {
   Harness a(radiusConfig(RadiusFailAction::kOffline, {}), 1);
   Harness b(radiusConfig(RadiusFailAction::kOffline, {}), 2);
