@@ -98,6 +98,14 @@ def udp_frame(src, dst, payload):
     return b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x08\x00" + ip + udp
 
 
+def udp6_frame(src, dst, payload):
+    import ipaddress
+    udp = struct.pack("!HHHH", 4000, 4001, 8 + payload, 0) + b"\0" * payload
+    ip = (struct.pack("!IHBB", 0x60000000, len(udp), 17, 64) +
+          ipaddress.IPv6Address(src).packed + ipaddress.IPv6Address(dst).packed)
+    return b"\x02\0\0\0\0\x01\x02\0\0\0\0\x02\x86\xdd" + ip + udp
+
+
 def write_pcap(path, frames):
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
@@ -189,6 +197,15 @@ def bill_usage(b):
     return [b["uplinkOctets"], b["uplinkPackets"], b["downlinkOctets"], b["downlinkPackets"]]
 
 
+def record_subscriber(kind, rec):
+    """The usage report's subscriber text of a final record: the IPv4 address, or the IPv6
+    prefix as address/length."""
+    if kind == "local":
+        a = rec["servedAddress"]
+        return "%s/%d" % (a, rec["prefixLength"]) if ":" in a else a
+    return rec.get("Framed-IP-Address") or rec.get("Framed-IPv6-Prefix")
+
+
 def check_ledger(name, detail, bills, per_sub, subs=None, allow_late_duplicates=False):
     """Exactly one final record per Acct-Session-Id and, per subscriber, the counted usage.
     Returns {session id: ("stop", record) | ("local", bill)}."""
@@ -220,7 +237,7 @@ def check_ledger(name, detail, bills, per_sub, subs=None, allow_late_duplicates=
         kind = "local" if "local" in kinds else "stop"
         rec = kinds[kind]
         chosen[sid] = (kind, rec)
-        sub = rec["servedAddress"] if kind == "local" else rec.get("Framed-IP-Address")
+        sub = record_subscriber(kind, rec)
         u = bill_usage(rec) if kind == "local" else detail_usage(rec)
         for i in range(4):
             got[sub][i] += u[i]
@@ -384,8 +401,13 @@ def scenario_paused(args, work):
 
 def scenario_failover(args, work):
     pcap = work / "ten.pcap"
-    subs = ["10.0.2.%d" % i for i in range(1, 11)]
-    write_dns_pcap(pcap, subs)
+    subs4 = ["10.0.2.%d" % i for i in range(1, 9)]
+    subs6 = ["2001:db8:0:%x::" % i for i in (1, 2)]   # IPv6 /64 subscribers
+    frames = [udp_frame(a, REMOTE, 60) for a in subs4]
+    frames += [udp6_frame(p + "5", "2001:4860::1", 90) for p in subs6]
+    frames += [udp6_frame("2001:4860::1", p + "9", 300) for p in subs6]
+    write_pcap(pcap, frames)
+    subs = subs4 + ["%s/64" % p for p in subs6]
     r1_port = servers.free_port("udp")
     r1 = servers.FreeRadius()  # started later, on r1_port (the first server is down at first)
     try:
@@ -417,8 +439,9 @@ def failover_with(args, work, subs, pcap, r1, r1_port):
         s0 = radius_view(t)["servers"][0]
         check(s0["probes_answered"] >= 1, "failover: revived by an answered Status-Server probe",
               str(s0))
-        for a in subs:
-            t.ctl("session", "logout", a)
+        for a in [x if "/" not in x else x.split("/")[0] + "5" for x in subs]:
+            rc, _, err = t.ctl("session", "logout", a)
+            check(rc == 0, "failover: logout %s" % a, err)
         wait_for(lambda: len([x for x in r1.detail_records()
                               if x.get("Acct-Status-Type") == "Stop"]) >= 10, 20,
                  "the 10 Stops at the first server")
@@ -428,6 +451,9 @@ def failover_with(args, work, subs, pcap, r1, r1_port):
     per, _ = usage_report(report)
     check(not [x for x in detail2 if x.get("Acct-Status-Type") == "Stop"],
           "failover: no Stop went to the second server once the first was back")
+    v6 = sorted(x.get("Framed-IPv6-Prefix") for x in detail1 if x.get("Framed-IPv6-Prefix"))
+    check(v6 == sorted(x for x in subs if "/" in x),
+          "failover: the IPv6 subscribers' Stops carry Framed-IPv6-Prefix /64", str(v6))
     check_ledger("failover", detail1 + detail2, local_bills(t), per, subs=subs)
 
 
