@@ -368,15 +368,14 @@ void FastPath::countStage(Staged& s) noexcept {
   // unattributed counter when it cannot be): summed for the burst here.
   uint64_t counted_packets = 0;
   uint64_t counted_octets = 0;
+  uint64_t decapsulated = 0;
   for (uint32_t i = 0; i < s.n; ++i) {
     if (s.status[i] != uint32_t(ParseStatus::kIp)) [[unlikely]] {
       add(statOf(ParseStatus(s.status[i])));
       continue;
     }
     const ParsedPacket& p = s.pkt[i];
-    if (p.tunneled) {
-      add(Stat::kGtpDecapsulated);
-    }
+    decapsulated += p.tunneled ? 1 : 0;
     if (p.is_fragment) [[unlikely]] {
       add(Stat::kFragments);
     }
@@ -399,6 +398,7 @@ void FastPath::countStage(Staged& s) noexcept {
   }
   add(Stat::kCountedPackets, counted_packets);
   add(Stat::kCountedOctets, counted_octets);
+  add(Stat::kGtpDecapsulated, decapsulated);
   s.n = 0;
 }
 
