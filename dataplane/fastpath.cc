@@ -66,7 +66,8 @@ uint8_t classify(const CountingPlan& plan, const ParsedPacket& p, bool uplink) n
 FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
                    WorkerStats& shared_stats)
     : classifier_(plan), plan_(plan), slab_(slab), w2c_(w2c), shared_(shared_stats),
-      table_(plan.v4_addresses, plan.geometry.slots, !plan.pools6.empty()),
+      table_(plan.v4_addresses, plan.geometry.slots, !plan.pools6.empty(),
+             plan.ipv6_prefix_length > 64),
       n_rg_(plan.geometry.rating_groups) {
   for (const CountingPlan::Pool4& p : plan.pools4) {
     pools4_.push_back(Pool4{p.base, ~p.mask, p.first_offset});
