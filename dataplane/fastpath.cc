@@ -279,6 +279,10 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
   // In locals: the parser's stores to uint8_t fields could alias the members.
   const Pool4 pool0 = pools4_.empty() ? Pool4{0, 0, kNone} : pools4_[0];
   const bool one_pool = pools4_.size() <= 1;
+  const bool has_v6 = table_.hasV6();  // IPv6 pools exist
+  const Pool6 pool6_0 = has_v6 ? pools6_[0] : Pool6{};
+  const bool one_pool6 = pools6_.size() <= 1;
+  const Ip6 key_mask6 = key_mask6_;
   auto offset = [&](uint32_t addr) {
     const uint32_t d = addr - pool0.base;
     if (d <= pool0.last && pool0.first_offset != kNone) [[likely]] {
@@ -302,8 +306,15 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
         if (dst_ref != kNone) {
           __builtin_prefetch(table_.entry4(dst_ref));
         }
-      } else if (table_.hasV6()) {
-        auto inPool6 = [this](const Ip6& a) {
+      } else if (has_v6) {
+        auto inPool6 = [&](const Ip6& a) {
+          if ((a.hi & pool6_0.mask.hi) == pool6_0.addr.hi &&
+              (a.lo & pool6_0.mask.lo) == pool6_0.addr.lo) [[likely]] {
+            return true;
+          }
+          if (one_pool6) [[likely]] {
+            return false;
+          }
           for (const Pool6& q : pools6_) {
             if ((a.hi & q.mask.hi) == q.addr.hi && (a.lo & q.mask.lo) == q.addr.lo) {
               return true;
@@ -313,7 +324,7 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
         };
         if (inPool6(p.src6)) {
           src_ref = kIpv6Side;
-          const Ip6 key{p.src6.hi & key_mask6_.hi, p.src6.lo & key_mask6_.lo};
+          const Ip6 key{p.src6.hi & key_mask6.hi, p.src6.lo & key_mask6.lo};
           const uint32_t home = table_.home6(key);
           s.src_key6[i] = key;
           s.src_home6[i] = home;
@@ -321,7 +332,7 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
         }
         if (inPool6(p.dst6)) {
           dst_ref = kIpv6Side;
-          const Ip6 key{p.dst6.hi & key_mask6_.hi, p.dst6.lo & key_mask6_.lo};
+          const Ip6 key{p.dst6.hi & key_mask6.hi, p.dst6.lo & key_mask6.lo};
           const uint32_t home = table_.home6(key);
           s.dst_key6[i] = key;
           s.dst_home6[i] = home;
