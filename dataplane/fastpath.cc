@@ -125,10 +125,12 @@ IpAddress FastPath::subscriberKey(const ParsedPacket& p, bool uplink) const noex
 }
 
 // The common case inline: the subscriber had its slot at lookup and the flow is known.
+// `flows`, `n_rg`: the slab's flows and rating groups, in the caller's registers.
 inline void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t offset,
-                                uint32_t slot, uint8_t rg) noexcept {
+                                uint32_t slot, uint8_t rg, FlowCounters* flows,
+                                size_t n_rg) noexcept {
   if (slot != SlotTable::kNone) [[likely]] {
-    FlowCounters& f = slab_.flow(slot, rg);
+    FlowCounters& f = flows[slot * n_rg + rg];
     const uint64_t octets = p.ip_len;
     if (uplink) {
       const uint64_t packets = loadCounter(f.ul_packets);
@@ -348,16 +350,24 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
 // Classify, read the slots (a subscriber given a slot by a count after this lookup is found
 // again when counting) and prefetch the flow counters.
 void FastPath::lookupStage(Staged& s) noexcept {
+  FlowCounters* const flows = slab_.flows();  // in locals, as in countStage
+  const size_t n_rg = n_rg_;
   for (uint32_t i = 0; i < s.n; ++i) {
     uint32_t src_slot = kNone;
     uint32_t dst_slot = kNone;
     if (s.src_ref[i] != kNone) {
       src_slot = lookupSide(s.pkt[i], true, s.src_ref[i], s.src_rg[i], s.src_home6[i],
                             s.src_key6[i]);
+      if (src_slot != kNone) {
+        __builtin_prefetch(&flows[src_slot * n_rg + s.src_rg[i]], 1);
+      }
     }
     if (s.dst_ref[i] != kNone) {
       dst_slot = lookupSide(s.pkt[i], false, s.dst_ref[i], s.dst_rg[i], s.dst_home6[i],
                             s.dst_key6[i]);
+      if (dst_slot != kNone) {
+        __builtin_prefetch(&flows[dst_slot * n_rg + s.dst_rg[i]], 1);
+      }
     }
     s.src_slot[i] = src_slot;
     s.dst_slot[i] = dst_slot;
@@ -368,11 +378,7 @@ void FastPath::lookupStage(Staged& s) noexcept {
 inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
                                      uint32_t& rg, uint32_t home6, const Ip6& key6) noexcept {
   rg = classifier_.classify(p, uplink);
-  uint32_t slot = ref != kIpv6Side ? table_.find4(ref) : table_.find6From(home6, key6);
-  if (slot != kNone) {
-    __builtin_prefetch(&slab_.flow(slot, rg), 1);
-  }
-  return slot;
+  return ref != kIpv6Side ? table_.find4(ref) : table_.find6From(home6, key6);
 }
 
 void FastPath::countStage(Staged& s) noexcept {
@@ -381,6 +387,9 @@ void FastPath::countStage(Staged& s) noexcept {
   uint64_t counted_packets = 0;
   uint64_t counted_octets = 0;
   uint64_t decapsulated = 0;
+  // In locals: a store to a uint32_t could be the slab's geometry as far as the compiler knows.
+  FlowCounters* const flows = slab_.flows();
+  const size_t n_rg = n_rg_;
   for (uint32_t i = 0; i < s.n; ++i) {
     if (s.status[i] != uint32_t(ParseStatus::kIp)) [[unlikely]] {
       add(statOf(ParseStatus(s.status[i])));
@@ -396,12 +405,12 @@ void FastPath::countStage(Staged& s) noexcept {
     if (src_ref != kNone) [[likely]] {
       counted_packets += 1;
       counted_octets += p.ip_len;
-      countSide(p, true, src_ref, s.src_slot[i], uint8_t(s.src_rg[i]));
+      countSide(p, true, src_ref, s.src_slot[i], uint8_t(s.src_rg[i]), flows, n_rg);
     }
     if (dst_ref != kNone) {
       counted_packets += 1;
       counted_octets += p.ip_len;
-      countSide(p, false, dst_ref, s.dst_slot[i], uint8_t(s.dst_rg[i]));
+      countSide(p, false, dst_ref, s.dst_slot[i], uint8_t(s.dst_rg[i]), flows, n_rg);
     }
     if ((src_ref & dst_ref) == kNone) [[unlikely]] {  // neither side in a pool
       add(Stat::kTransitPackets);
@@ -576,6 +585,8 @@ void FastPath::handleCommands(C2wQueue& c2w) noexcept {
 }
 
 void FastPath::publish() noexcept {
+  // Unrolled: the count is a constant, and this runs once per burst.
+#pragma GCC unroll 64
   for (size_t i = 0; i < local_.c.size(); ++i) {
     storeCounter(shared_.c[i], local_.c[i]);
   }
