@@ -66,7 +66,8 @@ uint8_t classify(const CountingPlan& plan, const ParsedPacket& p, bool uplink) n
 FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
                    WorkerStats& shared_stats)
     : classifier_(plan), plan_(plan), slab_(slab), w2c_(w2c), shared_(shared_stats),
-      table_(plan.v4_addresses, plan.geometry.slots, !plan.pools6.empty()),
+      table_(plan.v4_addresses, plan.geometry.slots, !plan.pools6.empty(),
+             plan.ipv6_prefix_length > 64),
       n_rg_(plan.geometry.rating_groups) {
   for (const CountingPlan::Pool4& p : plan.pools4) {
     pools4_.push_back(Pool4{p.base, ~p.mask, p.first_offset});
@@ -124,10 +125,12 @@ IpAddress FastPath::subscriberKey(const ParsedPacket& p, bool uplink) const noex
 }
 
 // The common case inline: the subscriber had its slot at lookup and the flow is known.
+// `flows`, `n_rg`: the slab's flows and rating groups, in the caller's registers.
 inline void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t offset,
-                                uint32_t slot, uint8_t rg) noexcept {
+                                uint32_t slot, uint8_t rg, FlowCounters* flows,
+                                size_t n_rg) noexcept {
   if (slot != SlotTable::kNone) [[likely]] {
-    FlowCounters& f = slab_.flow(slot, rg);
+    FlowCounters& f = flows[slot * n_rg + rg];
     const uint64_t octets = p.ip_len;
     if (uplink) {
       const uint64_t packets = loadCounter(f.ul_packets);
@@ -278,6 +281,10 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
   // In locals: the parser's stores to uint8_t fields could alias the members.
   const Pool4 pool0 = pools4_.empty() ? Pool4{0, 0, kNone} : pools4_[0];
   const bool one_pool = pools4_.size() <= 1;
+  const bool has_v6 = table_.hasV6();  // IPv6 pools exist
+  const Pool6 pool6_0 = has_v6 ? pools6_[0] : Pool6{};
+  const bool one_pool6 = pools6_.size() <= 1;
+  const Ip6 key_mask6 = key_mask6_;
   auto offset = [&](uint32_t addr) {
     const uint32_t d = addr - pool0.base;
     if (d <= pool0.last && pool0.first_offset != kNone) [[likely]] {
@@ -301,8 +308,15 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
         if (dst_ref != kNone) {
           __builtin_prefetch(table_.entry4(dst_ref));
         }
-      } else if (table_.hasV6()) {
-        auto inPool6 = [this](const Ip6& a) {
+      } else if (has_v6) {
+        auto inPool6 = [&](const Ip6& a) {
+          if ((a.hi & pool6_0.mask.hi) == pool6_0.addr.hi &&
+              (a.lo & pool6_0.mask.lo) == pool6_0.addr.lo) [[likely]] {
+            return true;
+          }
+          if (one_pool6) [[likely]] {
+            return false;
+          }
           for (const Pool6& q : pools6_) {
             if ((a.hi & q.mask.hi) == q.addr.hi && (a.lo & q.mask.lo) == q.addr.lo) {
               return true;
@@ -312,7 +326,7 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
         };
         if (inPool6(p.src6)) {
           src_ref = kIpv6Side;
-          const Ip6 key{p.src6.hi & key_mask6_.hi, p.src6.lo & key_mask6_.lo};
+          const Ip6 key{p.src6.hi & key_mask6.hi, p.src6.lo & key_mask6.lo};
           const uint32_t home = table_.home6(key);
           s.src_key6[i] = key;
           s.src_home6[i] = home;
@@ -320,7 +334,7 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
         }
         if (inPool6(p.dst6)) {
           dst_ref = kIpv6Side;
-          const Ip6 key{p.dst6.hi & key_mask6_.hi, p.dst6.lo & key_mask6_.lo};
+          const Ip6 key{p.dst6.hi & key_mask6.hi, p.dst6.lo & key_mask6.lo};
           const uint32_t home = table_.home6(key);
           s.dst_key6[i] = key;
           s.dst_home6[i] = home;
@@ -336,16 +350,24 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
 // Classify, read the slots (a subscriber given a slot by a count after this lookup is found
 // again when counting) and prefetch the flow counters.
 void FastPath::lookupStage(Staged& s) noexcept {
+  FlowCounters* const flows = slab_.flows();  // in locals, as in countStage
+  const size_t n_rg = n_rg_;
   for (uint32_t i = 0; i < s.n; ++i) {
     uint32_t src_slot = kNone;
     uint32_t dst_slot = kNone;
     if (s.src_ref[i] != kNone) {
       src_slot = lookupSide(s.pkt[i], true, s.src_ref[i], s.src_rg[i], s.src_home6[i],
                             s.src_key6[i]);
+      if (src_slot != kNone) {
+        __builtin_prefetch(&flows[src_slot * n_rg + s.src_rg[i]], 1);
+      }
     }
     if (s.dst_ref[i] != kNone) {
       dst_slot = lookupSide(s.pkt[i], false, s.dst_ref[i], s.dst_rg[i], s.dst_home6[i],
                             s.dst_key6[i]);
+      if (dst_slot != kNone) {
+        __builtin_prefetch(&flows[dst_slot * n_rg + s.dst_rg[i]], 1);
+      }
     }
     s.src_slot[i] = src_slot;
     s.dst_slot[i] = dst_slot;
@@ -356,11 +378,7 @@ void FastPath::lookupStage(Staged& s) noexcept {
 inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
                                      uint32_t& rg, uint32_t home6, const Ip6& key6) noexcept {
   rg = classifier_.classify(p, uplink);
-  uint32_t slot = ref != kIpv6Side ? table_.find4(ref) : table_.find6From(home6, key6);
-  if (slot != kNone) {
-    __builtin_prefetch(&slab_.flow(slot, rg), 1);
-  }
-  return slot;
+  return ref != kIpv6Side ? table_.find4(ref) : table_.find6From(home6, key6);
 }
 
 void FastPath::countStage(Staged& s) noexcept {
@@ -368,15 +386,17 @@ void FastPath::countStage(Staged& s) noexcept {
   // unattributed counter when it cannot be): summed for the burst here.
   uint64_t counted_packets = 0;
   uint64_t counted_octets = 0;
+  uint64_t decapsulated = 0;
+  // In locals: a store to a uint32_t could be the slab's geometry as far as the compiler knows.
+  FlowCounters* const flows = slab_.flows();
+  const size_t n_rg = n_rg_;
   for (uint32_t i = 0; i < s.n; ++i) {
     if (s.status[i] != uint32_t(ParseStatus::kIp)) [[unlikely]] {
       add(statOf(ParseStatus(s.status[i])));
       continue;
     }
     const ParsedPacket& p = s.pkt[i];
-    if (p.tunneled) {
-      add(Stat::kGtpDecapsulated);
-    }
+    decapsulated += p.tunneled ? 1 : 0;
     if (p.is_fragment) [[unlikely]] {
       add(Stat::kFragments);
     }
@@ -385,12 +405,12 @@ void FastPath::countStage(Staged& s) noexcept {
     if (src_ref != kNone) [[likely]] {
       counted_packets += 1;
       counted_octets += p.ip_len;
-      countSide(p, true, src_ref, s.src_slot[i], uint8_t(s.src_rg[i]));
+      countSide(p, true, src_ref, s.src_slot[i], uint8_t(s.src_rg[i]), flows, n_rg);
     }
     if (dst_ref != kNone) {
       counted_packets += 1;
       counted_octets += p.ip_len;
-      countSide(p, false, dst_ref, s.dst_slot[i], uint8_t(s.dst_rg[i]));
+      countSide(p, false, dst_ref, s.dst_slot[i], uint8_t(s.dst_rg[i]), flows, n_rg);
     }
     if ((src_ref & dst_ref) == kNone) [[unlikely]] {  // neither side in a pool
       add(Stat::kTransitPackets);
@@ -399,6 +419,7 @@ void FastPath::countStage(Staged& s) noexcept {
   }
   add(Stat::kCountedPackets, counted_packets);
   add(Stat::kCountedOctets, counted_octets);
+  add(Stat::kGtpDecapsulated, decapsulated);
   s.n = 0;
 }
 
@@ -564,6 +585,8 @@ void FastPath::handleCommands(C2wQueue& c2w) noexcept {
 }
 
 void FastPath::publish() noexcept {
+  // Unrolled: the count is a constant, and this runs once per burst.
+#pragma GCC unroll 64
   for (size_t i = 0; i < local_.c.size(); ++i) {
     storeCounter(shared_.c[i], local_.c[i]);
   }

@@ -121,12 +121,12 @@ class FastPath {
   void parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
                   const uint32_t* lens, uint32_t n) noexcept;
   void lookupStage(Staged& s) noexcept;
-  // Rating group and slot (kNone: none yet) of one side; prefetches its flow counters.
+  // Rating group and slot (kNone: none yet) of one side (lookupStage prefetches its counters).
   uint32_t lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint32_t& rg,
                       uint32_t home6, const Ip6& key6) noexcept;
   void countStage(Staged& s) noexcept;
   void countSide(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
-                 uint8_t rg) noexcept;
+                 uint8_t rg, FlowCounters* flows, size_t n_rg) noexcept;
   // countSide for a subscriber with no slot at lookup, or a flow not announced yet.
   [[gnu::noinline]] void countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset,
                                        uint32_t slot, uint8_t rg) noexcept;

@@ -467,6 +467,84 @@ template <bool kWin>
   return ParseStatus::kIp;
 }
 
+// The GTP-U fast lane (a contiguous frame): the outer packet took the IPv4 fast lane (Ethernet
+// II + IPv4 without options, not a fragment, UDP to 2152, `outer_len` <= the frame) and starts at
+// `ip`. A G-PDU without optional fields or with them and at most one extension header (the PDU
+// session container of N3), carrying IPv4 without options, not a fragment, TCP or UDP with its
+// ports inside: `out` is filled as parseGtpu would, every load before the first store, and true
+// is returned. Anything else returns false with `out` untouched: parseGtpu decides (the same
+// checks, in the same order of precedence, so the result is the same).
+[[gnu::always_inline]] inline bool gtpuFastLane(const uint8_t* ip, uint32_t outer_len,
+                                                uint32_t outer_src, ParsedPacket& out) noexcept {
+  const uint8_t* udp = ip + kIpv4MinHeaderLen;
+  const uint32_t udp_avail = outer_len - kIpv4MinHeaderLen;  // >= 4: the ports were inside
+  if (udp_avail < kUdpHeaderLen + kGtpHeaderLen) {
+    return false;
+  }
+  uint32_t udp_len = load16(udp + 4);
+  udp_len = udp_len > udp_avail ? udp_avail : udp_len;
+  const uint8_t* gtp = udp + kUdpHeaderLen;
+  const uint8_t flags = gtp[0];
+  const uint32_t gtp_end = kGtpHeaderLen + load16(gtp + 2);
+  // Version 1, PT 1, a G-PDU, its length inside the UDP datagram.
+  if (udp_len < kUdpHeaderLen + kGtpHeaderLen || (flags & 0xF0) != 0x30 ||
+      gtp[1] != kGtpMsgGpdu || gtp_end > udp_len - kUdpHeaderLen) {
+    return false;
+  }
+  uint32_t off = kGtpHeaderLen;
+  if ((flags & kGtpFlagsEsPn) != 0) {
+    off += kGtpOptionalLen;
+    if (off >= gtp_end) {
+      return false;
+    }
+    if ((flags & kGtpFlagE) != 0 && gtp[off - 1] != 0) {
+      // One extension header, the last one.
+      const uint32_t ext_len = uint32_t{gtp[off]} * 4;
+      if (ext_len == 0 || off + ext_len > gtp_end || gtp[off + ext_len - 1] != 0) {
+        return false;
+      }
+      off += ext_len;
+    }
+  }
+  if (off + kIpv4MinHeaderLen + 4 > gtp_end) {
+    return false;
+  }
+  const uint8_t* inner = gtp + off;
+  const uint32_t inner_avail = gtp_end - off;
+  const uint8_t vihl = inner[0];
+  const uint32_t total_len = load16(inner + 2);
+  const uint16_t frag = load16(inner + 6);
+  const uint8_t protocol = inner[9];
+  if (vihl != 0x45 || total_len < kIpv4MinHeaderLen + 4 || total_len > inner_avail ||
+      (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) != 0 ||
+      (protocol != kProtoTcp && protocol != kProtoUdp)) {
+    return false;
+  }
+  const uint16_t src_port = load16(inner + kIpv4MinHeaderLen);
+  const uint16_t dst_port = load16(inner + kIpv4MinHeaderLen + 2);
+  const uint32_t src = load32(inner + 12);
+  const uint32_t dst = load32(inner + 16);
+  const uint32_t teid = load32(gtp + 4);
+  // Every field written (no reset first: fewer stores).
+  out.family = 4;
+  out.protocol = protocol;
+  out.has_ports = true;
+  out.is_fragment = false;
+  out.src_port = src_port;
+  out.dst_port = dst_port;
+  out.ip_len = total_len;
+  out.src4 = src;
+  out.dst4 = dst;
+  out.src6 = Ip6{};
+  out.dst6 = Ip6{};
+  out.tunneled = true;
+  out.outer_src = IpAddress{};
+  out.outer_src.family = 4;
+  out.outer_src.v4 = outer_src;
+  out.teid = teid;
+  return true;
+}
+
 // `rd`: octets readable at `frame` (kWin; rd < len), `len`: the frame's length.
 template <bool kWin>
 inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
@@ -489,15 +567,26 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
           (protocol == kProtoTcp || protocol == kProtoUdp)) [[likely]] {
         const uint32_t src = load32(ip + 12);
         const uint32_t dst = load32(ip + 16);
-        out = kEmptyPacket;
+        if (protocol == kProtoUdp && dst_port == kGtpuPort) {
+          if (gtpuFastLane(ip, total_len, src, out)) [[likely]] {
+            return ParseStatus::kIp;
+          }
+        }
+        // Every field written (no reset first: fewer stores).
         out.family = 4;
         out.protocol = protocol;
         out.has_ports = true;
+        out.is_fragment = false;
         out.src_port = src_port;
         out.dst_port = dst_port;
         out.ip_len = total_len;
         out.src4 = src;
         out.dst4 = dst;
+        out.src6 = Ip6{};
+        out.dst6 = Ip6{};
+        out.tunneled = false;
+        out.outer_src = IpAddress{};
+        out.teid = 0;
         if (protocol == kProtoUdp && dst_port == kGtpuPort) {
           return parseGtpu<false>(ip, kIpv4MinHeaderLen, 0, out);
         }
@@ -518,15 +607,21 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
           (next == kProtoTcp || (next == kProtoUdp && dst_port != kGtpuPort))) [[likely]] {
         const Ip6 src = loadIp6Inline(ip + 8);
         const Ip6 dst = loadIp6Inline(ip + 24);
-        out = kEmptyPacket;
+        // Every field written (no reset first: fewer stores).
         out.family = 6;
         out.protocol = next;
         out.has_ports = true;
+        out.is_fragment = false;
         out.src_port = src_port;
         out.dst_port = dst_port;
         out.ip_len = ip_len;
+        out.src4 = 0;
+        out.dst4 = 0;
         out.src6 = src;
         out.dst6 = dst;
+        out.tunneled = false;
+        out.outer_src = IpAddress{};
+        out.teid = 0;
         return ParseStatus::kIp;
       }
     }

@@ -117,7 +117,7 @@ run_limited() {
 }
 
 if [[ $QUICK -eq 1 ]]; then
-  HP_FILTER='^hotpath_ipv4/subscribers:(1000|1000000)$|^hotpath_(ipv6|gtpu|gtpu_ext|ipv4_zipf)/subscribers:1000000$|^hotpath_workers'
+  HP_FILTER='^hotpath_ipv4/subscribers:(1000|1000000)$|^hotpath_(ipv6|gtpu|gtpu_ext|ipv4_zipf|ipv4_imix)/subscribers:1000000$|^hotpath_workers'
   HP_REPS=1; HP_MIN=0.3
   PL_FILTER='workers:1/rg_per_sub:4/rg_configured:4$'
   PL_REPS=1; PL_MIN=0.3

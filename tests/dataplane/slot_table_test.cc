@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 #include <unordered_map>
+#include <vector>
 
 namespace tally {
 namespace {
@@ -58,16 +59,24 @@ TEST(SlotTable, FullTableRefusesAndRecovers) {
   EXPECT_NE(t.insert4(2), SlotTable::kNone);
 }
 
-TEST(SlotTable, RandomOperationsAgreeWithOracle) {
+// Narrow (16-byte buckets, keys of at most /64: low halves zero) and wide (32-byte buckets, any
+// key; here keys that differ only in the low half too).
+class SlotTableLayout : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SlotTableLayout, RandomOperationsAgreeWithOracle) {
   constexpr uint32_t kSlots = 512;
   constexpr uint32_t kV4 = 4096;
-  SlotTable t(kV4, kSlots, true);
+  const bool wide = GetParam();
+  SlotTable t(kV4, kSlots, true, wide);
+  ASSERT_TRUE(t.ok());
   std::map<uint32_t, uint32_t> oracle4;
   std::unordered_map<Ip6, uint32_t, H> oracle6;
   std::mt19937_64 rng(7);
   std::vector<Ip6> keys;
   for (int i = 0; i < 2000; ++i) {
-    keys.push_back(Ip6{0x20010db800000000ull | (rng() & 0xffff), 0});
+    const uint64_t r = rng();
+    keys.push_back(wide ? Ip6{0x20010db800000000ull | (r & 0xff), (r >> 8) & 0x7}
+                        : Ip6{0x20010db800000000ull | (r & 0xffff), 0});
   }
   for (int step = 0; step < 200000; ++step) {
     bool v6 = rng() % 2 == 0;
@@ -125,7 +134,34 @@ TEST(SlotTable, RandomOperationsAgreeWithOracle) {
     ASSERT_TRUE(slots.insert(s).second);
     ASSERT_EQ(t.find4(k), s);
   }
+  // The serving digest lives in the key's bucket: kept as the others move, gone with the key.
+  for (auto& [k, s] : oracle6) {
+    uint32_t* d = t.serving6(k);
+    ASSERT_NE(d, nullptr);
+    ASSERT_EQ(*d, 0u);
+    *d = s + 1;
+  }
+  std::vector<Ip6> held;
+  for (auto& [k, s] : oracle6) {
+    held.push_back(k);
+  }
+  for (size_t i = 0; i < held.size(); i += 2) {
+    ASSERT_TRUE(t.release6(held[i], oracle6[held[i]]));
+    ASSERT_EQ(t.serving6(held[i]), nullptr);
+    ASSERT_EQ(t.find6(held[i]), SlotTable::kNone);
+  }
+  for (size_t i = 1; i < held.size(); i += 2) {
+    uint32_t* d = t.serving6(held[i]);
+    ASSERT_NE(d, nullptr);
+    ASSERT_EQ(*d, oracle6[held[i]] + 1);
+    ASSERT_EQ(t.find6(held[i]), oracle6[held[i]]);
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Buckets, SlotTableLayout, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "Wide" : "Narrow";
+                         });
 
 TEST(SlotTable, WithoutIpv6PoolsFindsNothing) {
   SlotTable t(16, 4, false);
