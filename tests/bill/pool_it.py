@@ -764,13 +764,18 @@ SCENARIOS = collections.OrderedDict([
 ])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def script_args(doc):
+    """The command line of the scripts that drive tallyd (pool_it, accounting_it)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--tallyd", required=True)
     ap.add_argument("--tallyctl", required=True)
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--only", default="")
-    args = ap.parse_args()
+    ap.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
+    return ap.parse_args()
+
+
+def main():
+    args = script_args(__doc__)
     if os.geteuid() != 0:
         sys.exit("pool_it.py needs root (mount, the SFTP system user)")
     work = Path(args.workdir).resolve()

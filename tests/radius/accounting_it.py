@@ -37,7 +37,6 @@ Exit 77 (meson: skipped) when FreeRADIUS is not installed. Needs root (FreeRADIU
 freerad; DPDK).
 """
 
-import argparse
 import collections
 import json
 import os
@@ -564,12 +563,7 @@ SCENARIOS = collections.OrderedDict([
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tallyd", required=True)
-    ap.add_argument("--tallyctl", required=True)
-    ap.add_argument("--workdir", required=True)
-    ap.add_argument("--only", default="")
-    args = ap.parse_args()
+    args = pool_it.script_args(__doc__)
     if not servers.freeradius_available():
         print("FreeRADIUS not installed: skipped")
         return 77

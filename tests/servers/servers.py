@@ -32,6 +32,18 @@ READY_TIMEOUT_S = 10.0
 POLL_S = 0.02
 
 
+class _Started:
+    """`with Server() as s`: started on entry (start()), stopped on exit (stop()), whatever
+    happened."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
 class ServerError(RuntimeError):
     pass
 
@@ -141,7 +153,7 @@ def _wait_for(pred, proc, what, log=None):
     raise ServerError("%s did not come up (exit %s)\n%s" % (what, proc.poll(), text))
 
 
-class Sshd:
+class Sshd(_Started):
     """OpenSSH sshd serving SFTP only (internal-sftp into upload_dir) to SFTP_USER, by password
     and by an ed25519 key, on 127.0.0.1 (and [::1] with ipv6=True) at a free port."""
 
@@ -276,12 +288,6 @@ LogLevel {lvl}
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
     # --- stopping the server without closing its port ------------------------------------------
     def pause(self):
@@ -315,7 +321,7 @@ LogLevel {lvl}
         return pids
 
 
-class Tftpd:
+class Tftpd(_Started):
     """tftpd-hpa (in.tftpd -L, foreground) on 127.0.0.1 or ::1 at a free UDP port, root
     directory `root` (chrooted, files created, plain Unix permissions)."""
 
@@ -374,12 +380,6 @@ class Tftpd:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,7 +435,7 @@ def parse_detail(text):
     return records
 
 
-class FreeRadius:
+class FreeRadius(_Started):
     """FreeRADIUS 3.2 from a private copy of /etc/freeradius/3.0 (stock sites and eap dropped,
     proxy_requests = no), one loopback-only virtual server: accounting on 127.0.0.1:acct_port,
     auth on 127.0.0.1:auth_port, client 127.0.0.1 with `secret`; every answered
@@ -706,12 +706,6 @@ class FreeRadius:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
     def pause(self):
         """SIGSTOP: bound but silent; requests queue in the socket buffer."""
