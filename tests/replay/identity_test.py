@@ -24,20 +24,15 @@ Prints PASS/FAIL per check; exits 1 on any failure.
 import argparse
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_util import dpdk_runtime_dir, prepare_workdir, write_dns_pcap  # noqa: E402
+from run_util import LiveTallyd, prepare_workdir, write_dns_pcap  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / "config" / "demo.yaml"
 BULK = 10000          # identities provisioned before any traffic (10.1.x.y, i = 1..BULK)
 PROVISIONED_TRAFFIC = 2000   # i = 1..2000 send traffic in run 2
 LATE = 1000           # 10.2.x.y, j = 1..LATE: traffic without identity
@@ -61,11 +56,7 @@ class Test:
         self.args = args
         self.work = Path(args.workdir).resolve()
         self.failures = 0
-        self.sock = self.work / "ctl.sock"
-        if len(str(self.sock)) > 100:
-            self.sock = Path("/tmp/tally-identity-%d.sock" % os.getpid())
-        self.prefix = "tally-identity-%d" % os.getpid()
-        self.tallyd = None
+        self.t = LiveTallyd(args.tallyd, args.tallyctl, self.work, "identity")
 
     def check(self, ok, what, detail=""):
         print("%s %s%s" % ("PASS" if ok else "FAIL", what, (": " + detail) if detail and not ok else ""))
@@ -75,60 +66,27 @@ class Test:
         return ok
 
     def ctl(self, *words, stdin=None, timeout_ms=5000):
-        return subprocess.run([self.args.tallyctl, "--socket", str(self.sock), "--timeout",
-                               str(timeout_ms)] + list(words), input=stdin, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, timeout=300)
+        return self.t.ctl(*words, stdin=stdin, timeout_ms=timeout_ms)
 
     def statistics(self):
-        r = self.ctl("display", "statistics", "--json")
-        return json.loads(r.stdout) if r.returncode == 0 else None
+        return self.t.statistics()
 
     def start(self, addresses, sessions, cdr_dir="cdr", unknown_identity=None):
         pcap = self.work / ("run%d.pcap" % len(addresses))
         write_dns_pcap(pcap, addresses)
-        with open(DEMO_CONFIG) as f:
-            cfg = yaml.safe_load(f)
-        cfg["node"]["state_dir"] = str(self.work / "state")
-        cfg["dataplane"]["eal"] = ["--replaced-by-eal-args"]
-        cfg["dataplane"]["ports"] = [{"name": "net_pcap0", "role": "access", "forward_to": "net_null0"},
-                                     {"name": "net_null0", "role": "core"}]
-        cfg["dataplane"]["workers"] = 1
-        cfg["dataplane"]["max_sessions"] = 65536
-        cfg["subscribers"]["idle_timeout"] = 3600
-        if unknown_identity:
-            cfg["subscribers"]["unknown_identity"] = unknown_identity
-        cfg["control"] = {"socket": str(self.sock)}
-        cfg["local_aaa_server"] = {"local_bill": {"cfcard": {"path": str(self.work / cdr_dir)}}}
-        cfg_path = self.work / "tally.yaml"
-        with open(cfg_path, "w") as f:
-            yaml.safe_dump(cfg, f, default_flow_style=False, sort_keys=False)
-        eal = ("--no-huge -m 512 --no-pci -l 0-1 --file-prefix %s --vdev=net_pcap0,rx_pcap=%s "
-               "--vdev=net_null0,no-rx=1" % (self.prefix, pcap))
-        self.stderr = open(self.work / "tallyd.stderr", "a+")
-        self.tallyd = subprocess.Popen([self.args.tallyd, "--config", str(cfg_path), "--eal-args", eal,
-                                        "--no-summary"], stdout=subprocess.DEVNULL, stderr=self.stderr)
-        end = time.monotonic() + 90
-        while time.monotonic() < end:
-            if self.tallyd.poll() is not None:
-                return "tallyd exited %d at start" % self.tallyd.returncode
-            st = self.statistics() if self.sock.exists() else None
-            if st is not None and st.get("sessions_active", 0) >= sessions:
-                return None
-            time.sleep(0.2)
-        return "tallyd did not bring up %d sessions within 90 s" % sessions
+
+        def edit(cfg):
+            if unknown_identity:
+                cfg["subscribers"]["unknown_identity"] = unknown_identity
+            cfg["local_aaa_server"]["local_bill"]["cfcard"]["path"] = str(self.work / cdr_dir)
+        return self.t.start(pcap, sessions, edit)
 
     def stop(self):
-        if self.tallyd is None or self.tallyd.poll() is not None:
-            return
-        self.tallyd.send_signal(signal.SIGTERM)
-        try:
-            rc = self.tallyd.wait(timeout=60)
+        r = self.t.stop()
+        if r is not None:
+            rc, in_time = r
+            self.check(in_time, "tallyd stopped within 60 s of SIGTERM")
             self.check(rc == 0, "tallyd stopped cleanly (exit %d)" % rc)
-        except subprocess.TimeoutExpired:
-            self.tallyd.kill()
-            self.tallyd.wait()
-            self.check(False, "tallyd stopped within 60 s of SIGTERM")
-        shutil.rmtree(dpdk_runtime_dir(self.prefix), ignore_errors=True)
 
     def provisioned(self):
         return (self.statistics() or {}).get("identities", {}).get("provisioned", -1)
@@ -231,7 +189,7 @@ class Test:
         self.check(self.provisioned() == before + 1, "bad input changed nothing (%d identities)"
                    % (before + 1))
         # A process feeding identities as they come gets each answer before it sends the next.
-        feed = subprocess.Popen([self.args.tallyctl, "--socket", str(self.sock), "session",
+        feed = subprocess.Popen([self.args.tallyctl, "--socket", str(self.t.sock), "session",
                                  "identify", "--bulk"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True, bufsize=1)
         got = []
@@ -392,8 +350,7 @@ def main():
     try:
         t.run()
     finally:
-        if t.tallyd is not None and t.tallyd.poll() is None:
-            t.stop()
+        t.stop()  # nothing when it has stopped already
     print("%s: %d failure(s)" % ("FAIL" if t.failures else "PASS", t.failures))
     sys.exit(1 if t.failures else 0)
 

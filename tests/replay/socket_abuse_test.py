@@ -19,21 +19,16 @@ tallyd logged, in a few rate-limited lines. Prints PASS/FAIL per check; exits 1 
 import argparse
 import json
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_util import dpdk_runtime_dir, prepare_workdir, write_dns_pcap  # noqa: E402
+from run_util import LiveTallyd, prepare_workdir, write_dns_pcap  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / "config" / "demo.yaml"
 SUBSCRIBERS = 20000
 ABUSE_S = 25.0
 
@@ -87,12 +82,9 @@ class Test:
         self.args = args
         self.work = Path(args.workdir).resolve()
         self.failures = 0
-        self.sock = self.work / "ctl.sock"
-        if len(str(self.sock)) > 100:
-            self.sock = Path("/tmp/tally-abuse-%d.sock" % os.getpid())
-        self.prefix = "tally-abuse-%d" % os.getpid()
+        self.t = LiveTallyd(args.tallyd, args.tallyctl, self.work, "abuse")
+        self.sock = self.t.sock
         self.procs = []    # abusers this test started (ended by PID)
-        self.tallyd = None
 
     def check(self, ok, what, detail=""):
         print("%s %s%s" % ("PASS" if ok else "FAIL", what, (": " + detail) if detail and not ok else ""))
@@ -100,44 +92,15 @@ class Test:
             self.failures += 1
 
     def ctl(self, *words, timeout_ms=5000):
-        return subprocess.run([self.args.tallyctl, "--socket", str(self.sock), "--timeout",
-                               str(timeout_ms)] + list(words), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, timeout=120)
+        return self.t.ctl(*words, timeout_ms=timeout_ms, timeout_s=120)
 
     def statistics(self):
-        r = self.ctl("display", "statistics", "--json")
-        return json.loads(r.stdout) if r.returncode == 0 else None
+        return self.t.statistics()
 
     def start(self):
         pcap = self.work / "subscribers.pcap"
         write_dns_pcap(pcap, ["10.1.%d.%d" % ((i + 1) >> 8, (i + 1) & 255) for i in range(SUBSCRIBERS)])
-        with open(DEMO_CONFIG) as f:
-            cfg = yaml.safe_load(f)
-        cfg["dataplane"]["eal"] = ["--replaced-by-eal-args"]
-        cfg["dataplane"]["ports"] = [{"name": "net_pcap0", "role": "access", "forward_to": "net_null0"},
-                                     {"name": "net_null0", "role": "core"}]
-        cfg["dataplane"]["workers"] = 1
-        cfg["dataplane"]["max_sessions"] = 65536
-        cfg["subscribers"]["idle_timeout"] = 3600
-        cfg["control"] = {"socket": str(self.sock)}
-        cfg["local_aaa_server"] = {"local_bill": {"cfcard": {"path": str(self.work / "cdr")}}}
-        cfg_path = self.work / "tally.yaml"
-        with open(cfg_path, "w") as f:
-            yaml.safe_dump(cfg, f, default_flow_style=False, sort_keys=False)
-        eal = ("--no-huge -m 512 --no-pci -l 0-1 --file-prefix %s --vdev=net_pcap0,rx_pcap=%s "
-               "--vdev=net_null0,no-rx=1" % (self.prefix, pcap))
-        self.stderr = open(self.work / "tallyd.stderr", "w+")
-        self.tallyd = subprocess.Popen([self.args.tallyd, "--config", str(cfg_path), "--eal-args", eal,
-                                        "--no-summary"], stdout=subprocess.DEVNULL, stderr=self.stderr)
-        end = time.monotonic() + 90
-        while time.monotonic() < end:
-            if self.tallyd.poll() is not None:
-                return "tallyd exited %d at start" % self.tallyd.returncode
-            st = self.statistics() if self.sock.exists() else None
-            if st is not None and st.get("sessions_active", 0) >= SUBSCRIBERS:
-                return None
-            time.sleep(0.2)
-        return "tallyd did not bring up %d sessions within 90 s" % SUBSCRIBERS
+        return self.t.start(pcap, SUBSCRIBERS, stderr_mode="w+")
 
     def abuser(self, n, mode):
         p = subprocess.Popen([sys.executable, "-c", ABUSER, str(self.sock), str(n), mode, str(ABUSE_S)],
@@ -197,7 +160,7 @@ class Test:
             s.close()
         for p in self.procs:
             p.wait(timeout=ABUSE_S + 30)
-        self.stderr.flush()
+        self.t.stderr.flush()
         log = (self.work / "tallyd.stderr").read_text()
         lines = [ln for ln in log.splitlines() if "control socket: " in ln]
         busy_lines = [ln for ln in lines if "busy_per_client" in ln]
@@ -212,16 +175,11 @@ class Test:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        if self.tallyd is not None and self.tallyd.poll() is None:
-            self.tallyd.send_signal(signal.SIGTERM)
-            try:
-                rc = self.tallyd.wait(timeout=60)
-                self.check(rc == 0, "tallyd stopped cleanly (exit %d)" % rc)
-            except subprocess.TimeoutExpired:
-                self.tallyd.kill()
-                self.tallyd.wait()
-                self.check(False, "tallyd stopped within 60 s of SIGTERM")
-        shutil.rmtree(dpdk_runtime_dir(self.prefix), ignore_errors=True)
+        r = self.t.stop()
+        if r is not None:
+            rc, in_time = r
+            self.check(in_time, "tallyd stopped within 60 s of SIGTERM")
+            self.check(rc == 0, "tallyd stopped cleanly (exit %d)" % rc)
 
 
 def main():
