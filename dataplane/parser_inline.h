@@ -303,6 +303,43 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
 //
 // Out of line: keeps the plain IPv4/IPv6 path free of its register pressure. `rd`: octets
 // readable from `ip` on (kWin).
+// The inner fast lane of a GTP-U packet (parseGtpu's contiguous case and gtpuFastLane): IPv4
+// without options, not a fragment, TCP or UDP with its ports inside; `inner_avail` >= 24. Every
+// load comes before the first store, and every field of `out` is written (the IPv6 addresses
+// cleared), so no reset of `out` first. Anything else returns false with `out` untouched.
+[[gnu::always_inline]] inline bool innerIpv4FastLane(const uint8_t* inner, uint32_t inner_avail,
+                                                     const IpAddress& outer_src, uint32_t teid,
+                                                     ParsedPacket& out) noexcept {
+  const uint8_t vihl = inner[0];
+  const uint32_t total_len = load16(inner + 2);
+  const uint16_t frag = load16(inner + 6);
+  const uint8_t protocol = inner[9];
+  if (vihl != 0x45 || total_len < kIpv4MinHeaderLen + 4 || total_len > inner_avail ||
+      (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) != 0 ||
+      (protocol != kProtoTcp && protocol != kProtoUdp)) {
+    return false;
+  }
+  const uint16_t src_port = load16(inner + kIpv4MinHeaderLen);
+  const uint16_t dst_port = load16(inner + kIpv4MinHeaderLen + 2);
+  const uint32_t src = load32(inner + 12);
+  const uint32_t dst = load32(inner + 16);
+  out.family = 4;
+  out.protocol = protocol;
+  out.has_ports = true;
+  out.is_fragment = false;
+  out.src_port = src_port;
+  out.dst_port = dst_port;
+  out.ip_len = total_len;
+  out.src4 = src;
+  out.dst4 = dst;
+  out.src6 = Ip6{};
+  out.dst6 = Ip6{};
+  out.tunneled = true;
+  out.outer_src = outer_src;
+  out.teid = teid;
+  return true;
+}
+
 template <bool kWin>
 [[gnu::noinline]] ParseStatus parseGtpu(const uint8_t* ip, uint32_t l4_off, uint32_t rd,
                                         ParsedPacket& out) noexcept {
@@ -415,34 +452,9 @@ template <bool kWin>
     // The inner fast lane (see parseFrame): IPv4 without options, not a fragment, TCP or UDP
     // with its ports inside. Every field is written (the outer IPv6 addresses cleared), so no
     // reset of `out` first.
-    if (inner_avail >= kIpv4MinHeaderLen + 4) {
-      const uint8_t vihl = inner_ip[0];
-      const uint32_t total_len = load16(inner_ip + 2);
-      const uint16_t frag = load16(inner_ip + 6);
-      const uint8_t protocol = inner_ip[9];
-      if (vihl == 0x45 && total_len >= kIpv4MinHeaderLen + 4 && total_len <= inner_avail &&
-          (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) == 0 &&
-          (protocol == kProtoTcp || protocol == kProtoUdp)) [[likely]] {
-        const uint16_t src_port = load16(inner_ip + kIpv4MinHeaderLen);
-        const uint16_t dst_port = load16(inner_ip + kIpv4MinHeaderLen + 2);
-        const uint32_t src = load32(inner_ip + 12);
-        const uint32_t dst = load32(inner_ip + 16);
-        out.family = 4;
-        out.protocol = protocol;
-        out.has_ports = true;
-        out.is_fragment = false;
-        out.src_port = src_port;
-        out.dst_port = dst_port;
-        out.ip_len = total_len;
-        out.src4 = src;
-        out.dst4 = dst;
-        out.src6 = Ip6{};
-        out.dst6 = Ip6{};
-        out.tunneled = true;
-        out.outer_src = outer_src;
-        out.teid = teid;
-        return ParseStatus::kIp;
-      }
+    if (inner_avail >= kIpv4MinHeaderLen + 4 &&
+        innerIpv4FastLane(inner_ip, inner_avail, outer_src, teid, out)) [[likely]] {
+      return ParseStatus::kIp;
     }
   }
   out = kEmptyPacket;
@@ -509,40 +521,10 @@ template <bool kWin>
   if (off + kIpv4MinHeaderLen + 4 > gtp_end) {
     return false;
   }
-  const uint8_t* inner = gtp + off;
-  const uint32_t inner_avail = gtp_end - off;
-  const uint8_t vihl = inner[0];
-  const uint32_t total_len = load16(inner + 2);
-  const uint16_t frag = load16(inner + 6);
-  const uint8_t protocol = inner[9];
-  if (vihl != 0x45 || total_len < kIpv4MinHeaderLen + 4 || total_len > inner_avail ||
-      (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) != 0 ||
-      (protocol != kProtoTcp && protocol != kProtoUdp)) {
-    return false;
-  }
-  const uint16_t src_port = load16(inner + kIpv4MinHeaderLen);
-  const uint16_t dst_port = load16(inner + kIpv4MinHeaderLen + 2);
-  const uint32_t src = load32(inner + 12);
-  const uint32_t dst = load32(inner + 16);
-  const uint32_t teid = load32(gtp + 4);
-  // Every field written (no reset first: fewer stores).
-  out.family = 4;
-  out.protocol = protocol;
-  out.has_ports = true;
-  out.is_fragment = false;
-  out.src_port = src_port;
-  out.dst_port = dst_port;
-  out.ip_len = total_len;
-  out.src4 = src;
-  out.dst4 = dst;
-  out.src6 = Ip6{};
-  out.dst6 = Ip6{};
-  out.tunneled = true;
-  out.outer_src = IpAddress{};
-  out.outer_src.family = 4;
-  out.outer_src.v4 = outer_src;
-  out.teid = teid;
-  return true;
+  IpAddress src;
+  src.family = 4;
+  src.v4 = outer_src;
+  return innerIpv4FastLane(gtp + off, gtp_end - off, src, load32(gtp + 4), out);
 }
 
 // `rd`: octets readable at `frame` (kWin; rd < len), `len`: the frame's length.
