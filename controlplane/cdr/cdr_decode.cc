@@ -1525,6 +1525,16 @@ nlohmann::ordered_json fileHeaderToJson(const CdrFileHeader& h) {
 
 Result<FileUsage> fileUsage(const std::string& path) {
   FileUsage u;
+  // A local bill: the RADIUS fallback ledger, counted apart (docs/local-bill.md).
+  auto addLocalBill = [&u](const Result<bill::LocalBill>& b) {
+    if (!b) {
+      ++u.undecodable;
+      return;
+    }
+    ++u.local_bills;
+    u.local_ul_octets += b.value().ul_octets;
+    u.local_dl_octets += b.value().dl_octets;
+  };
   if (endsWith(path, ".csv")) {
     auto data = readFileWhole(path, kMaxCdrFileSize);
     if (!data) {
@@ -1551,15 +1561,7 @@ Result<FileUsage> fileUsage(const std::string& path) {
         continue;
       }
       if (ok && v.size() == columns && !v.empty() && v[0] == bill::kLocalBillCsvType) {
-        // A local bill: the RADIUS fallback ledger, counted apart (docs/local-bill.md).
-        auto b = bill::parseCsvLocalBillLine(d.substr(line_start, nl - line_start));
-        if (!b) {
-          ++u.undecodable;
-          continue;
-        }
-        ++u.local_bills;
-        u.local_ul_octets += b.value().ul_octets;
-        u.local_dl_octets += b.value().dl_octets;
+        addLocalBill(bill::parseCsvLocalBillLine(d.substr(line_start, nl - line_start)));
         continue;
       }
       uint64_t ul = 0, dl = 0;
@@ -1579,14 +1581,7 @@ Result<FileUsage> fileUsage(const std::string& path) {
   }
   for (const CdrFileRecord& r : contents.value().records) {
     if (bill::isLocalBillRecord(r.data)) {
-      auto b = bill::decodeLocalBill(r.data);
-      if (!b) {
-        ++u.undecodable;
-        continue;
-      }
-      ++u.local_bills;
-      u.local_ul_octets += b.value().ul_octets;
-      u.local_dl_octets += b.value().dl_octets;
+      addLocalBill(bill::decodeLocalBill(r.data));
       continue;
     }
     auto rec = decodePgwRecord(r.data);

@@ -41,6 +41,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_util import dpdk_runtime_dir, prepare_workdir  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
 DEMO_PCAP = REPO / "tests" / "data" / "demo.pcap"
@@ -54,12 +57,6 @@ def run(cmd, cwd=None):
         return r.returncode, r.stdout, r.stderr
     except subprocess.TimeoutExpired as e:
         return None, e.stdout or "", e.stderr or ""
-
-
-def dpdk_runtime_dir(prefix):
-    """Where EAL keeps the runtime files of --file-prefix PREFIX (removed after each run)."""
-    base = "/var/run/dpdk" if os.geteuid() == 0 else os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/tmp"), "dpdk")
-    return os.path.join(base, prefix)
 
 
 def tail(s, n=4):
@@ -444,13 +441,7 @@ def main():
     args = ap.parse_args()
     args.tallyd = str(Path(args.tallyd).resolve())
     work = Path(args.workdir).resolve()
-    marker = ".startup_errors_workdir"
-    if work.exists() and any(work.iterdir()):
-        if not (work / marker).exists():
-            sys.exit("refusing to empty %s: not a work directory of this test (no %s)" % (work, marker))
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / marker).touch()
+    prepare_workdir(work, ".startup_errors_workdir")
     c = Case(args, work)
     failed = 0
     for name, fn in CASES:
