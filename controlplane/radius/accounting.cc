@@ -97,6 +97,15 @@ uint64_t mix(uint64_t x) {
   return x;
 }
 
+// Valid answers (responses and probe answers) of every server so far.
+uint64_t answersOf(const ClientStats& cs) {
+  uint64_t n = 0;
+  for (const ServerStats& s : cs.servers) {
+    n += s.responses + s.probes_answered;
+  }
+  return n;
+}
+
 bool failed(Outcome o) {
   return o == Outcome::kNoAnswer || o == Outcome::kNoServer || o == Outcome::kQueueFull;
 }
@@ -412,10 +421,9 @@ void RadiusAccounting::onTick(int64_t now_ns) {
   // subscriber's next packet starts a new session and a new Start.
   if (!refused_.empty()) {
     const ClientStats cs = client_->stats();
-    uint64_t answers = 0;
+    const uint64_t answers = answersOf(cs);
     bool alive = false;
     for (const ServerStats& s : cs.servers) {
-      answers += s.responses + s.probes_answered;
       alive |= s.state == ServerState::kAlive;
     }
     const int64_t hold = int64_t(config_.accounting.radius->hold_down_ms) * kNsPerMs;
@@ -449,7 +457,7 @@ void RadiusAccounting::settle(const Completion& c) {
         a.fallback = true;
         if (config_.accounting.start_fail == RadiusFailAction::kOffline) {
           a.fallback_reason = bill::LocalBillReason::kStartUnansweredOffline;
-          to_refuse_.push_back(a.key);
+          to_refuse_.emplace_back(a.key, id);
         } else {
           a.fallback_reason = bill::LocalBillReason::kStartUnansweredOnline;
         }
@@ -511,31 +519,46 @@ void RadiusAccounting::writeLocalBill(uint64_t session, const Acct& a,
   b.reason = reason;
   ++stats_.local_bills[size_t(reason) & 7];
   stats_.local_bill_octets += a.total.octets();
-  logInfo("radius: local bill for " + a.acct_session_id + " (" + formatIp(a.key) + ", " +
-          bill::localBillReasonName(reason) + "): " + std::to_string(a.total.ul_octets) +
-          " uplink / " + std::to_string(a.total.dl_octets) + " downlink octets");
+  // Logged once per poll for all of them (logLocalBills): an outage can write thousands.
+  if (unlogged_bills_ == 0) {
+    first_unlogged_ = a.acct_session_id;
+  }
+  ++unlogged_bills_;
+  ++unlogged_by_reason_[size_t(reason) & 7];
   if (hooks_.local_bill) {
     hooks_.local_bill(std::move(b));
   }
 }
 
+void RadiusAccounting::logLocalBills() {
+  if (unlogged_bills_ == 0) {
+    return;
+  }
+  std::string by_reason;
+  for (size_t r = 0; r < unlogged_by_reason_.size(); ++r) {
+    if (unlogged_by_reason_[r] != 0) {
+      by_reason += std::string(by_reason.empty() ? "" : ", ") +
+                   bill::localBillReasonName(bill::LocalBillReason(r)) + " " +
+                   std::to_string(unlogged_by_reason_[r]);
+    }
+  }
+  logInfo("radius: " + std::to_string(unlogged_bills_) + " local bill(s) written (" + by_reason +
+          "), the first for " + first_unlogged_);
+  unlogged_bills_ = 0;
+  unlogged_by_reason_ = {};
+}
+
 void RadiusAccounting::applyActions() {
-  for (const IpAddress& k : to_refuse_) {
+  logLocalBills();
+  const uint64_t answers = to_refuse_.empty() ? 0 : answersOf(client_->stats());
+  for (const auto& [k, session] : to_refuse_) {
     if (hooks_.refuse && hooks_.refuse(k)) {
       ++stats_.refusals;
-      uint64_t answers = 0;
-      for (const ServerStats& s : client_->stats().servers) {
-        answers += s.responses + s.probes_answered;
-      }
       refused_[k] = Refusal{clock_.monotonicNs(), answers};
-    } else {
+    } else if (auto it = sessions_.find(session); it != sessions_.end()) {
       // Not stored (the IPv6 refusal table is full): it stays online, like start_fail online.
       ++stats_.refusals_not_stored;
-      for (auto& [id, a] : sessions_) {
-        if (a.key == k && a.fallback) {
-          a.fallback_reason = bill::LocalBillReason::kStartUnansweredOnline;
-        }
-      }
+      it->second.fallback_reason = bill::LocalBillReason::kStartUnansweredOnline;
     }
   }
   to_refuse_.clear();
@@ -592,6 +615,7 @@ uint64_t RadiusAccounting::drain(int64_t limit_ns) {
     ++stats_.stops_unanswered;
     it = sessions_.erase(it);
   }
+  logLocalBills();
   return stats_.stops_unanswered - before;
 }
 

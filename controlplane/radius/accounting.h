@@ -28,6 +28,7 @@
 // The refusals and ends that an answer asks for act on the poller: they are queued by onTick
 // and carried out by applyActions(), which the daemon calls after each poll (never from inside
 // the poller's notifications).
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -113,7 +114,7 @@ class RadiusAccounting final : public SessionObserver {
   void onIdentity(const Session& s, uint8_t qci, int64_t now_ns) override;
 
   // After each poll (control-plane thread): the refusals, admissions and ends that answers
-  // asked for.
+  // asked for, and one log line for the local bills written since the last one.
   void applyActions();
   // The daemon is stopping: the Stops of the sessions ended from now on say NAS-Reboot.
   void beginShutdown() { shutting_down_ = true; }
@@ -183,7 +184,13 @@ class RadiusAccounting final : public SessionObserver {
   std::deque<uint64_t> pending_starts_;  // session ids whose Start is not built yet
   std::vector<Request> outbox_;
   std::vector<Completion> completions_;
-  std::vector<IpAddress> to_refuse_, to_end_, to_admit_;
+  std::vector<std::pair<IpAddress, uint64_t>> to_refuse_;  // (key, session id)
+  std::vector<IpAddress> to_end_, to_admit_;
+  // Local bills written since the last log line (one line per poll: logLocalBills).
+  uint64_t unlogged_bills_ = 0;
+  std::array<uint64_t, 8> unlogged_by_reason_{};
+  std::string first_unlogged_;
+  void logLocalBills();
   struct Refusal {
     int64_t since_mono_ns = 0;
     uint64_t answers = 0;  // responses + probe answers of all servers at the refusal

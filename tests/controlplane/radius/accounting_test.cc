@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "controlplane/radius/radius_commands.h"
 #include "tests/fakes/fake_accounting_client.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/temp_dir.h"
@@ -494,6 +495,60 @@ TEST(AccountingTest, AccountingOnAtStartOffAfterTheStopsAndStopsAtShutdownSayNas
   EXPECT_EQ(h.acct->drain(int64_t(1) * kS), 0u);
   ASSERT_EQ(h.client->onOff().size(), 2u);
   EXPECT_EQ(h.client->onOff()[1].type, AcctStatusType::kAccountingOff);
+}
+
+// A refusal the data plane cannot store (the IPv6 refusal set full): the session stays up,
+// like start_fail online, and its local bill says so.
+TEST(AccountingTest, ARefusalThatCannotBeStoredKeepsTheSessionOnline) {
+  Harness h(radiusConfig(RadiusFailAction::kOffline, {}));
+  h.refuse_ok = false;
+  Session s = h.session(60, "10.0.0.60");
+  h.acct->onOpen(s, 0);
+  h.tick();
+  h.client->complete(0, Outcome::kNoAnswer);
+  h.tick();
+  h.acct->applyActions();
+  ASSERT_EQ(h.refused.size(), 1u);  // asked, refused by the poller
+  EXPECT_EQ(h.acct->stats().refusals_not_stored, 1u);
+  EXPECT_EQ(h.acct->stats().refused_now, 0u);
+  h.acct->onEnd(s, EndCause::kLogout, 0);
+  ASSERT_EQ(h.bills.size(), 1u);
+  EXPECT_EQ(h.bills[0].reason, bill::LocalBillReason::kStartUnansweredOnline);
+}
+
+// `display radius`: refused without accounting.radius and with arguments; the JSON counts what
+// happened.
+TEST(AccountingTest, DisplayRadiusCommand) {
+  CommandRegistry none;
+  registerRadiusCommands(none, nullptr);
+  Reply r = none.dispatch({"display", "radius"});
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("not configured"), std::string::npos) << r.error;
+
+  Harness h(radiusConfig(RadiusFailAction::kOffline, {}));
+  CommandRegistry reg;
+  registerRadiusCommands(reg, h.acct.get());
+  r = reg.dispatch({"display", "radius", "now"});
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("takes no argument"), std::string::npos) << r.error;
+  Session s = h.session(61, "10.0.0.61");
+  h.acct->onOpen(s, 0);
+  h.tick();
+  h.client->complete(0, Outcome::kAnswered);
+  h.acct->onEnd(s, EndCause::kLogout, 0);
+  h.client->complete(1, Outcome::kNoAnswer);
+  h.tick();
+  r = reg.dispatch({"display", "radius", "--json"});
+  ASSERT_TRUE(r.ok) << r.error;
+  auto j = nlohmann::json::parse(r.text);
+  EXPECT_EQ(j["sessions"]["starts"], 1);
+  EXPECT_EQ(j["sessions"]["stops"], 1);
+  EXPECT_EQ(j["sessions"]["stops_unanswered"], 1);
+  EXPECT_EQ(j["local_bills"]["stop-unanswered"], 1);
+  EXPECT_EQ(j["local_bills"]["total"], 1);
+  r = reg.dispatch({"display", "radius"});
+  ASSERT_TRUE(r.ok);
+  EXPECT_NE(r.text.find("stop-unanswered             : 1"), std::string::npos) << r.text;
 }
 
 TEST(AccountingTest, OpenRefusesASecretOthersCanReadAndCountsBoots) {
