@@ -78,22 +78,32 @@ struct StateDir {
   ~StateDir() { std::filesystem::remove_all(path); }
 };
 
-void identify_bulk_socket(benchmark::State& state) {
+// The shared fixture (one worker, 4 rating groups) and an identity store in `dir`; null (the
+// benchmark skipped with the reason) when the store cannot be opened.
+std::unique_ptr<IdentityStore> openStore(benchmark::State& state, const StateDir& dir) {
   if (!g_fixture) {
     g_fixture = std::make_unique<Fixture>(1, 1, 4);
   }
-  Fixture& fx = *g_fixture;
-  Poller& poller = *fx.poller;
-  StateDir dir;
   IdentityStore::Loaded loaded;
-  auto store = IdentityStore::open(dir.path, fx.config, fx.plan, loaded);
+  auto store = IdentityStore::open(dir.path, g_fixture->config, g_fixture->plan, loaded);
   if (!store.ok()) {
     state.SkipWithError(store.error().message.c_str());
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+void identify_bulk_socket(benchmark::State& state) {
+  StateDir dir;
+  auto store = openStore(state, dir);
+  if (!store) {
     return;
   }
+  Fixture& fx = *g_fixture;
+  Poller& poller = *fx.poller;
   std::string path = "/tmp/tally-identity-bench-" + std::to_string(::getpid()) + ".sock";
   CommandRegistry commands;
-  registerIdentityCommands(commands, &poller, store->get());
+  registerIdentityCommands(commands, &poller, store.get());
   auto server = ControlServer::open(path, 0600, [&commands](const auto& words) {
     return commands.dispatch(words);
   });
@@ -150,7 +160,7 @@ void identify_bulk_socket(benchmark::State& state) {
     auto t1 = SteadyT::now();
     total += t1 - t0;
     client.get();
-    (*store)->sync();
+    store->sync();
     write = std::max(write, SteadyT::now() - t1);
   }
   state.counters["identities_per_s"] =
@@ -161,23 +171,18 @@ void identify_bulk_socket(benchmark::State& state) {
   state.counters["write_ms"] = ms(write);
   state.counters["answered"] = double(answered) / double(state.iterations());
   state.counters["refused"] = double(refused) / double(state.iterations());
-  state.counters["stored"] = double((*store)->stats().stored);
+  state.counters["stored"] = double(store->stats().stored);
 }
 
 void identify_apply(benchmark::State& state) {
-  if (!g_fixture) {
-    g_fixture = std::make_unique<Fixture>(1, 1, 4);
-  }
-  Fixture& fx = *g_fixture;
   StateDir dir;
-  IdentityStore::Loaded loaded;
-  auto store = IdentityStore::open(dir.path, fx.config, fx.plan, loaded);
-  if (!store.ok()) {
-    state.SkipWithError(store.error().message.c_str());
+  auto store = openStore(state, dir);
+  if (!store) {
     return;
   }
+  Fixture& fx = *g_fixture;
   CommandRegistry commands;
-  registerIdentityCommands(commands, fx.poller.get(), store->get());
+  registerIdentityCommands(commands, fx.poller.get(), store.get());
   const size_t n = lineCount();
   uint64_t round = 0;
   for (auto _ : state) {
