@@ -30,12 +30,19 @@
 #   --keep DIR   copy the raw outputs (benchmark JSON, tallyd/testpmd logs) to DIR
 # Environment: BUILD_DIR (default build), TESTPMD (default dpdk-testpmd), PIPELINE_TRACES
 #   (subset of "small mid big": 8 K, 200 K, 1 M subscribers), PIPELINE_ROUNDS,
-#   EAL_MEM_MB (default 6144: 1.2 M mbufs of 2.3 KB need more than 4 GB without hugepages).
+#   EAL_MEM_MB (default 6144: 1.2 M mbufs of 2.3 KB need more than 4 GB), PIPELINE_MEMORY
+#   (hugepages, the default: both programs on 2 MB pages, as DPDK runs on a gateway; the script
+#   reserves them (root), mounts its own hugetlbfs and gives both back at exit; 4k: --no-huge,
+#   as the tests run; hugepages falls back to 4k, said in the output, when they cannot be had),
+#   PIPELINE_POLL_MS (tallyd's dataplane.poll_interval_ms in (c); default: tallyd's, 100),
+#   PIPELINE_MODES (default "inline tap"; "transit" adds a diagnostic: tallyd inline with a pool
+#   that holds none of the trace's addresses, against testpmd io: receiving, parsing and
+#   forwarding without counting).
 #
 # The machine is shared and noisy (2 vCPUs): compare figures of the same run (ratios).
 set -euo pipefail
 
-usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
 SECTIONS="hotpath,poller,cdr,pipeline,config,storage,identity,radius"
@@ -64,6 +71,8 @@ WORK="$(mktemp -d /tmp/tally-bench.XXXXXX)"
 SOCK="/tmp/tally-bench-$$.sock"
 PIDS=()          # processes this script started (timeout wrappers): ended by PID at exit
 PREFIXES=()      # DPDK --file-prefix values used: their /var/run/dpdk dirs are removed
+HUGE_MOUNT=""    # the hugetlbfs this script mounted for the pipeline (unmounted at exit)
+HUGE_PREV=""     # vm.nr_hugepages before this script raised it (restored at exit)
 
 cleanup() {
   local rc=$?
@@ -88,6 +97,12 @@ cleanup() {
       cp -r "$WORK"/. "$KEEP"/ 2>/dev/null || true
     fi
     find "$KEEP" -name '*.pcap' -delete 2>/dev/null || true
+  fi
+  if [[ -n "$HUGE_MOUNT" ]]; then
+    umount "$HUGE_MOUNT" 2>/dev/null || log "could not unmount $HUGE_MOUNT"
+  fi
+  if [[ -n "$HUGE_PREV" ]]; then
+    echo "$HUGE_PREV" >/proc/sys/vm/nr_hugepages 2>/dev/null || true
   fi
   rm -rf "${WORK:?}"
   rm -f "$SOCK"
@@ -134,8 +149,10 @@ else
   WARM_LIMIT=120
 fi
 START_LIMIT=120   # tallyd / testpmd start-up (1.2 M mbufs without hugepages take a while)
-# Overrides for a partial pipeline run: PIPELINE_TRACES (of: small mid big), PIPELINE_ROUNDS.
+# Overrides for a partial pipeline run: PIPELINE_TRACES (of: small mid big), PIPELINE_ROUNDS,
+# PIPELINE_MODES (of: inline tap transit; transit is a diagnostic, see tallyd_run).
 TRACES="${PIPELINE_TRACES:-$TRACES}"
+MODES="${PIPELINE_MODES:-inline tap}"
 ROUNDS="${PIPELINE_ROUNDS:-$ROUNDS}"
 # Pipeline traces: as many packets as subscribers (each packet a uniformly random one of them
 # and a uniformly random one of the hot path's four rating-group selectors).
@@ -356,6 +373,39 @@ print(len(seen))
 EOF
 }
 
+# DPDK memory of both programs in (c): EAL_MEM (arguments) and MEM_LABEL (for the output).
+PIPELINE_MEMORY="${PIPELINE_MEMORY:-hugepages}"
+EAL_MEM=(--no-huge -m "$EAL_MEM_MB")
+MEM_LABEL="4 KB pages (--no-huge)"
+# use_hugepages: reserves EAL_MEM_MB of 2 MB pages (raising vm.nr_hugepages if needed), mounts
+# a hugetlbfs of this script's own and points EAL_MEM at it; both are given back at exit.
+# Returns 1 (EAL_MEM unchanged) when that cannot be done.
+use_hugepages() {
+  local pages=$(( (EAL_MEM_MB + 1) / 2 )) free
+  if [[ ! -w /proc/sys/vm/nr_hugepages ]]; then
+    log "hugepages: vm.nr_hugepages is not writable (not root?)"
+    return 1
+  fi
+  HUGE_PREV="$(cat /proc/sys/vm/nr_hugepages)"
+  free="$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)"
+  if (( free < pages )); then
+    echo $(( HUGE_PREV + pages - free )) >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+    free="$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)"
+  fi
+  if (( free < pages )); then
+    log "hugepages: only $free of $pages free 2 MB pages could be had"
+    return 1
+  fi
+  mkdir -p "$WORK/hugetlbfs"
+  if ! mount -t hugetlbfs -o pagesize=2M nodev "$WORK/hugetlbfs"; then
+    log "hugepages: could not mount a hugetlbfs"
+    return 1
+  fi
+  HUGE_MOUNT="$WORK/hugetlbfs"
+  EAL_MEM=(--huge-dir "$HUGE_MOUNT" --huge-unlink -m "$EAL_MEM_MB")
+  MEM_LABEL="2 MB hugepages ($pages reserved)"
+}
+
 RUN_SEQ=0
 RATE=""
 AVG=""
@@ -404,21 +454,28 @@ rx_of() { local v; v="$(stats_of "$1")"; echo "${v%% *}"; }
 tallyd_run() {
   local trace="$1" packets="$2" mode="$3"
   local forward=""
-  [[ "$mode" == inline ]] && forward=", forward_to: net_null0"
+  [[ "$mode" == inline || "$mode" == transit ]] && forward=", forward_to: net_null0"
+  # transit (diagnostic): inline, but the pool holds none of the trace's addresses: every packet
+  # is received, parsed, counted as transit and forwarded, no subscriber is looked up.
+  local pool=10.0.0.0/8
+  [[ "$mode" == transit ]] && pool=192.0.2.0/24
   RUN_SEQ=$((RUN_SEQ + 1))
   local prefix="tally-bench-$$-$RUN_SEQ"
   PREFIXES+=("$prefix")
   local cfg="$WORK/tallyd-$RUN_SEQ.yaml" out="$WORK/tallyd-$RUN_SEQ.log"
+  local mem_yaml="" a poll_yaml=""
+  [[ -n "${PIPELINE_POLL_MS:-}" ]] && poll_yaml=$'\n'"  poll_interval_ms: $PIPELINE_POLL_MS"
+  for a in "${EAL_MEM[@]}"; do mem_yaml+="\"$a\", "; done
   cat >"$cfg" <<YAML
 node: {id: bench, address: 192.0.2.1, state_dir: $WORK/state-$RUN_SEQ}
 dataplane:
-  eal: ["--no-huge", "-m", "$EAL_MEM_MB", "--no-pci", "-l", "0-1", "--file-prefix", "$prefix", "--vdev=net_pcap0,rx_pcap=$trace,infinite_rx=1", "--vdev=net_null0,no-rx=1"]
+  eal: [$mem_yaml"--no-pci", "-l", "0-1", "--file-prefix", "$prefix", "--vdev=net_pcap0,rx_pcap=$trace,infinite_rx=1", "--vdev=net_null0,no-rx=1"]
   ports: [{name: net_pcap0, role: access$forward}, {name: net_null0, role: core}]
   workers: 1
   max_sessions: 2000000
   mbufs: $MBUFS
-  max_frame_size: 1518  # 2 KB buffers, as testpmd
-subscribers: {pools: [10.0.0.0/8], idle_timeout: 0}
+  max_frame_size: 1518  # 2 KB buffers, as testpmd$poll_yaml
+subscribers: {pools: [$pool], idle_timeout: 0}
 services: {rules: [{rating_group: 10, match: {protocol: udp, remote_port: 53}}, {rating_group: 20, match: {remote_prefix: 198.51.100.0/24}}, {rating_group: 30, match: {protocol: tcp, remote_port: 443}}], default_rating_group: 1}
 control: {socket: $SOCK}
 local_aaa_server: {local_bill: {cfcard: {path: $WORK/cdr-$RUN_SEQ}}}
@@ -523,7 +580,7 @@ testpmd_run() {
   # With --stats-period testpmd prints "Rx-pps:" every second until SIGINT, one per port (port
   # 0, then port 1); the first report covers the start, so wait for DURATION + 1 reports of
   # both ports, then interrupt it.
-  timeout -k 10 -s INT $((START_LIMIT + DURATION + 30)) "$TESTPMD" --no-huge -m "$EAL_MEM_MB" --no-pci \
+  timeout -k 10 -s INT $((START_LIMIT + DURATION + 30)) "$TESTPMD" "${EAL_MEM[@]}" --no-pci \
     -l 0-1 --file-prefix "$prefix" --vdev="net_pcap0,rx_pcap=$trace,infinite_rx=1" \
     --vdev=net_null0,no-rx=1 -- \
     --forward-mode="$fwd" --total-num-mbufs="$MBUFS" --stats-period 1 \
@@ -613,6 +670,10 @@ if want pipeline; then
   if ! command -v "$TESTPMD" >/dev/null; then
     echo "(c) pipeline: SKIPPED ($TESTPMD not found; apt-get install dpdk)"
   else
+    if [[ "$PIPELINE_MEMORY" == hugepages ]]; then
+      use_hugepages || MEM_LABEL+=": hugepages could not be had"
+    fi
+    log "pipeline: DPDK memory on $MEM_LABEL"
     log "generating traces"
     declare -A DISTINCT=() RESULTS=() REF=()
     for t in $TRACES; do
@@ -644,7 +705,7 @@ EOF
       # plus the rings; the same for both programs.
       MBUFS=$(( TRACE_PACKETS[$t] + 65536 ))
       for r in $(seq "$ROUNDS"); do
-        for mode in inline tap; do
+        for mode in $MODES; do
           log "pipeline $t ($mode) round $r/$ROUNDS: tallyd"
           tallyd_run "$WORK/$t.pcap" "${TRACE_PACKETS[$t]}" "$mode"
           RESULTS[$t,$mode,tallyd]+="$RATE "
@@ -659,7 +720,8 @@ EOF
     done
     echo
     echo "(c) Pipeline: net_pcap infinite_rx=1 -> net_null (no-rx), -l 0-1 (1 worker / forwarding" \
-      "lcore), interleaved tallyd/testpmd x $ROUNDS, ${DURATION} s of steady state each, medians."
+      "lcore), interleaved tallyd/testpmd x $ROUNDS, ${DURATION} s of steady state each, medians;" \
+      "DPDK memory of both on $MEM_LABEL."
     echo "    inline: tallyd forward_to net_null0 vs testpmd --forward-mode=io; tap: tallyd count" \
       "and free vs testpmd --forward-mode=rxonly."
     echo "    Mpps and ns/pkt per second of the lcore thread's CPU time (wall rate / its CPU share:" \
@@ -670,7 +732,7 @@ EOF
     printf '  %-34s %-6s %8s %9s %8s %9s %9s %8s\n' "" "" "Mpps" "Mpps" "ns/pkt" "ns/pkt" \
       "ns/pkt" "ns/pkt"
     for t in $TRACES; do
-      for mode in inline tap; do
+      for mode in $MODES; do
         "$PY" - "64 B, ${TRACE_PACKETS[$t]} pkts = subscribers (${DISTINCT[$t]})" "$mode" \
           "${RESULTS[$t,$mode,tallyd]}" "${RESULTS[$t,$mode,testpmd]}" \
           "${RESULTS[$t,$mode,avg]}" "${REF[$t]:-}" "${RESULTS[$t,$mode,tcpu]}" \
@@ -695,7 +757,9 @@ added = statistics.median(pairs) if pairs else None
 ta = statistics.median([x for x in a_cpu if x]) if any(a_cpu) else None
 tb = statistics.median([x for x in b_cpu if x]) if any(b_cpu) else None
 verdict = ""
-if added is not None and ref is not None:
+if mode == "transit":
+    verdict = "(diagnostic: nothing counted)"
+elif added is not None and ref is not None:
     verdict = ("met" if added <= ref + 5 else "MISSED") + " (<= %.1f)" % (ref + 5)
 print("  %-34s %-6s %8s %9s %8s %9s %9s %8s  %s" % (
     label, mode, fmt(ta), fmt(tb), "%.1f" % (1e9 / ta) if ta else "-",
