@@ -125,12 +125,11 @@ IpAddress FastPath::subscriberKey(const ParsedPacket& p, bool uplink) const noex
 }
 
 // The common case inline: the subscriber had its slot at lookup and the flow is known.
-// `flows`, `n_rg`: the slab's flows and rating groups, in the caller's registers.
+// `rg`: read only on the slow path without a flow (lookupStage writes it only then).
 inline void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t offset,
-                                uint32_t slot, uint8_t rg, FlowCounters* flows,
-                                size_t n_rg) noexcept {
-  if (slot != SlotTable::kNone) [[likely]] {
-    FlowCounters& f = flows[slot * n_rg + rg];
+                                FlowCounters* flow, const uint32_t& rg) noexcept {
+  if (flow != nullptr) [[likely]] {
+    FlowCounters& f = *flow;
     const uint64_t octets = p.ip_len;
     if (uplink) {
       const uint64_t packets = loadCounter(f.ul_packets);
@@ -151,8 +150,21 @@ inline void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t off
         return;
       }
     }
+    countSideSlow(p, uplink, offset, flow, 0);
+    return;
   }
-  countSideSlow(p, uplink, offset, slot, rg);
+  countSideSlow(p, uplink, offset, nullptr, rg);
+}
+
+// A flow known at lookup: its slot and rating group from its index (slot x rating groups + rg).
+void FastPath::countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset,
+                             FlowCounters* flow, uint32_t rg) noexcept {
+  if (flow == nullptr) {
+    countSideSlow(p, uplink, offset, SlotTable::kNone, uint8_t(rg));
+    return;
+  }
+  const size_t index = size_t(flow - slab_.flows());
+  countSideSlow(p, uplink, offset, uint32_t(index / n_rg_), uint8_t(index % n_rg_));
 }
 
 void FastPath::countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
@@ -350,47 +362,52 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
 // Classify, read the slots (a subscriber given a slot by a count after this lookup is found
 // again when counting) and prefetch the flow counters.
 void FastPath::lookupStage(Staged& s) noexcept {
-  FlowCounters* const flows = slab_.flows();  // in locals, as in countStage
+  FlowCounters* const flows = slab_.flows();  // in locals: stores could alias the members
   const size_t n_rg = n_rg_;
-  for (uint32_t i = 0; i < s.n; ++i) {
-    uint32_t src_slot = kNone;
-    uint32_t dst_slot = kNone;
-    if (s.src_ref[i] != kNone) {
-      src_slot = lookupSide(s.pkt[i], true, s.src_ref[i], s.src_rg[i], s.src_home6[i],
-                            s.src_key6[i]);
-      if (src_slot != kNone) {
-        __builtin_prefetch(&flows[src_slot * n_rg + s.src_rg[i]], 1);
-      }
+  const uint32_t n = s.n;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t src_ref = s.src_ref[i];
+    const uint32_t dst_ref = s.dst_ref[i];
+    FlowCounters* src_flow = nullptr;
+    FlowCounters* dst_flow = nullptr;
+    if (src_ref != kNone) {
+      src_flow = lookupSide(s.pkt[i], true, src_ref, s.src_rg[i], s.src_home6[i], s.src_key6[i],
+                            flows, n_rg);
     }
-    if (s.dst_ref[i] != kNone) {
-      dst_slot = lookupSide(s.pkt[i], false, s.dst_ref[i], s.dst_rg[i], s.dst_home6[i],
-                            s.dst_key6[i]);
-      if (dst_slot != kNone) {
-        __builtin_prefetch(&flows[dst_slot * n_rg + s.dst_rg[i]], 1);
-      }
+    if (dst_ref != kNone) {
+      dst_flow = lookupSide(s.pkt[i], false, dst_ref, s.dst_rg[i], s.dst_home6[i],
+                            s.dst_key6[i], flows, n_rg);
     }
-    s.src_slot[i] = src_slot;
-    s.dst_slot[i] = dst_slot;
+    s.src_flow[i] = src_flow;
+    s.dst_flow[i] = dst_flow;
   }
 }
 
 // `home6`, `key6`: of an IPv6 side (ref == kIpv6Side) only.
-inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
-                                     uint32_t& rg, uint32_t home6, const Ip6& key6) noexcept {
-  rg = classifier_.classify(p, uplink);
-  return ref != kIpv6Side ? table_.find4(ref) : table_.find6From(home6, key6);
+inline FlowCounters* FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
+                                          uint32_t& rg, uint32_t home6, const Ip6& key6,
+                                          FlowCounters* flows, size_t n_rg) noexcept {
+  const uint32_t r = classifier_.classify(p, uplink);
+  const uint32_t slot = ref != kIpv6Side ? table_.find4(ref) : table_.find6From(home6, key6);
+  if (slot == kNone) {
+    rg = r;
+    return nullptr;
+  }
+  FlowCounters* const f = &flows[size_t(slot) * n_rg + r];
+  __builtin_prefetch(f, 1);
+  return f;
 }
 
 void FastPath::countStage(Staged& s) noexcept {
   // Every side in a pool is counted (kCountedPackets/Octets: in a flow, or in a named
-  // unattributed counter when it cannot be): summed for the burst here.
-  uint64_t counted_packets = 0;
-  uint64_t counted_octets = 0;
+  // unattributed counter when it cannot be): summed for the burst here, both in one word
+  // (packets << kPacketsShift + octets: at most 2 x kMaxBurst sides of at most 65,575 octets).
+  constexpr unsigned kPacketsShift = 40;
+  static_assert(uint64_t{2} * kMaxBurst * 65575 < (uint64_t{1} << kPacketsShift));
+  uint64_t counted = 0;
   uint64_t decapsulated = 0;
-  // In locals: a store to a uint32_t could be the slab's geometry as far as the compiler knows.
-  FlowCounters* const flows = slab_.flows();
-  const size_t n_rg = n_rg_;
-  for (uint32_t i = 0; i < s.n; ++i) {
+  const uint32_t n = s.n;  // in a local: countSideSlow could change s.n as far as it is known
+  for (uint32_t i = 0; i < n; ++i) {
     if (s.status[i] != uint32_t(ParseStatus::kIp)) [[unlikely]] {
       add(statOf(ParseStatus(s.status[i])));
       continue;
@@ -402,23 +419,22 @@ void FastPath::countStage(Staged& s) noexcept {
     }
     const uint32_t src_ref = s.src_ref[i];
     const uint32_t dst_ref = s.dst_ref[i];
+    const uint64_t side = (uint64_t{1} << kPacketsShift) + p.ip_len;
     if (src_ref != kNone) [[likely]] {
-      counted_packets += 1;
-      counted_octets += p.ip_len;
-      countSide(p, true, src_ref, s.src_slot[i], uint8_t(s.src_rg[i]), flows, n_rg);
+      counted += side;
+      countSide(p, true, src_ref, s.src_flow[i], s.src_rg[i]);
     }
     if (dst_ref != kNone) {
-      counted_packets += 1;
-      counted_octets += p.ip_len;
-      countSide(p, false, dst_ref, s.dst_slot[i], uint8_t(s.dst_rg[i]), flows, n_rg);
+      counted += side;
+      countSide(p, false, dst_ref, s.dst_flow[i], s.dst_rg[i]);
     }
     if ((src_ref & dst_ref) == kNone) [[unlikely]] {  // neither side in a pool
       add(Stat::kTransitPackets);
       add(Stat::kTransitOctets, p.ip_len);
     }
   }
-  add(Stat::kCountedPackets, counted_packets);
-  add(Stat::kCountedOctets, counted_octets);
+  add(Stat::kCountedPackets, counted >> kPacketsShift);
+  add(Stat::kCountedOctets, counted & ((uint64_t{1} << kPacketsShift) - 1));
   add(Stat::kGtpDecapsulated, decapsulated);
   s.n = 0;
 }
