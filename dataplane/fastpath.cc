@@ -387,8 +387,15 @@ void FastPath::lookupStage(Staged& s) noexcept {
 inline FlowCounters* FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
                                           uint32_t& rg, uint32_t home6, const Ip6& key6,
                                           FlowCounters* flows, size_t n_rg) noexcept {
-  const uint32_t r = classifier_.classify(p, uplink);
-  const uint32_t slot = ref != kIpv6Side ? table_.find4(ref) : table_.find6From(home6, key6);
+  uint32_t r;
+  uint32_t slot;
+  if (ref != kIpv6Side) [[likely]] {
+    r = classifier_.classify4(p, uplink);
+    slot = table_.find4(ref);
+  } else {
+    r = classifier_.classify6(p, uplink);
+    slot = table_.find6From(home6, key6);
+  }
   if (slot == kNone) {
     rg = r;
     return nullptr;
