@@ -290,7 +290,8 @@ void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
 void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
                           const uint32_t* lens, uint32_t n) noexcept {
   s.n = n;
-  // In locals: the parser's stores to uint8_t fields could alias the members.
+  // In locals: the parser's stores to uint8_t fields could alias the members. Without IPv4
+  // pools, only address 0 is in pool0 and its offset is kNone + 0 = kNone.
   const Pool4 pool0 = pools4_.empty() ? Pool4{0, 0, kNone} : pools4_[0];
   const bool one_pool = pools4_.size() <= 1;
   const bool has_v6 = table_.hasV6();  // IPv6 pools exist
@@ -299,7 +300,7 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
   const Ip6 key_mask6 = key_mask6_;
   auto offset = [&](uint32_t addr) {
     const uint32_t d = addr - pool0.base;
-    if (d <= pool0.last && pool0.first_offset != kNone) [[likely]] {
+    if (d <= pool0.last) [[likely]] {
       return pool0.first_offset + d;
     }
     return one_pool ? kNone : offset4(addr);
@@ -387,20 +388,23 @@ void FastPath::lookupStage(Staged& s) noexcept {
 inline FlowCounters* FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
                                           uint32_t& rg, uint32_t home6, const Ip6& key6,
                                           FlowCounters* flows, size_t n_rg) noexcept {
-  uint32_t r;
-  uint32_t slot;
+  size_t r;
+  uint32_t slot1;  // slot + 1, 0: none (as in the table: no subtraction)
   if (ref != kIpv6Side) [[likely]] {
     r = classifier_.classify4(p, uplink);
-    slot = table_.find4(ref);
+    slot1 = table_.find4(ref) + 1;
   } else {
     r = classifier_.classify6(p, uplink);
-    slot = table_.find6From(home6, key6);
+    slot1 = table_.find6From(home6, key6) + 1;
   }
-  if (slot == kNone) {
-    rg = r;
+  if (slot1 == 0) {
+    rg = uint32_t(r);
     return nullptr;
   }
-  FlowCounters* const f = &flows[size_t(slot) * n_rg + r];
+  // &flows[(slot1 - 1) * n_rg + r], from the address one slot before the flows.
+  const uintptr_t before = reinterpret_cast<uintptr_t>(flows) - n_rg * sizeof(FlowCounters);
+  FlowCounters* const f =
+      reinterpret_cast<FlowCounters*>(before + (slot1 * n_rg + r) * sizeof(FlowCounters));
   __builtin_prefetch(f, 1);
   return f;
 }
