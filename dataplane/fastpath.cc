@@ -367,20 +367,17 @@ void FastPath::lookupStage(Staged& s) noexcept {
   const size_t n_rg = n_rg_;
   const uint32_t n = s.n;
   for (uint32_t i = 0; i < n; ++i) {
+    // A side in no pool has no flow (countStage reads it only for a side in a pool).
     const uint32_t src_ref = s.src_ref[i];
     const uint32_t dst_ref = s.dst_ref[i];
-    FlowCounters* src_flow = nullptr;
-    FlowCounters* dst_flow = nullptr;
     if (src_ref != kNone) {
-      src_flow = lookupSide(s.pkt[i], true, src_ref, s.src_rg[i], s.src_home6[i], s.src_key6[i],
-                            flows, n_rg);
+      s.src_flow[i] = lookupSide(s.pkt[i], true, src_ref, s.src_rg[i], s.src_home6[i],
+                                 s.src_key6[i], flows, n_rg);
     }
     if (dst_ref != kNone) {
-      dst_flow = lookupSide(s.pkt[i], false, dst_ref, s.dst_rg[i], s.dst_home6[i],
-                            s.dst_key6[i], flows, n_rg);
+      s.dst_flow[i] = lookupSide(s.pkt[i], false, dst_ref, s.dst_rg[i], s.dst_home6[i],
+                                 s.dst_key6[i], flows, n_rg);
     }
-    s.src_flow[i] = src_flow;
-    s.dst_flow[i] = dst_flow;
   }
 }
 

@@ -94,8 +94,8 @@ class FastPath {
  private:
   // One burst in flight. Per packet and side (source = uplink, destination = downlink):
   //   ref:  IPv4 offset in the index; kIpv6Side for an IPv6 address in a pool; kNone: no pool;
-  //   flow: the flow counters (slot x rating group) when the subscriber had a slot at lookup,
-  //         else nullptr (its slot is found, or given, when counting);
+  //   flow: of a side in a pool: the flow counters (slot x rating group) when the subscriber
+  //         had a slot at lookup, else nullptr (its slot is found, or given, when counting);
   //   rg:   the rating-group index, written only when `flow` is nullptr (else it is
   //         (flow - slab flows) % rating groups).
   struct Staged {
