@@ -12,7 +12,7 @@ Ip6 prefixMask6(unsigned len) { return maskIp6(Ip6{~uint64_t{0}, ~uint64_t{0}}, 
 }  // namespace
 
 Classifier::Classifier(const CountingPlan& plan)
-    : port_class_(new uint8_t[65536]), default_rg_(plan.default_rg_index) {
+    : default_rg_(plan.default_rg_index) {
   const size_t n = plan.rules.size();
   if (n > 64) {
     // The config allows at most 64 rules (kMaxServiceRules in shared/config.cc).
@@ -30,11 +30,7 @@ Classifier::Classifier(const CountingPlan& plan)
   std::sort(bounds.begin(), bounds.end());
   bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
   const size_t classes = bounds.size() - 1;  // <= 2 * 64 + 1: fits in a uint8_t
-  class_mask4_.reset(new uint64_t[classes]);
-  class_mask6_.reset(new uint64_t[classes]);
   for (size_t c = 0; c < classes; ++c) {
-    class_mask4_[c] = 0;
-    class_mask6_[c] = 0;
     for (uint32_t port = bounds[c]; port < bounds[c + 1]; ++port) {
       port_class_[port] = uint8_t(c);
     }

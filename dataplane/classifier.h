@@ -16,7 +16,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 
 #include "dataplane/parser.h"
 #include "shared/counting_plan.h"
@@ -35,7 +34,7 @@ class Classifier {
   }
   // The same for a packet known to be IPv4 (family 4) or IPv6 (family 6).
   uint8_t classify4(const ParsedPacket& p, bool uplink) const noexcept {
-    uint64_t m = candidates(p, uplink, class_mask4_.get());
+    uint64_t m = candidates(p, uplink, class_mask4_);
     const uint32_t remote = uplink ? p.dst4 : p.src4;
     while (m != 0) {
       const unsigned r = unsigned(std::countr_zero(m));
@@ -48,7 +47,7 @@ class Classifier {
     return default_rg_;
   }
   uint8_t classify6(const ParsedPacket& p, bool uplink) const noexcept {
-    uint64_t m = candidates(p, uplink, class_mask6_.get());
+    uint64_t m = candidates(p, uplink, class_mask6_);
     while (m != 0) {
       const unsigned r = unsigned(std::countr_zero(m));
       if ((prefixed_ >> r & 1) == 0 || prefixHolds6(r, p, uplink)) {
@@ -89,10 +88,14 @@ class Classifier {
   // Indexed by protocol | has_ports << 8: the rules whose protocol condition holds, and when
   // has_ports is false only those without a port condition.
   uint64_t proto_ports_[512] = {};
-  std::unique_ptr<uint8_t[]> port_class_;  // 65536 entries: the class of a remote port
-  // Per class: rules whose port condition holds and whose prefix, if any, is of the family.
-  std::unique_ptr<uint64_t[]> class_mask4_;
-  std::unique_ptr<uint64_t[]> class_mask6_;
+  // Arrays in the object, not behind pointers: their addresses are offsets from `this`, not
+  // members reloaded per packet (a store of a pointer could change them, as far as GCC knows).
+  uint8_t port_class_[65536] = {};  // the class of a remote port
+  // Per class (at most 2 bounds per rule + 1): rules whose port condition holds and whose
+  // prefix, if any, is of the family.
+  static constexpr size_t kMaxClasses = 2 * 64 + 1;
+  uint64_t class_mask4_[kMaxClasses] = {};
+  uint64_t class_mask6_[kMaxClasses] = {};
   uint64_t prefixed_ = 0;  // rules with a prefix condition
   Prefix4 prefix4_[64];    // IPv4 prefix of each rule (0/0 without one)
   Prefix6 prefix6_[64];    // IPv6 prefix of each rule with one

@@ -371,20 +371,21 @@ void FastPath::lookupStage(Staged& s) noexcept {
     const uint32_t src_ref = s.src_ref[i];
     const uint32_t dst_ref = s.dst_ref[i];
     if (src_ref != kNone) {
-      s.src_flow[i] = lookupSide(s.pkt[i], true, src_ref, s.src_rg[i], s.src_home6[i],
-                                 s.src_key6[i], flows, n_rg);
+      s.src_flow[i] = lookupSide(s.pkt[i], true, src_ref, s.src_rg[i], &s.src_home6[i],
+                                 &s.src_key6[i], flows, n_rg);
     }
     if (dst_ref != kNone) {
-      s.dst_flow[i] = lookupSide(s.pkt[i], false, dst_ref, s.dst_rg[i], s.dst_home6[i],
-                                 s.dst_key6[i], flows, n_rg);
+      s.dst_flow[i] = lookupSide(s.pkt[i], false, dst_ref, s.dst_rg[i], &s.dst_home6[i],
+                                 &s.dst_key6[i], flows, n_rg);
     }
   }
 }
 
-// `home6`, `key6`: of an IPv6 side (ref == kIpv6Side) only.
+// `home6`, `key6`: of an IPv6 side (ref == kIpv6Side) only, read only then.
 inline FlowCounters* FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
-                                          uint32_t& rg, uint32_t home6, const Ip6& key6,
-                                          FlowCounters* flows, size_t n_rg) noexcept {
+                                          uint32_t& rg, const uint32_t* home6,
+                                          const Ip6* key6, FlowCounters* flows,
+                                          size_t n_rg) noexcept {
   size_t r;
   uint32_t slot1;  // slot + 1, 0: none (as in the table: no subtraction)
   if (ref != kIpv6Side) [[likely]] {
@@ -392,7 +393,7 @@ inline FlowCounters* FastPath::lookupSide(const ParsedPacket& p, bool uplink, ui
     slot1 = table_.find4(ref) + 1;
   } else {
     r = classifier_.classify6(p, uplink);
-    slot1 = table_.find6From(home6, key6) + 1;
+    slot1 = table_.find6From(*home6, *key6) + 1;
   }
   if (slot1 == 0) {
     rg = uint32_t(r);

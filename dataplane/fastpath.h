@@ -126,7 +126,7 @@ class FastPath {
   // The flow counters of one side, prefetched (nullptr: no slot yet; then its rating group is
   // written to `rg`). `flows`, `n_rg`: the slab's, in the caller's registers.
   FlowCounters* lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint32_t& rg,
-                           uint32_t home6, const Ip6& key6, FlowCounters* flows,
+                           const uint32_t* home6, const Ip6* key6, FlowCounters* flows,
                            size_t n_rg) noexcept;
   void countStage(Staged& s) noexcept;
   void countSide(const ParsedPacket& p, bool uplink, uint32_t offset, FlowCounters* flow,
