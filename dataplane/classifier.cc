@@ -12,7 +12,7 @@ Ip6 prefixMask6(unsigned len) { return maskIp6(Ip6{~uint64_t{0}, ~uint64_t{0}}, 
 }  // namespace
 
 Classifier::Classifier(const CountingPlan& plan)
-    : port_class_(new uint8_t[65536]), default_rg_(plan.default_rg_index) {
+    : default_rg_(plan.default_rg_index) {
   const size_t n = plan.rules.size();
   if (n > 64) {
     // The config allows at most 64 rules (kMaxServiceRules in shared/config.cc).
@@ -30,9 +30,7 @@ Classifier::Classifier(const CountingPlan& plan)
   std::sort(bounds.begin(), bounds.end());
   bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
   const size_t classes = bounds.size() - 1;  // <= 2 * 64 + 1: fits in a uint8_t
-  class_mask_.reset(new uint64_t[classes]);
   for (size_t c = 0; c < classes; ++c) {
-    class_mask_[c] = 0;
     for (uint32_t port = bounds[c]; port < bounds[c + 1]; ++port) {
       port_class_[port] = uint8_t(c);
     }
@@ -43,33 +41,31 @@ Classifier::Classifier(const CountingPlan& plan)
     rg_[i] = r.rg_index;
     for (unsigned proto = 0; proto < 256; ++proto) {
       if (!r.has_protocol || r.protocol == proto) {
-        proto_[proto] |= bit;
+        proto_ports_[proto | 1u << 8] |= bit;  // has_ports
+        if (!r.has_ports) {
+          proto_ports_[proto] |= bit;
+        }
       }
-    }
-    if (!r.has_ports) {
-      no_ports_ |= bit;
     }
     for (size_t c = 0; c < classes; ++c) {
       // A class lies wholly inside or outside every rule's range (its bounds are bounds).
       if (!r.has_ports || (bounds[c] >= r.port_min && bounds[c] <= r.port_max)) {
-        class_mask_[c] |= bit;
+        if (r.prefix_family != 6) {
+          class_mask4_[c] |= bit;
+        }
+        if (r.prefix_family != 4) {
+          class_mask6_[c] |= bit;
+        }
       }
     }
-    if (r.prefix_family != 6) {
-      fits4_ |= bit;
-    }
-    if (r.prefix_family != 4) {
-      fits6_ |= bit;
+    if (r.prefix_family == 4) {
+      prefix4_[i] = Prefix4{r.addr4, r.mask4};
     }
     if (r.prefix_family != 0) {
       prefixed_ |= bit;
-      Prefix& x = prefix_[i];
-      x.addr4 = r.addr4;
-      x.mask4 = r.mask4;
-      if (r.prefix_family == 6) {
-        x.mask6 = prefixMask6(r.prefix.len);
-        x.addr6 = r.prefix.addr.v6;
-      }
+    }
+    if (r.prefix_family == 6) {
+      prefix6_[i] = Prefix6{r.prefix.addr.v6, prefixMask6(r.prefix.len)};
     }
   }
 }

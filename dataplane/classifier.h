@@ -6,14 +6,16 @@
 // Every rule is a bit (rule i = bit i; at most 64 rules, kMaxServiceRules). The candidates of a
 // packet side are the rules whose protocol condition (a 256-entry table) and remote-port
 // condition (the port's class: intervals between the rules' port bounds, a 64 K-entry table of
-// class numbers) hold, and whose prefix family fits. The lowest candidate wins, unless it has a
-// remote prefix that does not contain the remote address: then the next one is tried.
+// class numbers) hold, and whose prefix family fits (tables per family). The lowest candidate
+// wins, unless it has a remote prefix that does not contain the remote address: then the next
+// one is tried.
 //
 // Built once by the worker's FastPath (allocation happens here, never per packet); read by that
 // worker only. noexcept, no allocation after construction.
 #include <bit>
+#include <cstddef>
 #include <cstdint>
-#include <memory>
+#include <cstring>
 
 #include "dataplane/parser.h"
 #include "shared/counting_plan.h"
@@ -28,12 +30,27 @@ class Classifier {
 
   // Rating-group index of one side of a kIp packet (uplink: the subscriber is the source).
   uint8_t classify(const ParsedPacket& p, bool uplink) const noexcept {
-    uint64_t m = proto_[p.protocol];
-    m &= p.has_ports ? class_mask_[port_class_[uplink ? p.dst_port : p.src_port]] : no_ports_;
-    m &= p.family == 4 ? fits4_ : fits6_;
+    return p.family == 4 ? classify4(p, uplink) : classify6(p, uplink);
+  }
+  // The same for a packet known to be IPv4 (family 4) or IPv6 (family 6).
+  uint8_t classify4(const ParsedPacket& p, bool uplink) const noexcept {
+    uint64_t m = candidates(p, uplink, class_mask4_);
+    const uint32_t remote = uplink ? p.dst4 : p.src4;
     while (m != 0) {
       const unsigned r = unsigned(std::countr_zero(m));
-      if ((prefixed_ >> r & 1) == 0 || prefixHolds(r, p, uplink)) {
+      // A rule without a prefix has mask 0 and address 0: it always holds.
+      if ((remote & prefix4_[r].mask) == prefix4_[r].addr) {
+        return rg_[r];
+      }
+      m &= m - 1;
+    }
+    return default_rg_;
+  }
+  uint8_t classify6(const ParsedPacket& p, bool uplink) const noexcept {
+    uint64_t m = candidates(p, uplink, class_mask6_);
+    while (m != 0) {
+      const unsigned r = unsigned(std::countr_zero(m));
+      if ((prefixed_ >> r & 1) == 0 || prefixHolds6(r, p, uplink)) {
         return rg_[r];
       }
       m &= m - 1;
@@ -42,29 +59,46 @@ class Classifier {
   }
 
  private:
-  bool prefixHolds(unsigned r, const ParsedPacket& p, bool uplink) const noexcept {
-    const Prefix& x = prefix_[r];
-    if (p.family == 4) {
-      return ((uplink ? p.dst4 : p.src4) & x.mask4) == x.addr4;
-    }
-    const Ip6& a = uplink ? p.dst6 : p.src6;
-    return (a.hi & x.mask6.hi) == x.addr6.hi && (a.lo & x.mask6.lo) == x.addr6.lo;
+  // The rules whose protocol, port and prefix-family conditions hold. A packet without ports
+  // matches only rules without a port condition: those are in every class's mask, so the port
+  // (whatever its value) does not matter then.
+  uint64_t candidates(const ParsedPacket& p, bool uplink,
+                      const uint64_t* class_mask) const noexcept {
+    uint16_t key;  // protocol | has_ports << 8: adjacent octets of ParsedPacket, one load
+    std::memcpy(&key, &p.protocol, sizeof key);
+    return proto_ports_[key] & class_mask[port_class_[uplink ? p.dst_port : p.src_port]];
   }
+  bool prefixHolds6(unsigned r, const ParsedPacket& p, bool uplink) const noexcept {
+    const Prefix6& x = prefix6_[r];
+    const Ip6& a = uplink ? p.dst6 : p.src6;
+    return (a.hi & x.mask.hi) == x.addr.hi && (a.lo & x.mask.lo) == x.addr.lo;
+  }
+  static_assert(offsetof(ParsedPacket, has_ports) == offsetof(ParsedPacket, protocol) + 1 &&
+                    sizeof(bool) == 1 && std::endian::native == std::endian::little,
+                "candidates() reads protocol and has_ports as one little-endian uint16_t");
 
-  struct Prefix {
-    uint32_t addr4 = 0;
-    uint32_t mask4 = 0;
-    Ip6 addr6;
-    Ip6 mask6;
+  struct Prefix4 {
+    uint32_t addr = 0;
+    uint32_t mask = 0;
   };
-  uint64_t proto_[256] = {};       // rules whose protocol condition holds for this protocol
-  std::unique_ptr<uint8_t[]> port_class_;  // 65536 entries: the class of a remote port
-  std::unique_ptr<uint64_t[]> class_mask_;  // per class: rules whose port condition holds
-  uint64_t no_ports_ = 0;  // rules without a port condition (a packet without ports)
-  uint64_t fits4_ = 0;     // rules without a prefix or with an IPv4 one
-  uint64_t fits6_ = 0;     // rules without a prefix or with an IPv6 one
+  struct Prefix6 {
+    Ip6 addr;
+    Ip6 mask;
+  };
+  // Indexed by protocol | has_ports << 8: the rules whose protocol condition holds, and when
+  // has_ports is false only those without a port condition.
+  uint64_t proto_ports_[512] = {};
+  // Arrays in the object, not behind pointers: their addresses are offsets from `this`, not
+  // members reloaded per packet (a store of a pointer could change them, as far as GCC knows).
+  uint8_t port_class_[65536] = {};  // the class of a remote port
+  // Per class (at most 2 bounds per rule + 1): rules whose port condition holds and whose
+  // prefix, if any, is of the family.
+  static constexpr size_t kMaxClasses = 2 * 64 + 1;
+  uint64_t class_mask4_[kMaxClasses] = {};
+  uint64_t class_mask6_[kMaxClasses] = {};
   uint64_t prefixed_ = 0;  // rules with a prefix condition
-  Prefix prefix_[64];
+  Prefix4 prefix4_[64];    // IPv4 prefix of each rule (0/0 without one)
+  Prefix6 prefix6_[64];    // IPv6 prefix of each rule with one
   uint8_t rg_[64] = {};
   uint8_t default_rg_ = 0;
 };

@@ -125,12 +125,11 @@ IpAddress FastPath::subscriberKey(const ParsedPacket& p, bool uplink) const noex
 }
 
 // The common case inline: the subscriber had its slot at lookup and the flow is known.
-// `flows`, `n_rg`: the slab's flows and rating groups, in the caller's registers.
+// `rg`: read only on the slow path without a flow (lookupStage writes it only then).
 inline void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t offset,
-                                uint32_t slot, uint8_t rg, FlowCounters* flows,
-                                size_t n_rg) noexcept {
-  if (slot != SlotTable::kNone) [[likely]] {
-    FlowCounters& f = flows[slot * n_rg + rg];
+                                FlowCounters* flow, const uint32_t& rg) noexcept {
+  if (flow != nullptr) [[likely]] {
+    FlowCounters& f = *flow;
     const uint64_t octets = p.ip_len;
     if (uplink) {
       const uint64_t packets = loadCounter(f.ul_packets);
@@ -151,8 +150,21 @@ inline void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t off
         return;
       }
     }
+    countSideSlow(p, uplink, offset, flow, 0);
+    return;
   }
-  countSideSlow(p, uplink, offset, slot, rg);
+  countSideSlow(p, uplink, offset, nullptr, rg);
+}
+
+// A flow known at lookup: its slot and rating group from its index (slot x rating groups + rg).
+void FastPath::countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset,
+                             FlowCounters* flow, uint32_t rg) noexcept {
+  if (flow == nullptr) {
+    countSideSlow(p, uplink, offset, SlotTable::kNone, uint8_t(rg));
+    return;
+  }
+  const size_t index = size_t(flow - slab_.flows());
+  countSideSlow(p, uplink, offset, uint32_t(index / n_rg_), uint8_t(index % n_rg_));
 }
 
 void FastPath::countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
@@ -278,7 +290,8 @@ void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
 void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
                           const uint32_t* lens, uint32_t n) noexcept {
   s.n = n;
-  // In locals: the parser's stores to uint8_t fields could alias the members.
+  // In locals: the parser's stores to uint8_t fields could alias the members. Without IPv4
+  // pools, only address 0 is in pool0 and its offset is kNone + 0 = kNone.
   const Pool4 pool0 = pools4_.empty() ? Pool4{0, 0, kNone} : pools4_[0];
   const bool one_pool = pools4_.size() <= 1;
   const bool has_v6 = table_.hasV6();  // IPv6 pools exist
@@ -287,7 +300,7 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
   const Ip6 key_mask6 = key_mask6_;
   auto offset = [&](uint32_t addr) {
     const uint32_t d = addr - pool0.base;
-    if (d <= pool0.last && pool0.first_offset != kNone) [[likely]] {
+    if (d <= pool0.last) [[likely]] {
       return pool0.first_offset + d;
     }
     return one_pool ? kNone : offset4(addr);
@@ -350,47 +363,60 @@ void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_
 // Classify, read the slots (a subscriber given a slot by a count after this lookup is found
 // again when counting) and prefetch the flow counters.
 void FastPath::lookupStage(Staged& s) noexcept {
-  FlowCounters* const flows = slab_.flows();  // in locals, as in countStage
+  FlowCounters* const flows = slab_.flows();  // in locals: stores could alias the members
   const size_t n_rg = n_rg_;
-  for (uint32_t i = 0; i < s.n; ++i) {
-    uint32_t src_slot = kNone;
-    uint32_t dst_slot = kNone;
-    if (s.src_ref[i] != kNone) {
-      src_slot = lookupSide(s.pkt[i], true, s.src_ref[i], s.src_rg[i], s.src_home6[i],
-                            s.src_key6[i]);
-      if (src_slot != kNone) {
-        __builtin_prefetch(&flows[src_slot * n_rg + s.src_rg[i]], 1);
-      }
+  const uint32_t n = s.n;
+  for (uint32_t i = 0; i < n; ++i) {
+    // A side in no pool has no flow (countStage reads it only for a side in a pool).
+    const uint32_t src_ref = s.src_ref[i];
+    const uint32_t dst_ref = s.dst_ref[i];
+    if (src_ref != kNone) {
+      s.src_flow[i] = lookupSide(s.pkt[i], true, src_ref, s.src_rg[i], &s.src_home6[i],
+                                 &s.src_key6[i], flows, n_rg);
     }
-    if (s.dst_ref[i] != kNone) {
-      dst_slot = lookupSide(s.pkt[i], false, s.dst_ref[i], s.dst_rg[i], s.dst_home6[i],
-                            s.dst_key6[i]);
-      if (dst_slot != kNone) {
-        __builtin_prefetch(&flows[dst_slot * n_rg + s.dst_rg[i]], 1);
-      }
+    if (dst_ref != kNone) {
+      s.dst_flow[i] = lookupSide(s.pkt[i], false, dst_ref, s.dst_rg[i], &s.dst_home6[i],
+                                 &s.dst_key6[i], flows, n_rg);
     }
-    s.src_slot[i] = src_slot;
-    s.dst_slot[i] = dst_slot;
   }
 }
 
-// `home6`, `key6`: of an IPv6 side (ref == kIpv6Side) only.
-inline uint32_t FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
-                                     uint32_t& rg, uint32_t home6, const Ip6& key6) noexcept {
-  rg = classifier_.classify(p, uplink);
-  return ref != kIpv6Side ? table_.find4(ref) : table_.find6From(home6, key6);
+// `home6`, `key6`: of an IPv6 side (ref == kIpv6Side) only, read only then.
+inline FlowCounters* FastPath::lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref,
+                                          uint32_t& rg, const uint32_t* home6,
+                                          const Ip6* key6, FlowCounters* flows,
+                                          size_t n_rg) noexcept {
+  size_t r;
+  uint32_t slot1;  // slot + 1, 0: none (as in the table: no subtraction)
+  if (ref != kIpv6Side) [[likely]] {
+    r = classifier_.classify4(p, uplink);
+    slot1 = table_.find4(ref) + 1;
+  } else {
+    r = classifier_.classify6(p, uplink);
+    slot1 = table_.find6From(*home6, *key6) + 1;
+  }
+  if (slot1 == 0) {
+    rg = uint32_t(r);
+    return nullptr;
+  }
+  // &flows[(slot1 - 1) * n_rg + r], from the address one slot before the flows.
+  const uintptr_t before = reinterpret_cast<uintptr_t>(flows) - n_rg * sizeof(FlowCounters);
+  FlowCounters* const f =
+      reinterpret_cast<FlowCounters*>(before + (slot1 * n_rg + r) * sizeof(FlowCounters));
+  __builtin_prefetch(f, 1);
+  return f;
 }
 
 void FastPath::countStage(Staged& s) noexcept {
   // Every side in a pool is counted (kCountedPackets/Octets: in a flow, or in a named
-  // unattributed counter when it cannot be): summed for the burst here.
-  uint64_t counted_packets = 0;
-  uint64_t counted_octets = 0;
+  // unattributed counter when it cannot be): summed for the burst here, both in one word
+  // (packets << kPacketsShift + octets: at most 2 x kMaxBurst sides of at most 65,575 octets).
+  constexpr unsigned kPacketsShift = 40;
+  static_assert(uint64_t{2} * kMaxBurst * 65575 < (uint64_t{1} << kPacketsShift));
+  uint64_t counted = 0;
   uint64_t decapsulated = 0;
-  // In locals: a store to a uint32_t could be the slab's geometry as far as the compiler knows.
-  FlowCounters* const flows = slab_.flows();
-  const size_t n_rg = n_rg_;
-  for (uint32_t i = 0; i < s.n; ++i) {
+  const uint32_t n = s.n;  // in a local: countSideSlow could change s.n as far as it is known
+  for (uint32_t i = 0; i < n; ++i) {
     if (s.status[i] != uint32_t(ParseStatus::kIp)) [[unlikely]] {
       add(statOf(ParseStatus(s.status[i])));
       continue;
@@ -402,23 +428,22 @@ void FastPath::countStage(Staged& s) noexcept {
     }
     const uint32_t src_ref = s.src_ref[i];
     const uint32_t dst_ref = s.dst_ref[i];
+    const uint64_t side = (uint64_t{1} << kPacketsShift) + p.ip_len;
     if (src_ref != kNone) [[likely]] {
-      counted_packets += 1;
-      counted_octets += p.ip_len;
-      countSide(p, true, src_ref, s.src_slot[i], uint8_t(s.src_rg[i]), flows, n_rg);
+      counted += side;
+      countSide(p, true, src_ref, s.src_flow[i], s.src_rg[i]);
     }
     if (dst_ref != kNone) {
-      counted_packets += 1;
-      counted_octets += p.ip_len;
-      countSide(p, false, dst_ref, s.dst_slot[i], uint8_t(s.dst_rg[i]), flows, n_rg);
+      counted += side;
+      countSide(p, false, dst_ref, s.dst_flow[i], s.dst_rg[i]);
     }
     if ((src_ref & dst_ref) == kNone) [[unlikely]] {  // neither side in a pool
       add(Stat::kTransitPackets);
       add(Stat::kTransitOctets, p.ip_len);
     }
   }
-  add(Stat::kCountedPackets, counted_packets);
-  add(Stat::kCountedOctets, counted_octets);
+  add(Stat::kCountedPackets, counted >> kPacketsShift);
+  add(Stat::kCountedOctets, counted & ((uint64_t{1} << kPacketsShift) - 1));
   add(Stat::kGtpDecapsulated, decapsulated);
   s.n = 0;
 }

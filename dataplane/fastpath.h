@@ -94,8 +94,10 @@ class FastPath {
  private:
   // One burst in flight. Per packet and side (source = uplink, destination = downlink):
   //   ref:  IPv4 offset in the index; kIpv6Side for an IPv6 address in a pool; kNone: no pool;
-  //   slot: the IPv4 subscriber's slot when it had one at lookup (IPv6: found when counting);
-  //   rg:   the rating-group index.
+  //   flow: of a side in a pool: the flow counters (slot x rating group) when the subscriber
+  //         had a slot at lookup, else nullptr (its slot is found, or given, when counting);
+  //   rg:   the rating-group index, written only when `flow` is nullptr (else it is
+  //         (flow - slab flows) % rating groups).
   struct Staged {
     Staged() {}  // uninitialised: every stage writes what the next one reads
     uint32_t n = 0;
@@ -107,8 +109,8 @@ class FastPath {
     uint32_t status[kMaxBurst];  // ParseStatus
     uint32_t src_ref[kMaxBurst];
     uint32_t dst_ref[kMaxBurst];
-    uint32_t src_slot[kMaxBurst];
-    uint32_t dst_slot[kMaxBurst];
+    FlowCounters* src_flow[kMaxBurst];
+    FlowCounters* dst_flow[kMaxBurst];
     uint32_t src_rg[kMaxBurst];
     uint32_t dst_rg[kMaxBurst];
     // IPv6 sides in a pool: the masked key and its home bucket, computed once when parsing.
@@ -121,15 +123,20 @@ class FastPath {
   void parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
                   const uint32_t* lens, uint32_t n) noexcept;
   void lookupStage(Staged& s) noexcept;
-  // Rating group and slot (kNone: none yet) of one side (lookupStage prefetches its counters).
-  uint32_t lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint32_t& rg,
-                      uint32_t home6, const Ip6& key6) noexcept;
+  // The flow counters of one side, prefetched (nullptr: no slot yet; then its rating group is
+  // written to `rg`). `flows`, `n_rg`: the slab's, in the caller's registers.
+  FlowCounters* lookupSide(const ParsedPacket& p, bool uplink, uint32_t ref, uint32_t& rg,
+                           const uint32_t* home6, const Ip6* key6, FlowCounters* flows,
+                           size_t n_rg) noexcept;
   void countStage(Staged& s) noexcept;
-  void countSide(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
-                 uint8_t rg, FlowCounters* flows, size_t n_rg) noexcept;
-  // countSide for a subscriber with no slot at lookup, or a flow not announced yet.
+  void countSide(const ParsedPacket& p, bool uplink, uint32_t offset, FlowCounters* flow,
+                 const uint32_t& rg) noexcept;
+  // countSide for a subscriber with no slot at lookup (`flow` nullptr, its rating group `rg`),
+  // or a flow not announced yet.
   [[gnu::noinline]] void countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset,
-                                       uint32_t slot, uint8_t rg) noexcept;
+                                       FlowCounters* flow, uint32_t rg) noexcept;
+  void countSideSlow(const ParsedPacket& p, bool uplink, uint32_t offset, uint32_t slot,
+                     uint8_t rg) noexcept;
   // Offset of an IPv4 address in the index (CountingPlan::offset4), from this worker's copy of
   // the pools.
   uint32_t offset4(uint32_t addr) const noexcept {

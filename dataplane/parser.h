@@ -27,6 +27,10 @@ enum class ParseStatus : uint8_t {
   kCount
 };
 
+// On kIp, every field describes the billed packet, except that the fields of the other family
+// and of a tunnel are unspecified (the parser's fast lanes leave them as they were): src4/dst4
+// are meaningful only when family == 4, src6/dst6 only when family == 6, outer_src and teid only
+// when tunneled (and teid on kGtpNotGpdu, parser_inline.h).
 struct ParsedPacket {
   uint8_t family = 0;        // 4 or 6: of the billed (inner, for GTP-U) packet
   uint8_t protocol = 0;      // IPv4 protocol / IPv6 final next header (after ext headers)
@@ -39,7 +43,8 @@ struct ParsedPacket {
   uint32_t dst4 = 0;
   Ip6 src6;                  // family 6
   Ip6 dst6;
-  // GTP-U G-PDU: tunneled = true, outer source address (the serving node for uplink), TEID.
+  // GTP-U G-PDU: tunneled = true, outer source address (the serving node for uplink), TEID;
+  // outer_src and teid are meaningful only when tunneled.
   bool tunneled = false;
   IpAddress outer_src;
   uint32_t teid = 0;

@@ -20,7 +20,10 @@
 // only after a check, so no arithmetic below can wrap.
 //
 // Output contract beyond parser.h:
-//   - `out` is reset first; on kIp every field describes the billed packet.
+//   - On kIp the fields of the billed packet are written (parser.h): family, protocol, ports,
+//     ip_len, is_fragment, tunneled, the addresses of its family and, when tunneled, outer_src
+//     and teid. The fast lanes write only those (fewer stores); the general walk resets `out`
+//     first, so there the others are zero.
 //   - On kGtpNotGpdu the fields describe the OUTER UDP packet (tunneled = false) and `teid` is
 //     the TEID of the signalling message (0 for echo).
 //   - On every other status the fields are unspecified (partially filled): only the status
@@ -305,8 +308,9 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
 // readable from `ip` on (kWin).
 // The inner fast lane of a GTP-U packet (parseGtpu's contiguous case and gtpuFastLane): IPv4
 // without options, not a fragment, TCP or UDP with its ports inside; `inner_avail` >= 24. Every
-// load comes before the first store, and every field of `out` is written (the IPv6 addresses
-// cleared), so no reset of `out` first. Anything else returns false with `out` untouched.
+// load comes before the first store, and every meaningful field of `out` is written (parser.h:
+// not the IPv6 addresses), so no reset of `out` first. Anything else returns false with `out`
+// untouched.
 [[gnu::always_inline]] inline bool innerIpv4FastLane(const uint8_t* inner, uint32_t inner_avail,
                                                      const IpAddress& outer_src, uint32_t teid,
                                                      ParsedPacket& out) noexcept {
@@ -332,8 +336,6 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
   out.ip_len = total_len;
   out.src4 = src;
   out.dst4 = dst;
-  out.src6 = Ip6{};
-  out.dst6 = Ip6{};
   out.tunneled = true;
   out.outer_src = outer_src;
   out.teid = teid;
@@ -450,8 +452,8 @@ template <bool kWin>
   }
   if constexpr (!kWin) {
     // The inner fast lane (see parseFrame): IPv4 without options, not a fragment, TCP or UDP
-    // with its ports inside. Every field is written (the outer IPv6 addresses cleared), so no
-    // reset of `out` first.
+    // with its ports inside. Every meaningful field is written (parser.h), so no reset of `out`
+    // first.
     if (inner_avail >= kIpv4MinHeaderLen + 4 &&
         innerIpv4FastLane(inner_ip, inner_avail, outer_src, teid, out)) [[likely]] {
       return ParseStatus::kIp;
@@ -554,7 +556,8 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
             return ParseStatus::kIp;
           }
         }
-        // Every field written (no reset first: fewer stores).
+        // Every meaningful field written (parser.h: not the IPv6 addresses, outer_src and teid
+        // of a packet that is not tunneled), no reset first: fewer stores.
         out.family = 4;
         out.protocol = protocol;
         out.has_ports = true;
@@ -564,11 +567,7 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
         out.ip_len = total_len;
         out.src4 = src;
         out.dst4 = dst;
-        out.src6 = Ip6{};
-        out.dst6 = Ip6{};
         out.tunneled = false;
-        out.outer_src = IpAddress{};
-        out.teid = 0;
         if (protocol == kProtoUdp && dst_port == kGtpuPort) {
           return parseGtpu<false>(ip, kIpv4MinHeaderLen, 0, out);
         }
@@ -589,7 +588,8 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
           (next == kProtoTcp || (next == kProtoUdp && dst_port != kGtpuPort))) [[likely]] {
         const Ip6 src = loadIp6Inline(ip + 8);
         const Ip6 dst = loadIp6Inline(ip + 24);
-        // Every field written (no reset first: fewer stores).
+        // Every meaningful field written (parser.h: not the IPv4 addresses, outer_src and teid),
+        // no reset first: fewer stores.
         out.family = 6;
         out.protocol = next;
         out.has_ports = true;
@@ -597,13 +597,9 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
         out.src_port = src_port;
         out.dst_port = dst_port;
         out.ip_len = ip_len;
-        out.src4 = 0;
-        out.dst4 = 0;
         out.src6 = src;
         out.dst6 = dst;
         out.tunneled = false;
-        out.outer_src = IpAddress{};
-        out.teid = 0;
         return ParseStatus::kIp;
       }
     }

@@ -62,7 +62,8 @@ TEST(ClassifierTest, SameAsTheReferenceWalkOnRandomRulesAndPackets) {
       p.family = pick(2) == 0 ? 4 : 6;
       p.protocol = protos[pick(5)];
       p.has_ports = pick(4) != 0;
-      if (p.has_ports) {
+      // Without ports, the port fields hold anything (they are valid only with has_ports).
+      if (p.has_ports || pick(2) == 0) {
         p.src_port = pick(3) == 0 ? uint16_t(rng()) : ports[pick(10)];
         p.dst_port = pick(3) == 0 ? uint16_t(rng()) : ports[pick(10)];
       }
@@ -71,7 +72,11 @@ TEST(ClassifierTest, SameAsTheReferenceWalkOnRandomRulesAndPackets) {
       p.src6 = v6[pick(4)];
       p.dst6 = v6[pick(4)];
       for (bool uplink : {true, false}) {
-        ASSERT_EQ(classifier.classify(p, uplink), classify(plan, p, uplink))
+        const uint8_t want = classify(plan, p, uplink);
+        ASSERT_EQ(classifier.classify(p, uplink), want)
+            << "round " << round << " packet " << k << " uplink " << uplink;
+        ASSERT_EQ(p.family == 4 ? classifier.classify4(p, uplink) : classifier.classify6(p, uplink),
+                  want)
             << "round " << round << " packet " << k << " uplink " << uplink;
       }
     }
