@@ -68,7 +68,7 @@ class SlotTable {
   // Buckets are 16 or 32 bytes, aligned: a bucket never lies across two cache lines.
   void prefetchBucket(uint32_t home) const noexcept {
     __builtin_prefetch(wide_ ? static_cast<const void*>(&wide_data_[home])
-                             : static_cast<const void*>(&narrow_data_[home]));
+                             : static_cast<const void*>(&narrow_data_[home]), 0, 2);
   }
   uint32_t find6From(uint32_t home, const Ip6& key) const noexcept {
     if (wide_) [[unlikely]] {
