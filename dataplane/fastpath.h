@@ -168,10 +168,14 @@ class FastPath {
 
   // Serving node (GTP-U outer source of uplink packets) last announced per subscriber, as a
   // non-zero 32-bit digest in the subscriber's slot-table entry (SlotTable::serving4/6); 0 =
-  // none yet, and again after the slot's release.
+  // none yet, and again after the slot's release. An IPv4 node's digest is its address (exact:
+  // a change between two IPv4 nodes is always seen; 0.0.0.0, no real node, is 1), an IPv6
+  // node's an odd 32-bit hash (a change is missed only if the two digests are equal).
   static uint32_t servingDigest(const IpAddress& o) noexcept {
-    uint64_t h = o.family == 4 ? (uint64_t{o.v4} | (uint64_t{4} << 32))
-                               : (o.v6.hi * 0x9E3779B97F4A7C15ull) ^ o.v6.lo;
+    if (o.family == 4) [[likely]] {
+      return o.v4 != 0 ? o.v4 : 1u;
+    }
+    const uint64_t h = (o.v6.hi * 0x9E3779B97F4A7C15ull) ^ o.v6.lo;
     return uint32_t((h * 0xBF58476D1CE4E5B9ull) >> 32) | 1u;
   }
   void noteServingNode(const ParsedPacket& p, uint32_t slot, const IpAddress& key,
