@@ -318,7 +318,9 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
   const uint32_t total_len = load16(inner + 2);
   const uint16_t frag = load16(inner + 6);
   const uint8_t protocol = inner[9];
-  if (vihl != 0x45 || total_len < kIpv4MinHeaderLen + 4 || total_len > inner_avail ||
+  // total_len in [24, inner_avail] as one unsigned compare (inner_avail >= 24).
+  constexpr uint32_t kMin = kIpv4MinHeaderLen + 4;
+  if (vihl != 0x45 || total_len - kMin > inner_avail - kMin ||
       (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) != 0 ||
       (protocol != kProtoTcp && protocol != kProtoUdp)) {
     return false;
@@ -486,33 +488,39 @@ template <bool kWin>
 // `ip`. A G-PDU without optional fields or with them and at most one extension header (the PDU
 // session container of N3), carrying IPv4 without options, not a fragment, TCP or UDP with its
 // ports inside: `out` is filled as parseGtpu would, every load before the first store, and true
-// is returned. Anything else returns false with `out` untouched: parseGtpu decides (the same
-// checks, in the same order of precedence, so the result is the same).
+// is returned. Anything else returns false with `out` untouched: parseGtpu decides (the lane's
+// conditions imply every check of parseGtpu and parseIpv4 on the way, so the result is the
+// same; which one fails first does not matter here).
 [[gnu::always_inline]] inline bool gtpuFastLane(const uint8_t* ip, uint32_t outer_len,
                                                 uint32_t outer_src, ParsedPacket& out) noexcept {
+  // The lane takes an outer packet that holds the UDP and GTP-U headers and an inner IPv4
+  // header with its ports (60 octets), so the reads before the check of `off` (up to gtp + 12)
+  // lie in the frame; the inner header's are bounded by gtp_end (<= the outer packet, checked).
+  constexpr uint32_t kLaneMin =
+      kIpv4MinHeaderLen + kUdpHeaderLen + kGtpHeaderLen + kIpv4MinHeaderLen + 4;
+  if (outer_len < kLaneMin) {
+    return false;
+  }
   const uint8_t* udp = ip + kIpv4MinHeaderLen;
-  const uint32_t udp_avail = outer_len - kIpv4MinHeaderLen;  // >= 4: the ports were inside
-  if (udp_avail < kUdpHeaderLen + kGtpHeaderLen) {
-    return false;
-  }
-  uint32_t udp_len = load16(udp + 4);
-  udp_len = udp_len > udp_avail ? udp_avail : udp_len;
+  const uint32_t udp_len = load16(udp + 4);
   const uint8_t* gtp = udp + kUdpHeaderLen;
-  const uint8_t flags = gtp[0];
-  const uint32_t gtp_end = kGtpHeaderLen + load16(gtp + 2);
-  // Version 1, PT 1, a G-PDU, its length inside the UDP datagram.
-  if (udp_len < kUdpHeaderLen + kGtpHeaderLen || (flags & 0xF0) != 0x30 ||
-      gtp[1] != kGtpMsgGpdu || gtp_end > udp_len - kUdpHeaderLen) {
+  const uint32_t head = load32(gtp);  // flags, type, length
+  const uint32_t gtp_len = head & 0xFFFF;
+  // Version 1, PT 1, the reserved bit 0, a G-PDU; its payload inside the UDP length and inside
+  // the outer packet (parseGtpu: within min(UDP length, what the IP packet leaves), which is
+  // then >= 16).
+  if ((head & 0xF0FF0000u) != ((uint32_t{0x30} << 24) | (uint32_t{kGtpMsgGpdu} << 16)) ||
+      gtp_len + kUdpHeaderLen + kGtpHeaderLen > udp_len ||
+      gtp_len + kIpv4MinHeaderLen + kUdpHeaderLen + kGtpHeaderLen > outer_len) {
     return false;
   }
+  const uint32_t gtp_end = kGtpHeaderLen + gtp_len;
   uint32_t off = kGtpHeaderLen;
-  if ((flags & kGtpFlagsEsPn) != 0) {
+  if ((head & (uint32_t{kGtpFlagsEsPn} << 24)) != 0) {
+    // The optional fields (within gtp_end: see the check of off below).
     off += kGtpOptionalLen;
-    if (off >= gtp_end) {
-      return false;
-    }
-    if ((flags & kGtpFlagE) != 0 && gtp[off - 1] != 0) {
-      // One extension header, the last one.
+    if ((head & (uint32_t{kGtpFlagE} << 24)) != 0 && gtp[off - 1] != 0) {
+      // One extension header, the last one (its length octet is gtp[12]).
       const uint32_t ext_len = uint32_t{gtp[off]} * 4;
       if (ext_len == 0 || off + ext_len > gtp_end || gtp[off + ext_len - 1] != 0) {
         return false;
@@ -520,6 +528,8 @@ template <bool kWin>
       off += ext_len;
     }
   }
+  // The inner header and its ports inside the G-PDU (so off < gtp_end, and off + 4 <= gtp_end
+  // for the optional fields).
   if (off + kIpv4MinHeaderLen + 4 > gtp_end) {
     return false;
   }
@@ -537,25 +547,28 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
     // The fast lane: the frame almost every packet is, Ethernet II + IPv4 without options, not
     // a fragment, TCP or UDP with its ports inside the packet, not GTP-U. The same result as
     // the general walk below, with its checks folded into one test (no loads after stores).
-    if (len >= kEthHeaderLen + kIpv4MinHeaderLen + 4) [[likely]] {
+    // The ethertype first, alone: the lane's loads come after that test, so that an IPv6 frame
+    // does not pay for them (they would be done before it: every one is within `len`).
+    if (len >= kEthHeaderLen + kIpv4MinHeaderLen + 4 && load16(frame + 12) == kEtherTypeIpv4)
+        [[likely]] {
       const uint8_t* ip = frame + kEthHeaderLen;
-      const uint32_t type_vihl = load32(frame + 12) >> 8;  // ethertype, version + IHL
+      const uint8_t vihl = ip[0];
       const uint32_t total_len = load16(ip + 2);
       const uint16_t frag = load16(ip + 6);
       const uint8_t protocol = ip[9];
       const uint16_t src_port = load16(ip + kIpv4MinHeaderLen);
       const uint16_t dst_port = load16(ip + kIpv4MinHeaderLen + 2);
-      if (type_vihl == ((uint32_t{kEtherTypeIpv4} << 8) | 0x45) &&
+      if (vihl == 0x45 &&
           total_len >= kIpv4MinHeaderLen + 4 && total_len <= len - kEthHeaderLen &&
           (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) == 0 &&
           (protocol == kProtoTcp || protocol == kProtoUdp)) [[likely]] {
-        const uint32_t src = load32(ip + 12);
-        const uint32_t dst = load32(ip + 16);
         if (protocol == kProtoUdp && dst_port == kGtpuPort) {
-          if (gtpuFastLane(ip, total_len, src, out)) [[likely]] {
+          if (gtpuFastLane(ip, total_len, load32(ip + 12), out)) [[likely]] {
             return ParseStatus::kIp;
           }
         }
+        const uint32_t src = load32(ip + 12);
+        const uint32_t dst = load32(ip + 16);
         // Every meaningful field written (parser.h: not the IPv6 addresses, outer_src and teid
         // of a packet that is not tunneled), no reset first: fewer stores.
         out.family = 4;
@@ -580,8 +593,10 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
     // headers) with the ports inside the packet, not GTP-U.
     if (len >= kEthHeaderLen + kIpv6HeaderLen + 4 && load16(frame + 12) == kEtherTypeIpv6) {
       const uint8_t* ip = frame + kEthHeaderLen;
-      const uint32_t ip_len = load16(ip + 4) + kIpv6HeaderLen;
-      const uint8_t next = ip[6];
+      // Payload length and next header in one load.
+      const uint32_t len_next = load32(ip + 4);
+      const uint32_t ip_len = (len_next >> 16) + kIpv6HeaderLen;
+      const uint8_t next = uint8_t(len_next >> 8);
       const uint16_t src_port = load16(ip + kIpv6HeaderLen);
       const uint16_t dst_port = load16(ip + kIpv6HeaderLen + 2);
       if ((ip[0] >> 4) == 6 && ip_len >= kIpv6HeaderLen + 4 && ip_len <= len - kEthHeaderLen &&

@@ -921,8 +921,9 @@ TEST(ParserTest, FastLanesAgreeWithTheGeneralWalk) {
     for (int k = 0; k < flips; ++k) {
       f[12 + rng() % (header_end - 12)] = static_cast<uint8_t>(rng() % 3 == 0 ? rng() % 8 : rng());
     }
-    if (rng() % 4 == 0) {  // an outer or inner length off by a little
-      const size_t at = rng() % 2 == 0 ? 14 + 2 : 14 + 20 + 4;
+    // An outer, UDP, GTP-U or inner length off by a little (when it lies in the headers).
+    constexpr size_t kLengths[] = {14 + 2, 14 + 20 + 4, 14 + 20 + 8 + 2, 14 + 20 + 8 + 8 + 2};
+    if (const size_t at = kLengths[rng() % 4]; rng() % 4 == 0 && at + 2 <= header_end) {
       const int delta = static_cast<int>(rng() % 9) - 4;
       pkt::set16(f, at, static_cast<uint16_t>(((f[at] << 8) | f[at + 1]) + delta));
     }
