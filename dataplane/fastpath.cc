@@ -72,6 +72,8 @@ FastPath::FastPath(const CountingPlan& plan, CounterSlab& slab, W2cQueue& w2c,
   for (const CountingPlan::Pool4& p : plan.pools4) {
     pools4_.push_back(Pool4{p.base, ~p.mask, p.first_offset});
   }
+  // Without IPv4 pools, only address 0 is in pool0_ and its offset is kNone + 0 = kNone.
+  pool0_ = pools4_.empty() ? Pool4{0, 0, SlotTable::kNone} : pools4_[0];
   const Ip6 ones{~uint64_t{0}, ~uint64_t{0}};
   for (const IpPrefix& p : plan.pools6) {
     pools6_.push_back(Pool6{p.addr.v6, maskIp6(ones, p.len)});
@@ -290,9 +292,11 @@ void FastPath::countBurst(const uint8_t* const* frames, const uint32_t* lens,
 void FastPath::parseStage(Staged& s, const uint8_t* const* frames, const uint32_t* readable,
                           const uint32_t* lens, uint32_t n) noexcept {
   s.n = n;
-  // In locals: the parser's stores to uint8_t fields could alias the members. Without IPv4
-  // pools, only address 0 is in pool0 and its offset is kNone + 0 = kNone.
-  const Pool4 pool0 = pools4_.empty() ? Pool4{0, 0, kNone} : pools4_[0];
+  // The first pool is read from the member for each packet, not held in locals: its fields are
+  // memory operands of the sub/cmp/add (no extra instruction), and the three registers are
+  // the parser's (the GTP-U lane spilled without them). The rest in locals: the parser's
+  // stores to uint8_t fields could alias the members.
+  const Pool4& pool0 = pool0_;
   const bool one_pool = pools4_.size() <= 1;
   const bool has_v6 = table_.hasV6();  // IPv6 pools exist
   const Pool6 pool6_0 = has_v6 ? pools6_[0] : Pool6{};

@@ -187,6 +187,7 @@ class FastPath {
     uint32_t first_offset;
   };
   std::vector<Pool4> pools4_;
+  Pool4 pool0_;  // pools4_[0] (the one pool of most plans), or {0, 0, kNone} without pools
   struct Pool6 {
     Ip6 addr;
     Ip6 mask;
