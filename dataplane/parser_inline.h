@@ -520,12 +520,17 @@ template <bool kWin>
     // The optional fields (within gtp_end: see the check of off below).
     off += kGtpOptionalLen;
     if ((head & (uint32_t{kGtpFlagE} << 24)) != 0 && gtp[off - 1] != 0) {
-      // One extension header, the last one (its length octet is gtp[12]).
-      const uint32_t ext_len = uint32_t{gtp[off]} * 4;
-      if (ext_len == 0 || off + ext_len > gtp_end || gtp[off + ext_len - 1] != 0) {
-        return false;
+      // One extension header, the last one (its length octet is gtp[12]; gtp[12..15] lie in
+      // the first 60 octets). The usual one, 4 octets (length 1, next type 0), in one test.
+      if ((load32(gtp + off) & 0xFF0000FFu) == 0x01000000u) {
+        off += 4;  // within gtp_end: see the check of off below
+      } else {
+        const uint32_t ext_len = uint32_t{gtp[off]} * 4;
+        if (ext_len == 0 || off + ext_len > gtp_end || gtp[off + ext_len - 1] != 0) {
+          return false;
+        }
+        off += ext_len;
       }
-      off += ext_len;
     }
   }
   // The inner header and its ports inside the G-PDU (so off < gtp_end, and off + 4 <= gtp_end
