@@ -306,6 +306,25 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
 //
 // Out of line: keeps the plain IPv4/IPv6 path free of its register pressure. `rd`: octets
 // readable from `ip` on (kWin).
+// What the IPv4 fast lanes (the outer one in parseFrame, the inner one of GTP-U) write: an
+// IPv4 packet without options, not a fragment, TCP or UDP with its ports (parser.h: the IPv6
+// addresses are not written; outer_src and teid are the caller's when tunneled).
+[[gnu::always_inline]] inline void writeIpv4Lane(uint8_t protocol, uint16_t src_port,
+                                                 uint16_t dst_port, uint32_t total_len,
+                                                 uint32_t src, uint32_t dst, bool tunneled,
+                                                 ParsedPacket& out) noexcept {
+  out.family = 4;
+  out.protocol = protocol;
+  out.has_ports = true;
+  out.is_fragment = false;
+  out.src_port = src_port;
+  out.dst_port = dst_port;
+  out.ip_len = total_len;
+  out.src4 = src;
+  out.dst4 = dst;
+  out.tunneled = tunneled;
+}
+
 // The inner fast lane of a GTP-U packet (parseGtpu's contiguous case and gtpuFastLane): IPv4
 // without options, not a fragment, TCP or UDP with its ports inside; `inner_avail` >= 24. Every
 // load comes before the first store, and every meaningful field of `out` is written (parser.h:
@@ -329,16 +348,7 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
   const uint16_t dst_port = load16(inner + kIpv4MinHeaderLen + 2);
   const uint32_t src = load32(inner + 12);
   const uint32_t dst = load32(inner + 16);
-  out.family = 4;
-  out.protocol = protocol;
-  out.has_ports = true;
-  out.is_fragment = false;
-  out.src_port = src_port;
-  out.dst_port = dst_port;
-  out.ip_len = total_len;
-  out.src4 = src;
-  out.dst4 = dst;
-  out.tunneled = true;
+  writeIpv4Lane(protocol, src_port, dst_port, total_len, src, dst, true, out);
   out.outer_src = outer_src;
   out.teid = teid;
   return true;
@@ -576,16 +586,7 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
         const uint32_t dst = load32(ip + 16);
         // Every meaningful field written (parser.h: not the IPv6 addresses, outer_src and teid
         // of a packet that is not tunneled), no reset first: fewer stores.
-        out.family = 4;
-        out.protocol = protocol;
-        out.has_ports = true;
-        out.is_fragment = false;
-        out.src_port = src_port;
-        out.dst_port = dst_port;
-        out.ip_len = total_len;
-        out.src4 = src;
-        out.dst4 = dst;
-        out.tunneled = false;
+        writeIpv4Lane(protocol, src_port, dst_port, total_len, src, dst, false, out);
         if (protocol == kProtoUdp && dst_port == kGtpuPort) {
           return parseGtpu<false>(ip, kIpv4MinHeaderLen, 0, out);
         }

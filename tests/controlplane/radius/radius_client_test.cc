@@ -155,6 +155,12 @@ struct Harness {
   void submit(uint64_t tag, uint64_t session = 1, AcctStatusType type = AcctStatusType::kStart) {
     engine->submit(req(tag, session, type));
   }
+  // Starts 0..n-1, each of its own session (session = tag).
+  void submitMany(uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      submit(i, i);
+    }
+  }
   void step() {
     engine->receive();
     engine->run();
@@ -602,9 +608,7 @@ TEST(ClientEngine, AThousandOutstandingRequestsUseFourSocketsWithUniqueIdentifie
     o.initial_window = o.max_outstanding;  // all at once: the Identifier rules
     o.timeout_ms = 100000;
   });
-  for (uint64_t i = 0; i < 1000; ++i) {
-    h.submit(i, i);
-  }
+  h.submitMany(1000);
   h.step();
   auto socks = h.socketsOf(0);
   ASSERT_EQ(socks.size(), 4u);
@@ -628,9 +632,7 @@ TEST(ClientEngine, WithEveryIdentifierTakenARetransmissionResendsItsUnchangedPac
     o.initial_window = o.max_outstanding;  // all at once: the Identifier rules
     o.timeout_ms = 1500;
   });
-  for (uint64_t i = 0; i < 256; ++i) {
-    h.submit(i, i);
-  }
+  h.submitMany(256);
   h.step();
   ASSERT_EQ(h.sentTo(0).size(), 256u);
   h.advance(1500);  // Acct-Delay-Time is 1 now, but no Identifier is free for a new packet
@@ -671,9 +673,7 @@ TEST(ClientEngine, MaxOutstandingBoundsWhatIsInFlight) {
     o.initial_window = o.max_outstanding;  // all at once: the Identifier rules
     o.timeout_ms = 100000;
   });
-  for (uint64_t i = 0; i < 400; ++i) {
-    h.submit(i, i);
-  }
+  h.submitMany(400);
   h.step();
   EXPECT_EQ(h.sentTo(0).size(), 300u);
   EXPECT_EQ(h.stats().queued, 100u);
@@ -687,9 +687,7 @@ TEST(ClientEngine, ABurstGoesOutWithinAWindowThatGrowsWithAnswersAndHalvesOnATim
     o.timeout_ms = 1000;
     o.retries = 3;
   });
-  for (uint64_t i = 0; i < 1000; ++i) {
-    h.submit(i, i);
-  }
+  h.submitMany(1000);
   h.step();
   ASSERT_EQ(h.sentTo(0).size(), 32u);
   EXPECT_EQ(h.stats().window, 32u);
@@ -716,9 +714,7 @@ TEST(ClientEngine, JitterStretchesTimeoutsWithinItsFraction) {
     o.retries = 1;
     o.initial_window = 200;
   });
-  for (uint64_t i = 0; i < 200; ++i) {
-    h.submit(i, i);
-  }
+  h.submitMany(200);
   h.step();
   ASSERT_EQ(h.sentTo(0).size(), 200u);
   h.advance(999);
@@ -878,9 +874,7 @@ TEST(ClientEngine, NextDueFollowsTheTimers) {
 
 TEST(ClientEngine, AbandonCompletesEverythingWithShutdown) {
   Harness h(1, [](ClientOptions& o) { o.max_outstanding = 3; });
-  for (uint64_t i = 0; i < 5; ++i) {
-    h.submit(i, i);
-  }
+  h.submitMany(5);
   h.step();
   EXPECT_EQ(h.sentTo(0).size(), 3u);
   h.engine->abandon();
