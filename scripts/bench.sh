@@ -154,6 +154,21 @@ START_LIMIT=120   # tallyd / testpmd start-up (1.2 M mbufs without hugepages tak
 TRACES="${PIPELINE_TRACES:-$TRACES}"
 MODES="${PIPELINE_MODES:-inline tap}"
 ROUNDS="${PIPELINE_ROUNDS:-$ROUNDS}"
+# The pipeline's settings from the environment are checked before anything runs.
+bad_setting() { echo "bench.sh: $1" >&2; exit 2; }
+for t in $TRACES; do
+  [[ "$t" =~ ^(small|mid|big)$ ]] || bad_setting "PIPELINE_TRACES: '$t' is not one of small, mid, big"
+done
+for m in $MODES; do
+  [[ "$m" =~ ^(inline|tap|transit)$ ]] || bad_setting "PIPELINE_MODES: '$m' is not one of inline, tap, transit"
+done
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || bad_setting "PIPELINE_ROUNDS: '$ROUNDS' is not a whole number >= 1"
+[[ "${PIPELINE_MEMORY:-hugepages}" =~ ^(hugepages|4k)$ ]] ||
+  bad_setting "PIPELINE_MEMORY: '$PIPELINE_MEMORY' is not hugepages or 4k"
+if [[ -n "${PIPELINE_POLL_MS:-}" ]] &&
+    ! { [[ "$PIPELINE_POLL_MS" =~ ^[0-9]+$ ]] && ((PIPELINE_POLL_MS >= 10 && PIPELINE_POLL_MS <= 10000)); }; then
+  bad_setting "PIPELINE_POLL_MS: '$PIPELINE_POLL_MS' is not 10-10000 (dataplane.poll_interval_ms)"
+fi
 # Pipeline traces: as many packets as subscribers (each packet a uniformly random one of them
 # and a uniformly random one of the hot path's four rating-group selectors).
 declare -A TRACE_PACKETS=([small]=8192 [mid]=200000 [big]=1000000)
