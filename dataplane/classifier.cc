@@ -60,14 +60,25 @@ Classifier::Classifier(const CountingPlan& plan)
     }
     if (r.prefix_family == 4) {
       prefix4_[i] = Prefix4{r.addr4, r.mask4};
+      if (np4_ < kFlatPrefixes) {
+        flat4_[np4_] = Flat4{r.addr4, r.mask4, uint32_t(i)};
+      }
+      ++np4_;
+      prefixed4_ |= bit;
     }
     if (r.prefix_family != 0) {
       prefixed_ |= bit;
     }
     if (r.prefix_family == 6) {
       prefix6_[i] = Prefix6{r.prefix.addr.v6, prefixMask6(r.prefix.len)};
+      if (np6_ < kFlatPrefixes) {
+        flat6_[np6_] = Flat6{prefix6_[i].addr, prefix6_[i].mask, uint32_t(i)};
+      }
+      ++np6_;
+      prefixed6_ |= bit;
     }
   }
+  rg_[64] = default_rg_;
 }
 
 }  // namespace tally
