@@ -7,8 +7,10 @@
 // packet side are the rules whose protocol condition (a 256-entry table) and remote-port
 // condition (the port's class: intervals between the rules' port bounds, a 64 K-entry table of
 // class numbers) hold, and whose prefix family fits (tables per family). The lowest candidate
-// wins, unless it has a remote prefix that does not contain the remote address: then the next
-// one is tried.
+// whose remote prefix (if it has one) contains the remote address wins. With up to 8 prefixes of
+// the packet's family, all of them are tested at once, with no branch on the packet (the rules
+// that decide differ from packet to packet, and a branch per candidate was mispredicted for a
+// large share of packets); with more, candidate after candidate.
 //
 // Built once by the worker's FastPath (allocation happens here, never per packet); read by that
 // worker only. noexcept, no allocation after construction.
