@@ -150,6 +150,7 @@ void Poller::poll() {
   now_wall_ns_ = clock_.wallNs();
   auto wall0 = std::chrono::steady_clock::now();
   readWorkerStats();
+  stats_.counters_read_mono_ns = uint64_t(t0);
   bool raced = false;
   for (uint16_t w = 0; w < workers_.size(); ++w) {
     drainEvents(w);
@@ -771,6 +772,7 @@ bool Poller::finalHarvest() {
   now_mono_ns_ = clock_.monotonicNs();
   now_wall_ns_ = clock_.wallNs();
   readWorkerStats();
+  stats_.counters_read_mono_ns = uint64_t(now_mono_ns_);
   for (uint16_t w = 0; w < workers_.size(); ++w) {
     drainEvents(w);
   }

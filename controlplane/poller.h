@@ -164,6 +164,10 @@ struct Statistics {
   uint64_t unattributedOctets() const;   // all named unattributed counters, octets
   uint64_t unattributedPackets() const;
   uint64_t polls = 0;
+  // When the worker counters above (`worker`, `ports`) were read: the last poll's start, on
+  // the poller's monotonic clock (CLOCK_MONOTONIC in tallyd). A reader that computes rates from
+  // them takes this time, not the time of its request: a request is answered between polls.
+  uint64_t counters_read_mono_ns = 0;
   uint64_t last_poll_ns = 0;       // duration of the last poll
   uint64_t max_poll_ns = 0;
   uint64_t sessions_active = 0;

@@ -77,6 +77,7 @@ nlohmann::ordered_json totalsJson(const Poller& poller) {
   j["sessions_full_alarms"] = st.sessions_full_alarms;
   j["polls"] = st.polls;
   j["max_poll_us"] = st.max_poll_ns / 1000;
+  j["counters_read_mono_ns"] = st.counters_read_mono_ns;
   j["mbufs_in_use_at_exit"] = st.mbufs_in_use_at_exit;
   nlohmann::ordered_json ports = nlohmann::ordered_json::array();
   std::vector<std::string> names = portNames(poller.config());

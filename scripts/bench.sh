@@ -446,14 +446,21 @@ cpu_share() {  # cpu_share T0 TICKS0 T1 TICKS1
   "$PY" -c 'import sys; t0,c0,t1,c1,hz=map(float,sys.argv[1:]); print("%.4f" % min(1.0, (c1-c0)/hz/(t1-t0)) if t1 > t0 and c1 > c0 else "")' "$@" "$CLK_TCK"
 }
 now() { date +%s.%N; }
-# stats_of SOCKET -> "RX_PACKETS SESSIONS_ACTIVE" from `tallyctl display statistics --json`,
-# or "" when tallyd did not answer.
+# stats_of SOCKET -> "RX_PACKETS SESSIONS_ACTIVE READ_S" from `tallyctl display statistics
+# --json` (READ_S: when tallyd read rx_packets, its counters_read_mono_ns in seconds), or "" when
+# tallyd did not answer.
 stats_of() {
   "$BUILD_DIR/tallyctl" --socket "$1" --timeout 15000 display statistics --json 2>/dev/null |
-    "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["rx_packets"], d.get("sessions_active", 0))' \
+    "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d["rx_packets"], d.get("sessions_active", 0), "%.9f" % (d["counters_read_mono_ns"] / 1e9))' \
       2>/dev/null || true
 }
 rx_of() { local v; v="$(stats_of "$1")"; echo "${v%% *}"; }
+# rx_at SOCKET -> "READ_S:RX_PACKETS" (see stats_of), or "".
+rx_at() {
+  local v
+  v="$(stats_of "$1")"
+  [[ -n "$v" ]] && echo "${v##* }:${v%% *}"
+}
 
 # tallyd_run TRACE PACKETS MODE -> sets RATE to the steady receive rate (pps) or "fail", and AVG
 # to tallyd's own --print-rate figure (first packet to stop: the learning phase included).
@@ -462,9 +469,10 @@ rx_of() { local v; v="$(stats_of "$1")"; echo "${v%% *}"; }
 # Steady state: once the whole trace went through twice and sessions_active stopped growing
 # (every flow announced, every subscriber's counter page touched; with 1 M subscribers that
 # takes several seconds), rx_packets is read with tallyctl about every second for
-# DURATION seconds; the rate is the least-squares slope of rx_packets over the midpoints of the
-# requests. (tallyd answers between polls: with ~1 M flows a request can take a second or more,
-# so two single readings would be off by up to a poll.)
+# DURATION seconds; the rate is the least-squares slope of rx_packets over the times tallyd read
+# it (`counters_read_mono_ns`: the poll's start). Until 2026-12-07 it was over the requests'
+# midpoints, and a request held for seconds by a long poll gave a false rate (a 6 s request on
+# the 1 M trace: 2.5 Mpps instead of 9).
 # (Not called in $(...): the PIDs and prefixes it records must reach this shell's cleanup.)
 tallyd_run() {
   local trace="$1" packets="$2" mode="$3"
@@ -537,16 +545,19 @@ YAML
     local t_start ta tb r c0 c1 w0 w1
     t_start="$(date +%s)"
     w0="$(now)"; c0="$(worker_ticks "$pid")"
+    # Each sample is rx_packets at the time tallyd read it (its last poll's start, on its
+    # monotonic clock), not at the request's time: tallyd answers between polls, and with many
+    # flows a poll (or a checkpoint) can hold a request for seconds.
     while kill -0 "$pid" 2>/dev/null && [[ $(( $(date +%s) - t_start )) -lt $DURATION ]]; do
-      ta="$(now)"; r="$(rx_of "$SOCK")"; tb="$(now)"
-      [[ -n "$r" ]] && samples+="$ta:$tb:$r "
+      r="$(rx_at "$SOCK")"
+      [[ -n "$r" ]] && samples+="$r "
       sleep 0.8
     done
-    ta="$(now)"; r="$(rx_of "$SOCK")"; tb="$(now)"
-    [[ -n "$r" ]] && samples+="$ta:$tb:$r "
+    r="$(rx_at "$SOCK")"
+    [[ -n "$r" ]] && samples+="$r "
     w1="$(now)"; c1="$(worker_ticks "$pid")"
     CPUF="$(cpu_share "$w0" "$c0" "$w1" "$c1")"
-    echo "samples (request start:end:rx_packets): $samples worker cpu share ${CPUF:-?}" >>"$out.samples"
+    echo "samples (tallyd read time s:rx_packets): $samples worker cpu share ${CPUF:-?}" >>"$out.samples"
   fi
   kill -INT "$pid" 2>/dev/null || true   # graceful stop: tallyd prints its rate line
   local rc=0
@@ -558,10 +569,11 @@ YAML
   if [[ -n "${samples:-}" ]]; then
     slope="$("$PY" - "$samples" <<'EOF'
 import sys
-pts = []
+pts = {}
 for s in sys.argv[1].split():
-    a, b, rx = s.split(":")
-    pts.append(((float(a) + float(b)) / 2, int(rx)))
+    t, rx = s.split(":")
+    pts[float(t)] = int(rx)  # two requests between the same polls: one reading
+pts = sorted(pts.items())
 if len(pts) >= 2 and pts[-1][0] - pts[0][0] > 1:
     n = len(pts)
     mt = sum(t for t, _ in pts) / n

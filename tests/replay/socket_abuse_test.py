@@ -113,6 +113,20 @@ class Test:
         self.check(err is None, "tallyd up with %d sessions" % SUBSCRIBERS, err or "")
         if err:
             return
+        # counters_read_mono_ns: when the counters in the answer were read (a poll's start, on
+        # CLOCK_MONOTONIC, as Python's monotonic clock), so that a reader's rates do not depend on
+        # how long its request waited. Before the request, not older than a few polls, and moving on.
+        reads = []
+        for _ in range(2):
+            before = time.monotonic_ns()
+            st = self.statistics() or {}
+            after = time.monotonic_ns()
+            reads.append((before, st.get("counters_read_mono_ns", 0), after))
+            time.sleep(0.5)
+        (b1, t1, a1), (b2, t2, a2) = reads
+        self.check(b1 - 2_000_000_000 <= t1 <= a1 and b2 - 2_000_000_000 <= t2 <= a2 and t2 > t1,
+                   "statistics say when their counters were read (a recent poll, on the monotonic clock)",
+                   "readings %s" % reads)
         idle = []
         for _ in range(40):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
