@@ -529,8 +529,7 @@ YAML
     while kill -0 "$pid" 2>/dev/null && [[ $(date +%s) -lt $deadline ]]; do
       st="$(stats_of "$SOCK")"
       if [[ -n "$st" ]]; then
-        rx="${st%% *}"
-        sess="${st##* }"
+        read -r rx sess _ <<<"$st"  # RX_PACKETS SESSIONS_ACTIVE READ_S
         if [[ "$rx" -ge $((2 * packets)) && "$sess" == "$prev_sess" ]]; then
           warm=1
           break
