@@ -142,6 +142,7 @@ void Poller::readWorkerStats() {
   }
   stats_.worker = sum;
   stats_.ports = ports;
+  stats_.counters_read_mono_ns = uint64_t(now_mono_ns_);  // its callers set it first
 }
 
 void Poller::poll() {
@@ -150,7 +151,6 @@ void Poller::poll() {
   now_wall_ns_ = clock_.wallNs();
   auto wall0 = std::chrono::steady_clock::now();
   readWorkerStats();
-  stats_.counters_read_mono_ns = uint64_t(t0);
   bool raced = false;
   for (uint16_t w = 0; w < workers_.size(); ++w) {
     drainEvents(w);
@@ -772,7 +772,6 @@ bool Poller::finalHarvest() {
   now_mono_ns_ = clock_.monotonicNs();
   now_wall_ns_ = clock_.wallNs();
   readWorkerStats();
-  stats_.counters_read_mono_ns = uint64_t(now_mono_ns_);
   for (uint16_t w = 0; w < workers_.size(); ++w) {
     drainEvents(w);
   }

@@ -66,9 +66,6 @@ Classifier::Classifier(const CountingPlan& plan)
       ++np4_;
       prefixed4_ |= bit;
     }
-    if (r.prefix_family != 0) {
-      prefixed_ |= bit;
-    }
     if (r.prefix_family == 6) {
       prefix6_[i] = Prefix6{r.prefix.addr.v6, prefixMask6(r.prefix.len)};
       if (np6_ < kFlatPrefixes) {

@@ -77,7 +77,8 @@ class Classifier {
     uint64_t left = m;
     while (left != 0) {
       const unsigned r = unsigned(std::countr_zero(left));
-      if ((prefixed_ >> r & 1) == 0 || prefixHolds6(r, p, uplink)) {
+      // A candidate here has no prefix or an IPv6 one (class_mask6_ leaves IPv4 ones out).
+      if ((prefixed6_ >> r & 1) == 0 || prefixHolds6(r, p, uplink)) {
         return rg_[r];
       }
       left &= left - 1;
@@ -123,7 +124,6 @@ class Classifier {
   static constexpr size_t kMaxClasses = 2 * 64 + 1;
   uint64_t class_mask4_[kMaxClasses] = {};
   uint64_t class_mask6_[kMaxClasses] = {};
-  uint64_t prefixed_ = 0;  // rules with a prefix condition
   Prefix4 prefix4_[64];    // IPv4 prefix of each rule (0/0 without one)
   Prefix6 prefix6_[64];    // IPv6 prefix of each rule with one
   // The rules with a prefix of each family, in rule order, for the flat test (at most

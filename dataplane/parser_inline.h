@@ -92,8 +92,6 @@ inline bool isVlanTpid(uint16_t type) noexcept {
   return type == kEtherTypeVlan || type == kEtherTypeQinQ || type == kEtherTypeQinQOld;
 }
 
-// Ports are read only for protocols whose header starts with 16-bit source and destination
-// ports: TCP, UDP, SCTP, UDP-Lite.
 // TCP or UDP, with no branch: the two are mixed at random in real traffic, and a branch on
 // which one it is (as `||` compiles to) is mispredicted for a large share of packets.
 [[gnu::always_inline]] inline bool tcpOrUdp(uint8_t protocol) noexcept {
@@ -104,6 +102,8 @@ inline bool isVlanTpid(uint16_t type) noexcept {
   return (uint32_t{protocol} << 16 | dst_port) == (uint32_t{kProtoUdp} << 16 | kGtpuPort);
 }
 
+// Ports are read only for protocols whose header starts with 16-bit source and destination
+// ports: TCP, UDP, SCTP, UDP-Lite.
 inline bool protocolHasPorts(uint8_t protocol) noexcept {
   return protocol == kProtoTcp || protocol == kProtoUdp || protocol == kProtoSctp ||
          protocol == kProtoUdpLite;
@@ -300,22 +300,22 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
   }
 }
 
-// Decapsulates the GTP-U packet whose outer IP packet (already parsed into `out`, kIp, UDP with
-// destination port 2152, ports present) starts at `ip`; its UDP header is at `ip + l4_off`.
-// TS 29.281 §5.1:
-// > Version field: This field is used to determine the version of the GTP-U protocol. The
-// > version number shall be set to '1'.
-// > Protocol Type (PT): This bit is used as a protocol discriminator between GTP (when PT is '1')
-// > and GTP' (when PT is '0').
-// > Length: This field indicates the length in octets of the payload, i.e. the rest of the
-// > packet following the mandatory part of the GTP header (that is the first 8 octets). The
-// > Sequence Number, the N-PDU Number or any Extension headers shall be considered to be part
-// > of the payload, i.e. included in the length count.
-// > If and only if one or more of these three flags are set, the fields Sequence Number, N-PDU
-// > and Extension Header shall be present.
-//
-// Out of line: keeps the plain IPv4/IPv6 path free of its register pressure. `rd`: octets
-// readable from `ip` on (kWin).
+// The fields every fast lane writes, whatever the family: a packet that is not a fragment, with
+// its ports (the lanes take only such packets). The addresses are the lane's own.
+[[gnu::always_inline]] inline void writeLaneFields(uint8_t family, uint8_t protocol,
+                                                   uint16_t src_port, uint16_t dst_port,
+                                                   uint32_t ip_len, bool tunneled,
+                                                   ParsedPacket& out) noexcept {
+  out.family = family;
+  out.protocol = protocol;
+  out.has_ports = true;
+  out.is_fragment = false;
+  out.src_port = src_port;
+  out.dst_port = dst_port;
+  out.ip_len = ip_len;
+  out.tunneled = tunneled;
+}
+
 // What the IPv4 fast lanes (the outer one in parseFrame, the inner one of GTP-U) write: an
 // IPv4 packet without options, not a fragment, TCP or UDP with its ports (parser.h: the IPv6
 // addresses are not written; outer_src and teid are the caller's when tunneled).
@@ -323,16 +323,9 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
                                                  uint16_t dst_port, uint32_t total_len,
                                                  uint32_t src, uint32_t dst, bool tunneled,
                                                  ParsedPacket& out) noexcept {
-  out.family = 4;
-  out.protocol = protocol;
-  out.has_ports = true;
-  out.is_fragment = false;
-  out.src_port = src_port;
-  out.dst_port = dst_port;
-  out.ip_len = total_len;
+  writeLaneFields(4, protocol, src_port, dst_port, total_len, tunneled, out);
   out.src4 = src;
   out.dst4 = dst;
-  out.tunneled = tunneled;
 }
 
 // The inner fast lane of a GTP-U packet (parseGtpu's contiguous case and gtpuFastLane): IPv4
@@ -364,6 +357,22 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
   return true;
 }
 
+// Decapsulates the GTP-U packet whose outer IP packet (already parsed into `out`, kIp, UDP with
+// destination port 2152, ports present) starts at `ip`; its UDP header is at `ip + l4_off`.
+// TS 29.281 §5.1:
+// > Version field: This field is used to determine the version of the GTP-U protocol. The
+// > version number shall be set to '1'.
+// > Protocol Type (PT): This bit is used as a protocol discriminator between GTP (when PT is '1')
+// > and GTP' (when PT is '0').
+// > Length: This field indicates the length in octets of the payload, i.e. the rest of the
+// > packet following the mandatory part of the GTP header (that is the first 8 octets). The
+// > Sequence Number, the N-PDU Number or any Extension headers shall be considered to be part
+// > of the payload, i.e. included in the length count.
+// > If and only if one or more of these three flags are set, the fields Sequence Number, N-PDU
+// > and Extension Header shall be present.
+//
+// Out of line: keeps the plain IPv4/IPv6 path free of its register pressure. `rd`: octets
+// readable from `ip` on (kWin).
 template <bool kWin>
 [[gnu::noinline]] ParseStatus parseGtpu(const uint8_t* ip, uint32_t l4_off, uint32_t rd,
                                         ParsedPacket& out) noexcept {
@@ -621,16 +630,9 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
         const Ip6 dst = loadIp6Inline(ip + 24);
         // Every meaningful field written (parser.h: not the IPv4 addresses, outer_src and teid),
         // no reset first: fewer stores.
-        out.family = 6;
-        out.protocol = next;
-        out.has_ports = true;
-        out.is_fragment = false;
-        out.src_port = src_port;
-        out.dst_port = dst_port;
-        out.ip_len = ip_len;
+        writeLaneFields(6, next, src_port, dst_port, ip_len, false, out);
         out.src6 = src;
         out.dst6 = dst;
-        out.tunneled = false;
         return ParseStatus::kIp;
       }
     }

@@ -541,7 +541,7 @@ YAML
     if [[ $warm -eq 0 ]]; then
       log "tallyd run $RUN_SEQ: not warm after ${WARM_LIMIT} s (rx_packets ${rx:-?}): measuring anyway"
     fi
-    local t_start ta tb r c0 c1 w0 w1
+    local t_start r c0 c1 w0 w1
     t_start="$(date +%s)"
     w0="$(now)"; c0="$(worker_ticks "$pid")"
     # Each sample is rx_packets at the time tallyd read it (its last poll's start, on its
