@@ -93,9 +93,11 @@ inline bool isVlanTpid(uint16_t type) noexcept {
 }
 
 // TCP or UDP, with no branch: the two are mixed at random in real traffic, and a branch on
-// which one it is (as `||` compiles to) is mispredicted for a large share of packets.
+// which one it is is mispredicted for a large share of packets. `(p == TCP) | (p == UDP)` is not
+// enough: GCC 12 compiles it to two branches in the IPv4 lanes. The product of the two
+// differences (each < 256, no overflow) is 0 for exactly these two protocols.
 [[gnu::always_inline]] inline bool tcpOrUdp(uint8_t protocol) noexcept {
-  return (protocol == kProtoTcp) | (protocol == kProtoUdp);
+  return (uint32_t{protocol} ^ kProtoTcp) * (uint32_t{protocol} ^ kProtoUdp) == 0;
 }
 // UDP to the GTP-U port, in one compare.
 [[gnu::always_inline]] inline bool udpToGtpu(uint8_t protocol, uint16_t dst_port) noexcept {
