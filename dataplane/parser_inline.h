@@ -349,8 +349,9 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
       !tcpOrUdp(protocol)) {
     return false;
   }
-  const uint16_t src_port = load16(inner + kIpv4MinHeaderLen);
-  const uint16_t dst_port = load16(inner + kIpv4MinHeaderLen + 2);
+  const uint32_t ports = load32(inner + kIpv4MinHeaderLen);  // source, destination: one load
+  const uint16_t src_port = uint16_t(ports >> 16);
+  const uint16_t dst_port = uint16_t(ports);
   const uint32_t src = load32(inner + 12);
   const uint32_t dst = load32(inner + 16);
   writeIpv4Lane(protocol, src_port, dst_port, total_len, src, dst, true, out);
@@ -592,8 +593,9 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
       const uint32_t total_len = load16(ip + 2);
       const uint16_t frag = load16(ip + 6);
       const uint8_t protocol = ip[9];
-      const uint16_t src_port = load16(ip + kIpv4MinHeaderLen);
-      const uint16_t dst_port = load16(ip + kIpv4MinHeaderLen + 2);
+      const uint32_t ports = load32(ip + kIpv4MinHeaderLen);  // source, destination: one load
+      const uint16_t src_port = uint16_t(ports >> 16);
+      const uint16_t dst_port = uint16_t(ports);
       if (vihl == 0x45 &&
           total_len >= kIpv4MinHeaderLen + 4 && total_len <= len - kEthHeaderLen &&
           (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) == 0 &&
@@ -624,8 +626,9 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
       const uint32_t len_next = load32(ip + 4);
       const uint32_t ip_len = (len_next >> 16) + kIpv6HeaderLen;
       const uint8_t next = uint8_t(len_next >> 8);
-      const uint16_t src_port = load16(ip + kIpv6HeaderLen);
-      const uint16_t dst_port = load16(ip + kIpv6HeaderLen + 2);
+      const uint32_t ports = load32(ip + kIpv6HeaderLen);  // source, destination: one load
+      const uint16_t src_port = uint16_t(ports >> 16);
+      const uint16_t dst_port = uint16_t(ports);
       if ((ip[0] >> 4) == 6 && ip_len >= kIpv6HeaderLen + 4 && ip_len <= len - kEthHeaderLen &&
           tcpOrUdp(next) & !udpToGtpu(next, dst_port)) [[likely]] {
         const Ip6 src = loadIp6Inline(ip + 8);
