@@ -598,22 +598,24 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
       const uint16_t dst_port = uint16_t(ports);
       if (vihl == 0x45 &&
           total_len >= kIpv4MinHeaderLen + 4 && total_len <= len - kEthHeaderLen &&
-          (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) == 0 &&
-          tcpOrUdp(protocol)) [[likely]] {
-        if (udpToGtpu(protocol, dst_port)) {
-          if (gtpuFastLane(ip, total_len, load32(ip + 12), out)) [[likely]] {
-            return ParseStatus::kIp;
+          (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) == 0) [[likely]] {
+        // GTP-U first: UDP to 2152 is UDP, so a GTP-U packet skips the TCP-or-UDP test. (A
+        // link carries GTP-U or not: this branch follows the link, not the packet.)
+        const bool gtpu = udpToGtpu(protocol, dst_port);
+        if (gtpu && gtpuFastLane(ip, total_len, load32(ip + 12), out)) [[likely]] {
+          return ParseStatus::kIp;
+        }
+        if (gtpu || tcpOrUdp(protocol)) [[likely]] {
+          const uint32_t src = load32(ip + 12);
+          const uint32_t dst = load32(ip + 16);
+          // Every meaningful field written (parser.h: not the IPv6 addresses, outer_src and
+          // teid of a packet that is not tunneled), no reset first: fewer stores.
+          writeIpv4Lane(protocol, src_port, dst_port, total_len, src, dst, false, out);
+          if (gtpu) {
+            return parseGtpu<false>(ip, kIpv4MinHeaderLen, 0, out);
           }
+          return ParseStatus::kIp;
         }
-        const uint32_t src = load32(ip + 12);
-        const uint32_t dst = load32(ip + 16);
-        // Every meaningful field written (parser.h: not the IPv6 addresses, outer_src and teid
-        // of a packet that is not tunneled), no reset first: fewer stores.
-        writeIpv4Lane(protocol, src_port, dst_port, total_len, src, dst, false, out);
-        if (udpToGtpu(protocol, dst_port)) {
-          return parseGtpu<false>(ip, kIpv4MinHeaderLen, 0, out);
-        }
-        return ParseStatus::kIp;
       }
     }
   }
