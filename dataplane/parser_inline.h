@@ -111,14 +111,25 @@ inline bool protocolHasPorts(uint8_t protocol) noexcept {
          protocol == kProtoUdpLite;
 }
 
+// The source and destination ports at `p` (TCP, UDP, SCTP, UDP-Lite), in one load.
+struct Ports {
+  uint16_t src;
+  uint16_t dst;
+};
+[[gnu::always_inline]] inline Ports loadPorts(const uint8_t* p) noexcept {
+  const uint32_t v = load32(p);
+  return Ports{uint16_t(v >> 16), uint16_t(v)};
+}
+
 // Reads the two ports at `p + l4_off` when the 4 port bytes lie within the IP packet
 // (`ip_len` <= the bytes available, checked by the caller).
 inline void readPorts(const uint8_t* p, uint32_t l4_off, uint32_t ip_len,
                       ParsedPacket& out) noexcept {
   if (protocolHasPorts(out.protocol) && l4_off + 4 <= ip_len) {
     out.has_ports = true;
-    out.src_port = load16(p + l4_off);
-    out.dst_port = load16(p + l4_off + 2);
+    const Ports ports = loadPorts(p + l4_off);
+    out.src_port = ports.src;
+    out.dst_port = ports.dst;
   }
 }
 
@@ -349,9 +360,7 @@ inline ParseStatus parseIpv6(const uint8_t* p, uint32_t avail, uint32_t rd, Pars
       !tcpOrUdp(protocol)) {
     return false;
   }
-  const uint32_t ports = load32(inner + kIpv4MinHeaderLen);  // source, destination: one load
-  const uint16_t src_port = uint16_t(ports >> 16);
-  const uint16_t dst_port = uint16_t(ports);
+  const auto [src_port, dst_port] = loadPorts(inner + kIpv4MinHeaderLen);
   const uint32_t src = load32(inner + 12);
   const uint32_t dst = load32(inner + 16);
   writeIpv4Lane(protocol, src_port, dst_port, total_len, src, dst, true, out);
@@ -593,9 +602,7 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
       const uint32_t total_len = load16(ip + 2);
       const uint16_t frag = load16(ip + 6);
       const uint8_t protocol = ip[9];
-      const uint32_t ports = load32(ip + kIpv4MinHeaderLen);  // source, destination: one load
-      const uint16_t src_port = uint16_t(ports >> 16);
-      const uint16_t dst_port = uint16_t(ports);
+      const auto [src_port, dst_port] = loadPorts(ip + kIpv4MinHeaderLen);
       if (vihl == 0x45 &&
           total_len >= kIpv4MinHeaderLen + 4 && total_len <= len - kEthHeaderLen &&
           (frag & (kIpv4MoreFragments | kIpv4FragmentOffsetMask)) == 0) [[likely]] {
@@ -628,9 +635,7 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
       const uint32_t len_next = load32(ip + 4);
       const uint32_t ip_len = (len_next >> 16) + kIpv6HeaderLen;
       const uint8_t next = uint8_t(len_next >> 8);
-      const uint32_t ports = load32(ip + kIpv6HeaderLen);  // source, destination: one load
-      const uint16_t src_port = uint16_t(ports >> 16);
-      const uint16_t dst_port = uint16_t(ports);
+      const auto [src_port, dst_port] = loadPorts(ip + kIpv6HeaderLen);
       if ((ip[0] >> 4) == 6 && ip_len >= kIpv6HeaderLen + 4 && ip_len <= len - kEthHeaderLen &&
           tcpOrUdp(next) & !udpToGtpu(next, dst_port)) [[likely]] {
         const Ip6 src = loadIp6Inline(ip + 8);
