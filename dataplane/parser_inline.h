@@ -694,7 +694,7 @@ inline ParseStatus parseFrame(const uint8_t* frame, uint32_t rd, uint32_t len,
   }
   // has_ports is false for outer non-first fragments (IPv4 offset != 0, IPv6 fragment header
   // with offset != 0): those are never treated as GTP-U.
-  if (out.protocol == kProtoUdp && out.has_ports && out.dst_port == kGtpuPort) {
+  if (out.has_ports && udpToGtpu(out.protocol, out.dst_port)) {
     return parseGtpu<kWin>(ip, l4_off, ip_rd, out);
   }
   return ParseStatus::kIp;

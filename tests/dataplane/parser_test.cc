@@ -951,6 +951,39 @@ TEST(ParserTest, FastLanesAgreeWithTheGeneralWalk) {
   EXPECT_GT(billed, 20000);
 }
 
+// Every IP protocol number (0-255) in each fast lane's position: the outer IPv4 packet, the inner
+// IPv4 packet of a G-PDU, the IPv6 next header. The lanes take TCP and UDP only (their
+// TCP-or-UDP test is arithmetic, not a comparison: tcpOrUdp in parser_inline.h); every other
+// protocol must leave them and get the general walk's result.
+TEST(ParserTest, FastLanesAgreeWithTheGeneralWalkForEveryProtocol) {
+  int in_lane_protocols = 0;
+  for (int proto = 0; proto < 256; ++proto) {
+    SCOPED_TRACE(proto);
+    const uint8_t p8 = static_cast<uint8_t>(proto);
+    const Bytes l4 = udp(40000, 53, filler(40));  // ports at the start of any L4 header
+    const Bytes frames[] = {
+        eth4(ipv4({.src = kSub4, .dst = kNet4, .protocol = p8}, l4)),
+        gtpOver4(gtpu({}, ipv4({.src = kUe4, .dst = kServer4, .protocol = p8}, l4))),
+        eth6(ipv6({.src = kSub6, .dst = kNet6, .next_header = p8}, l4)),
+    };
+    for (const Bytes& f : frames) {
+      ParsedPacket fast;
+      ParsedPacket general;
+      const ParseStatus want = parseSplit(f, f.size() - 1, f.size(), general);
+      const ParseStatus got = parseExact(f, f.size(), fast);
+      ASSERT_EQ(parseStatusName(got), std::string(parseStatusName(want)));
+      if (got == ParseStatus::kIp) {
+        expectSamePacket(fast, general);
+        if (fast.has_ports && (proto == 6 || proto == 17)) {
+          ++in_lane_protocols;
+        }
+      }
+    }
+  }
+  // TCP and UDP in the three positions (UDP to port 53, not GTP-U).
+  EXPECT_EQ(in_lane_protocols, 6);
+}
+
 // Jumbo frames of every size up to the largest IPv4 packet, plain and tunneled, parsed from the
 // first 2048-octet buffer (DPDK's default) or from the kHeaderWindow copy: billed by the IP
 // length exactly.
