@@ -550,6 +550,41 @@ TEST_F(FastPathTest, GtpUplinkAnnouncesEachNewServingNodeOnce) {
   EXPECT_EQ(stat(Stat::kGtpDecapsulated), 3u);
 }
 
+// Handovers back and forth within one burst and across the bursts in flight (parsed, looked up
+// and counted in three stages, so a burst is looked up before the one ahead of it is counted):
+// every change is announced, in order. A check of the serving node moved to the lookup stage
+// without a second check after an announcement in the same burst fails this (tried).
+TEST_F(FastPathTest, EveryServingNodeChangeIsAnnouncedWithinABurstAndAcrossBurstsInFlight) {
+  send(gtpUplink("192.0.2.10", 10));  // the subscriber's slot and its first node
+  const auto x = gtpUplink("192.0.2.10", 10);
+  const auto y = gtpUplink("192.0.2.11", 10);
+  // One burst: X, Y, X, X, Y, Y; then three single-packet bursts in flight: X, X, Y.
+  const std::vector<const std::vector<uint8_t>*> burst = {&x, &y, &x, &x, &y, &y};
+  std::vector<const uint8_t*> ptr;
+  std::vector<uint32_t> len;
+  for (const auto* f : burst) {
+    ptr.push_back(f->data());
+    len.push_back(uint32_t(f->size()));
+  }
+  fp_->stageBurst(ptr.data(), len.data(), uint32_t(ptr.size()));
+  for (const auto* f : {&x, &x, &y}) {
+    const uint8_t* p = f->data();
+    const uint32_t l = uint32_t(f->size());
+    fp_->stageBurst(&p, &l, 1);
+  }
+  fp_->flush();
+  std::vector<std::string> nodes;
+  for (const W2cEvent& e : drain()) {
+    if (e.type == W2cType::kServingNode) {
+      nodes.push_back(formatIp(e.serving_node));
+    }
+  }
+  EXPECT_EQ(nodes, (std::vector<std::string>{"192.0.2.10", "192.0.2.11", "192.0.2.10",
+                                             "192.0.2.11", "192.0.2.10", "192.0.2.11"}));
+  EXPECT_EQ(flow4("10.0.0.4", 1).ul_packets, 10u);
+  EXPECT_EQ(flow4("10.0.0.4", 1).ul_octets, 10u * 50);
+}
+
 TEST_F(FastPathTest, ServingNodeIsAnnouncedAgainAfterRelease) {
   send(gtpUplink("192.0.2.10", 10));
   drain();
