@@ -37,7 +37,11 @@
 #   PIPELINE_POLL_MS (tallyd's dataplane.poll_interval_ms in (c); default: tallyd's, 100),
 #   PIPELINE_MODES (default "inline tap"; "transit" adds a diagnostic: tallyd inline with a pool
 #   that holds none of the trace's addresses, against testpmd io: receiving, parsing and
-#   forwarding without counting).
+#   forwarding without counting), PIPELINE_PROBE (default 1; 0 leaves out the replay probe:
+#   bench/replay_probe, which receives like both programs, reads each packet's first line and
+#   spins the hot-path figure's nanoseconds per packet, touching no memory of its own: what this
+#   replay charges any program for the hot path's work, printed as information beside tally's
+#   added cost).
 #
 # The machine is shared and noisy (2 vCPUs): compare figures of the same run (ratios).
 set -euo pipefail
@@ -163,6 +167,8 @@ for m in $MODES; do
   [[ "$m" =~ ^(inline|tap|transit)$ ]] || bad_setting "PIPELINE_MODES: '$m' is not one of inline, tap, transit"
 done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || bad_setting "PIPELINE_ROUNDS: '$ROUNDS' is not a whole number >= 1"
+PROBE="${PIPELINE_PROBE:-1}"
+[[ "$PROBE" =~ ^[01]$ ]] || bad_setting "PIPELINE_PROBE: '$PROBE' is not 0 or 1"
 [[ "${PIPELINE_MEMORY:-hugepages}" =~ ^(hugepages|4k)$ ]] ||
   bad_setting "PIPELINE_MEMORY: '$PIPELINE_MEMORY' is not hugepages or 4k"
 if [[ -n "${PIPELINE_POLL_MS:-}" ]] &&
@@ -180,7 +186,7 @@ targets=()
 want hotpath && targets+=(bench/hotpath_bench)
 want poller && targets+=(bench/poller_bench)
 want cdr && targets+=(bench/cdr_bench)
-want pipeline && targets+=(tallyd tallyctl bench/hotpath_bench)
+want pipeline && targets+=(tallyd tallyctl bench/hotpath_bench bench/replay_probe)
 want storage && targets+=(bench/journal_bench tests/upload_tool)
 want identity && targets+=(bench/identity_bench)
 want radius && targets+=(bench/radius_bench)
@@ -654,6 +660,37 @@ EOF
   RATE="$rate"
 }
 
+# probe_run TRACE MODE SPIN_NS -> sets RATE (packets per wall second) and CPUF (the worker's CPU
+# share) of bench/replay_probe on the trace, or RATE=fail. MODE inline: the probe sends every
+# packet on to net_null0 (against testpmd io); tap: it frees them (against rxonly). Same EAL
+# setup as testpmd_run.
+probe_run() {
+  local trace="$1" fwd=() spin="$3"
+  [[ "$2" == tap ]] || fwd=(--forward)
+  RUN_SEQ=$((RUN_SEQ + 1))
+  local prefix="pr-$$-$RUN_SEQ"
+  PREFIXES+=("$prefix")
+  local out="$WORK/probe-$RUN_SEQ.log"
+  CPUF=""
+  RATE=fail
+  if run_limited $((START_LIMIT + DURATION + 60)) "$out" "$BUILD_DIR/bench/replay_probe" \
+      "${EAL_MEM[@]}" --no-pci -l 0-1 --file-prefix "$prefix" \
+      --vdev="net_pcap0,rx_pcap=$trace,infinite_rx=1" --vdev=net_null0,no-rx=1 -- \
+      --mbufs "$MBUFS" --spin-ns "$spin" --seconds "$DURATION" --warmup 4 "${fwd[@]}"; then
+    local line
+    line="$(grep '^replay_probe:' "$out" || true)"
+    if [[ "$line" =~ pps_wall=([0-9]+)\ cpu_share=([0-9.]+) ]]; then
+      RATE="${BASH_REMATCH[1]}"
+      CPUF="${BASH_REMATCH[2]}"
+    fi
+  fi
+  rm -rf "/var/run/dpdk/${prefix:?}"
+  if [[ "$RATE" == fail ]]; then
+    log "replay probe run $RUN_SEQ failed:"
+    tail -5 "$out" >&2
+  fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # (d) CDR output: records encoded per second (one core), files written per second with fsync
 # ---------------------------------------------------------------------------------------------
@@ -741,6 +778,12 @@ EOF
           testpmd_run "$WORK/$t.pcap" "$mode"
           RESULTS[$t,$mode,testpmd]+="$RATE "
           RESULTS[$t,$mode,pcpu]+="${CPUF:-fail} "
+          if [[ "$PROBE" == 1 && -n "${REF[$t]:-}" && "$mode" != transit ]]; then
+            log "pipeline $t ($mode) round $r/$ROUNDS: replay probe ($(printf '%.1f' "${REF[$t]}") ns per packet)"
+            probe_run "$WORK/$t.pcap" "$mode" "${REF[$t]}"
+            RESULTS[$t,$mode,probe]+="$RATE "
+            RESULTS[$t,$mode,qcpu]+="${CPUF:-fail} "
+          fi
         done
       done
     done
@@ -762,11 +805,13 @@ EOF
         "$PY" - "64 B, ${TRACE_PACKETS[$t]} pkts = subscribers (${DISTINCT[$t]})" "$mode" \
           "${RESULTS[$t,$mode,tallyd]}" "${RESULTS[$t,$mode,testpmd]}" \
           "${RESULTS[$t,$mode,avg]}" "${REF[$t]:-}" "${RESULTS[$t,$mode,tcpu]}" \
-          "${RESULTS[$t,$mode,pcpu]}" <<'EOF'
+          "${RESULTS[$t,$mode,pcpu]}" "${RESULTS[$t,$mode,probe]:-}" \
+          "${RESULTS[$t,$mode,qcpu]:-}" <<'EOF'
 import statistics, sys
 label, mode, a, b, avg = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split(), sys.argv[5].split()
 ref = float(sys.argv[6]) if sys.argv[6] else None
 ca, cb = sys.argv[7].split(), sys.argv[8].split()
+q, cq = sys.argv[9].split(), sys.argv[10].split()
 num = lambda x: None if x in ("fail", "") else float(x)
 def med(v):
     good = [num(x) for x in v if num(x)]
@@ -798,6 +843,19 @@ print("  %-34s %-6s wall (Mpps): tallyd %s | testpmd %s | added ns/pkt %s | tall
 print("  %-34s %-6s lcore CPU share: tallyd %s | testpmd %s; tallyd --print-rate (whole run, "
       "learning included): %s Mpps" % ("", "", " ".join(ca), " ".join(cb),
                                         " ".join(fmt(num(x)) for x in avg)))
+# The replay probe: receives like both, reads each packet's first line, spins `ref` ns per
+# packet and touches no memory of its own. Its added cost is what this replay charges any
+# program for the hot path's work; tally's added cost less the probe's is what tally adds
+# beyond that (information: the target above is judged on tally's added cost alone).
+q_cpu = [per_cpu(x, c) for x, c in zip(q, cq)]
+q_pairs = [1e9 / x - 1e9 / y for x, y in zip(q_cpu, b_cpu) if x and y]
+if q and ref is not None:
+    qa = statistics.median(q_pairs) if q_pairs else None
+    print("  %-34s %-6s replay probe (spins %.1f ns/pkt, no memory of its own): added %s ns/pkt "
+          "(per round %s); tally's added less the probe's: %s" % (
+              "", "", ref, "%.1f" % qa if qa is not None else "fail",
+              " ".join("%.1f" % p for p in q_pairs) or "-",
+              "%+.1f" % (added - qa) if qa is not None and added is not None else "-"))
 EOF
       done
     done
