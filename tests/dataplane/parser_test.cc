@@ -956,7 +956,7 @@ TEST(ParserTest, FastLanesAgreeWithTheGeneralWalk) {
 // TCP-or-UDP test is arithmetic, not a comparison: tcpOrUdp in parser_inline.h); every other
 // protocol must leave them and get the general walk's result.
 TEST(ParserTest, FastLanesAgreeWithTheGeneralWalkForEveryProtocol) {
-  int in_lane_protocols = 0;
+  int tcp_udp_with_ports = 0;
   for (int proto = 0; proto < 256; ++proto) {
     SCOPED_TRACE(proto);
     const uint8_t p8 = static_cast<uint8_t>(proto);
@@ -975,13 +975,13 @@ TEST(ParserTest, FastLanesAgreeWithTheGeneralWalkForEveryProtocol) {
       if (got == ParseStatus::kIp) {
         expectSamePacket(fast, general);
         if (fast.has_ports && (proto == 6 || proto == 17)) {
-          ++in_lane_protocols;
+          ++tcp_udp_with_ports;
         }
       }
     }
   }
   // TCP and UDP in the three positions (UDP to port 53, not GTP-U).
-  EXPECT_EQ(in_lane_protocols, 6);
+  EXPECT_EQ(tcp_udp_with_ports, 6);
 }
 
 // Jumbo frames of every size up to the largest IPv4 packet, plain and tunneled, parsed from the
