@@ -136,10 +136,12 @@ inline void FastPath::countSide(const ParsedPacket& p, bool uplink, uint32_t off
     if (uplink) {
       const uint64_t packets = loadCounter(f.ul_packets);
       // GTP-U: the serving node is unchanged (its digest is in the index entry, in cache since
-      // the lookup); IPv6 subscribers and changes take the slow path.
+      // the lookup). An IPv4 node's digest is its address (servingDigest), so the address is
+      // compared as it is; an IPv6 node (v4 is 0 then: parser.h), the node 0.0.0.0, IPv6
+      // subscribers and changes take the slow path.
       if (packets != 0 &&
-          (!p.tunneled || (p.family == 4 && table_.serving4(offset) == servingDigest(p.outer_src))))
-          [[likely]] {
+          (!p.tunneled || (p.family == 4 && p.outer_src.v4 != 0 &&
+                           table_.serving4(offset) == p.outer_src.v4))) [[likely]] {
         storeCounter(f.ul_octets, loadCounter(f.ul_octets) + octets);
         storeCounter(f.ul_packets, packets + 1);
         return;

@@ -30,7 +30,9 @@ enum class ParseStatus : uint8_t {
 // On kIp, every field describes the billed packet, except that the fields of the other family
 // and of a tunnel are unspecified (the parser's fast lanes leave them as they were): src4/dst4
 // are meaningful only when family == 4, src6/dst6 only when family == 6, outer_src and teid only
-// when tunneled (and teid on kGtpNotGpdu, parser_inline.h).
+// when tunneled (and teid on kGtpNotGpdu, parser_inline.h). A tunneled packet's outer_src is
+// whole: the fields of its other family are zero (v4 is 0 for an IPv6 node: the fast path's
+// serving check relies on it).
 struct ParsedPacket {
   uint8_t family = 0;        // 4 or 6: of the billed (inner, for GTP-U) packet
   uint8_t protocol = 0;      // IPv4 protocol / IPv6 final next header (after ext headers)

@@ -531,6 +531,21 @@ std::vector<uint8_t> gtpUplink(const std::string& sgw, size_t payload) {
                     pkt::ipv4(outer, pkt::udp(2152, 2152, pkt::gtpu(pkt::Gtpu{}, in))));
 }
 
+// The same over an IPv6 transport (serving node `sgw`, an IPv6 address).
+std::vector<uint8_t> gtpUplink6(const std::string& sgw, size_t payload) {
+  pkt::Ipv4 inner;
+  inner.src = "10.0.0.4";
+  inner.dst = "8.8.8.8";
+  inner.protocol = 6;
+  pkt::Ipv6 outer;
+  outer.src = sgw;
+  outer.dst = "2001:db8:ffff::1";
+  outer.next_header = 17;
+  auto in = pkt::ipv4(inner, pkt::tcp(1000, 80, pkt::filler(payload)));
+  return pkt::ether(pkt::kIpv6Type,
+                    pkt::ipv6(outer, pkt::udp(2152, 2152, pkt::gtpu(pkt::Gtpu{}, in))));
+}
+
 TEST_F(FastPathTest, GtpUplinkAnnouncesEachNewServingNodeOnce) {
   send(gtpUplink("192.0.2.10", 10));
   send(gtpUplink("192.0.2.10", 10));
@@ -583,6 +598,59 @@ TEST_F(FastPathTest, EveryServingNodeChangeIsAnnouncedWithinABurstAndAcrossBurst
                                              "192.0.2.11", "192.0.2.10", "192.0.2.11"}));
   EXPECT_EQ(flow4("10.0.0.4", 1).ul_packets, 10u);
   EXPECT_EQ(flow4("10.0.0.4", 1).ul_octets, 10u * 50);
+}
+
+// The count stage compares an IPv4 node's address with the digest in the subscriber's entry and
+// leaves everything else to the slow path: a subscriber seen untunneled first (its flow counted,
+// no node yet), nodes of either family, and the node 0.0.0.0 (whose digest is not its address).
+// Each change is announced once, in order, and every packet counted.
+TEST_F(FastPathTest, ServingNodesOfEitherFamilyAndAfterUntunneledTrafficAreAnnounced) {
+  struct Case {
+    std::vector<std::vector<uint8_t>> frames;
+    std::vector<std::string> announced;
+  };
+  // The first tunneled packet after untunneled ones comes from an IPv6 node, then from 0.0.0.0:
+  // the subscriber's flow has packets and its entry no digest (0) yet.
+  const Case cases[2] = {
+      {{gtpUplink6("2001:db8:5::1", 10), gtpUplink6("2001:db8:5::1", 10),
+        gtpUplink("192.0.2.10", 10), gtpUplink("192.0.2.10", 10), gtpUplink("0.0.0.0", 10),
+        gtpUplink("0.0.0.0", 10), gtpUplink6("2001:db8:5::2", 10), gtpUplink("0.0.0.1", 10),
+        gtpUplink("0.0.0.1", 10)},
+       {"2001:db8:5::1", "192.0.2.10", "0.0.0.0", "2001:db8:5::2", "0.0.0.1"}},
+      {{gtpUplink("0.0.0.0", 10), gtpUplink("0.0.0.0", 10), gtpUplink("192.0.2.10", 10),
+        gtpUplink6("2001:db8:5::1", 10), gtpUplink("192.0.2.10", 10)},
+       {"0.0.0.0", "192.0.2.10", "2001:db8:5::1", "192.0.2.10"}}};
+  // The first case packet by packet, the second (after a release) in one burst.
+  for (int c = 0; c < 2; ++c) {
+    if (c == 1) {
+      release("10.0.0.4");
+      drain();
+    }
+    send(ipv4Frame("10.0.0.4", "8.8.8.8", 6, 1000, 80, 50));  // untunneled uplink first
+    const auto& frames = cases[c].frames;
+    if (c == 0) {
+      for (const auto& f : frames) {
+        send(f);
+      }
+    } else {
+      std::vector<const uint8_t*> ptr;
+      std::vector<uint32_t> len;
+      for (const auto& f : frames) {
+        ptr.push_back(f.data());
+        len.push_back(uint32_t(f.size()));
+      }
+      fp_->stageBurst(ptr.data(), len.data(), uint32_t(ptr.size()));
+      fp_->flush();
+    }
+    std::vector<std::string> nodes;
+    for (const W2cEvent& e : drain()) {
+      if (e.type == W2cType::kServingNode) {
+        nodes.push_back(formatIp(e.serving_node));
+      }
+    }
+    EXPECT_EQ(nodes, cases[c].announced) << "case " << c;
+    EXPECT_EQ(flow4("10.0.0.4", 1).ul_packets, 1u + frames.size()) << "case " << c;
+  }
 }
 
 TEST_F(FastPathTest, ServingNodeIsAnnouncedAgainAfterRelease) {
