@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tally performance figures in one run (what they mean: docs/performance.md).
 #
-#   (a) hot path: FastPath::stageBurst, one thread, packets in cache (bench/hotpath_bench)
+#   (a) hot path: FastPath::stageBurst, one thread, packets in cache (bench/hotpath_bench);
+#       the ratios to IPv4 1 M from rounds of the four 1 M rows run back to back (median)
 #   (b) control-plane poll: Poller::poll() with 1 M flows per worker (bench/poller_bench)
 #   (d) CDR output: records encoded per second, files written per second with fsync (bench/cdr_bench)
 #   (c) whole pipeline: build/tallyd vs dpdk-testpmd on the same net_pcap trace, the same
@@ -46,7 +47,7 @@
 # The machine is shared and noisy (2 vCPUs): compare figures of the same run (ratios).
 set -euo pipefail
 
-usage() { sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; }  # the header
 
 QUICK=0
 SECTIONS="hotpath,poller,cdr,pipeline,config,storage,identity,radius"
@@ -137,7 +138,7 @@ run_limited() {
 
 if [[ $QUICK -eq 1 ]]; then
   HP_FILTER='^hotpath_ipv4/subscribers:(1000|1000000)$|^hotpath_(ipv6|gtpu|gtpu_ext|ipv4_zipf|ipv4_imix)/subscribers:1000000$|^hotpath_workers'
-  HP_REPS=1; HP_MIN=0.3
+  HP_REPS=1; HP_MIN=0.3; HP_RATIO_ROUNDS=3
   PL_FILTER='workers:1/rg_per_sub:4/rg_configured:4$'
   PL_REPS=1; PL_MIN=0.3
   ROUNDS=1; DURATION=2
@@ -145,7 +146,7 @@ if [[ $QUICK -eq 1 ]]; then
   WARM_LIMIT=60
 else
   HP_FILTER='.'
-  HP_REPS=3; HP_MIN=1
+  HP_REPS=3; HP_MIN=1; HP_RATIO_ROUNDS=9
   PL_FILTER='.'
   PL_REPS=3; PL_MIN=1
   ROUNDS=3; DURATION=5
@@ -224,9 +225,37 @@ if want hotpath; then
     tail -20 "$WORK/hotpath.txt" >&2
     echo "hot path benchmark FAILED"
   else
-    "$PY" - "$HP_REPS" "$WORK/hotpath.json" <<'EOF'
+    # The ratio targets (IPv6 and GTP-U <= 1.2x IPv4 of the same run). The table's rows run
+    # minutes apart, and this host drifts by more than the margin in that time, so the ratios
+    # come from rounds: each round is one process that runs the four 1 M rows back to back in
+    # a random order (no row always runs first), and each row is divided by the IPv4 row of its
+    # own round. Median and range over the rounds.
+    log "hot path ratio rounds: $HP_RATIO_ROUNDS x the four 1 M rows"
+    : >"$WORK/hotpath-ratios.txt"
+    for ((r = 1; r <= HP_RATIO_ROUNDS; r++)); do
+      if run_limited 600 "$WORK/hotpath-ratio-round.txt" "$BUILD_DIR/bench/hotpath_bench" \
+          --benchmark_filter='^hotpath_(ipv4|ipv6|gtpu|gtpu_ext)/subscribers:1000000$' \
+          --benchmark_enable_random_interleaving=true --benchmark_min_time="$HP_MIN"; then
+        sed -n 's|^\(hotpath_[a-z0-9_]*\)/subscribers:1000000 .*ns_per_pkt=\([0-9.]*\).*|'"$r"' \1 \2|p' \
+          "$WORK/hotpath-ratio-round.txt" >>"$WORK/hotpath-ratios.txt"
+      fi
+    done
+    "$PY" - "$HP_REPS" "$WORK/hotpath.json" "$WORK/hotpath-ratios.txt" <<'EOF'
 import json, statistics, sys
 reps = int(sys.argv[1])
+# Ratio rounds: {row: [row ns / IPv4 ns of the same round]}.
+rounds = {}
+for line in open(sys.argv[3]):
+    r, row, ns = line.split()
+    rounds.setdefault(r, {})[row] = float(ns)
+ratios = {}
+for got in rounds.values():
+    if "hotpath_ipv4" in got:
+        for row, ns in got.items():
+            ratios.setdefault(row, []).append(ns / got["hotpath_ipv4"])
+def ratio_of(base):
+    v = ratios.get(base)
+    return (statistics.median(v), min(v), max(v), len(v)) if v else None
 runs = {}
 for b in json.load(open(sys.argv[2]))["benchmarks"]:
     if b.get("run_type", "iteration") != "iteration":
@@ -274,12 +303,13 @@ for name, vals in runs.items():
         target = verdict(ns <= 30, "<= 30 ns")
     elif base == "hotpath_ipv4" and subs == 1000:
         target = verdict(ns <= 20, "<= 20 ns")
-    elif base in ("hotpath_gtpu", "hotpath_gtpu_ext") and subs == 1000000:
-        target = verdict(ns <= 40 and ipv4_1m is not None and ns <= 1.2 * ipv4_1m,
-                         "<= 40 ns and <= 1.2x IPv4" + rel)
-    elif base == "hotpath_ipv6" and subs == 1000000:
-        target = verdict(ns <= 45 and ipv4_1m is not None and ns <= 1.2 * ipv4_1m,
-                         "<= 45 ns and <= 1.2x IPv4" + rel)
+    elif base in ("hotpath_gtpu", "hotpath_gtpu_ext", "hotpath_ipv6") and subs == 1000000:
+        limit = 45 if base == "hotpath_ipv6" else 40
+        q = ratio_of(base)
+        if q:
+            rel = " (%.3fx IPv4 1 M, median of %d rounds, range %.3f-%.3f)" % (q[0], q[3], q[1], q[2])
+        target = verdict(ns <= limit and q is not None and q[0] <= 1.2,
+                         "<= %d ns and <= 1.2x IPv4" % limit + rel)
     elif base == "hotpath_ipv4_zipf":
         target = verdict(ns <= 25, "<= 25 ns")
     elif base == "hotpath_ipv4_imix":
