@@ -516,34 +516,26 @@ TEST_F(FastPathTest, FramesInSeveralBuffersAreBilledByTheirWholeLength) {
   EXPECT_EQ(stat(Stat::kCountedOctets), 9028u + 65040u);
 }
 
-// GTP-U uplink from serving node `sgw` carrying a subscriber packet (inner 10.0.0.4 -> 8.8.8.8).
+// GTP-U uplink from serving node `sgw` (IPv4, or IPv6 when it has a colon) carrying a
+// subscriber packet (inner 10.0.0.4 -> 8.8.8.8).
 std::vector<uint8_t> gtpUplink(const std::string& sgw, size_t payload) {
   pkt::Ipv4 inner;
   inner.src = "10.0.0.4";
   inner.dst = "8.8.8.8";
   inner.protocol = 6;
+  const auto in = pkt::ipv4(inner, pkt::tcp(1000, 80, pkt::filler(payload)));
+  const auto gpdu = pkt::udp(2152, 2152, pkt::gtpu(pkt::Gtpu{}, in));
+  if (sgw.find(':') != std::string::npos) {
+    pkt::Ipv6 outer;
+    outer.src = sgw;
+    outer.next_header = 17;
+    return pkt::ether(pkt::kIpv6Type, pkt::ipv6(outer, gpdu));
+  }
   pkt::Ipv4 outer;
   outer.src = sgw;
   outer.dst = "192.0.2.1";
   outer.protocol = 17;
-  auto in = pkt::ipv4(inner, pkt::tcp(1000, 80, pkt::filler(payload)));
-  return pkt::ether(pkt::kIpv4Type,
-                    pkt::ipv4(outer, pkt::udp(2152, 2152, pkt::gtpu(pkt::Gtpu{}, in))));
-}
-
-// The same over an IPv6 transport (serving node `sgw`, an IPv6 address).
-std::vector<uint8_t> gtpUplink6(const std::string& sgw, size_t payload) {
-  pkt::Ipv4 inner;
-  inner.src = "10.0.0.4";
-  inner.dst = "8.8.8.8";
-  inner.protocol = 6;
-  pkt::Ipv6 outer;
-  outer.src = sgw;
-  outer.dst = "2001:db8:ffff::1";
-  outer.next_header = 17;
-  auto in = pkt::ipv4(inner, pkt::tcp(1000, 80, pkt::filler(payload)));
-  return pkt::ether(pkt::kIpv6Type,
-                    pkt::ipv6(outer, pkt::udp(2152, 2152, pkt::gtpu(pkt::Gtpu{}, in))));
+  return pkt::ether(pkt::kIpv4Type, pkt::ipv4(outer, gpdu));
 }
 
 TEST_F(FastPathTest, GtpUplinkAnnouncesEachNewServingNodeOnce) {
@@ -612,13 +604,13 @@ TEST_F(FastPathTest, ServingNodesOfEitherFamilyAndAfterUntunneledTrafficAreAnnou
   // The first tunneled packet after untunneled ones comes from an IPv6 node, then from 0.0.0.0:
   // the subscriber's flow has packets and its entry no digest (0) yet.
   const Case cases[2] = {
-      {{gtpUplink6("2001:db8:5::1", 10), gtpUplink6("2001:db8:5::1", 10),
+      {{gtpUplink("2001:db8:5::1", 10), gtpUplink("2001:db8:5::1", 10),
         gtpUplink("192.0.2.10", 10), gtpUplink("192.0.2.10", 10), gtpUplink("0.0.0.0", 10),
-        gtpUplink("0.0.0.0", 10), gtpUplink6("2001:db8:5::2", 10), gtpUplink("0.0.0.1", 10),
+        gtpUplink("0.0.0.0", 10), gtpUplink("2001:db8:5::2", 10), gtpUplink("0.0.0.1", 10),
         gtpUplink("0.0.0.1", 10)},
        {"2001:db8:5::1", "192.0.2.10", "0.0.0.0", "2001:db8:5::2", "0.0.0.1"}},
       {{gtpUplink("0.0.0.0", 10), gtpUplink("0.0.0.0", 10), gtpUplink("192.0.2.10", 10),
-        gtpUplink6("2001:db8:5::1", 10), gtpUplink("192.0.2.10", 10)},
+        gtpUplink("2001:db8:5::1", 10), gtpUplink("192.0.2.10", 10)},
        {"0.0.0.0", "192.0.2.10", "2001:db8:5::1", "192.0.2.10"}}};
   // The first case packet by packet, the second (after a release) in one burst.
   for (int c = 0; c < 2; ++c) {
