@@ -171,6 +171,7 @@ class FastPath {
   // none yet, and again after the slot's release. An IPv4 node's digest is its address (exact:
   // a change between two IPv4 nodes is always seen; 0.0.0.0, no real node, is 1), an IPv6
   // node's an odd 32-bit hash (a change is missed only if the two digests are equal).
+  // countSide relies on the first: it compares an IPv4 node's address with the stored digest.
   static uint32_t servingDigest(const IpAddress& o) noexcept {
     if (o.family == 4) [[likely]] {
       return o.v4 != 0 ? o.v4 : 1u;

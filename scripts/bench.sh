@@ -306,8 +306,10 @@ for name, vals in runs.items():
     elif base in ("hotpath_gtpu", "hotpath_gtpu_ext", "hotpath_ipv6") and subs == 1000000:
         limit = 45 if base == "hotpath_ipv6" else 40
         q = ratio_of(base)
+        rel = " (no ratio round completed)"
         if q:
-            rel = " (%.3fx IPv4 1 M, median of %d rounds, range %.3f-%.3f)" % (q[0], q[3], q[1], q[2])
+            rel = " (%.3fx IPv4 1 M, median of %d rounds, range %.3f-%.3f)" % (
+                q[0], q[3], q[1], q[2])
         target = verdict(ns <= limit and q is not None and q[0] <= 1.2,
                          "<= %d ns and <= 1.2x IPv4" % limit + rel)
     elif base == "hotpath_ipv4_zipf":
