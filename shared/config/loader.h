@@ -230,9 +230,9 @@ class Loader {
   void loadCdr(const Field& f, CdrConfig& out) const;
   InterimFailConfig loadInterimFail(const Field& f) const;
   RadiusConfig loadRadius(const Field& f) const;
-  bool loadLocalAaaServer(const Field& f, LocalBillConfig& out) const;
+  void loadLocalAaaServer(const Field& f, LocalBillConfig& out) const;
   BillServerConfig loadBillServer(const Field& f) const;
-  bool loadLocalBill(const Field& f, LocalBillConfig& out) const;
+  void loadLocalBill(const Field& f, LocalBillConfig& out) const;
   // backup_interval and alarm_threshold of local_bill.cache and local_bill.cfcard.
   void loadBackupTiming(const Fields& m, uint32_t& interval_min, uint32_t& threshold_pct) const;
 

@@ -9,9 +9,8 @@
 
 namespace tally::config_loader {
 
-bool Loader::loadLocalAaaServer(const Field& f, LocalBillConfig& out) const {
+void Loader::loadLocalAaaServer(const Field& f, LocalBillConfig& out) const {
   Fields m = readMap(f, {"local_bill_pool", "bill_server", "local_bill"});
-  bool not_implemented = false;
   if (auto it = m.find("local_bill_pool"); it != m.end()) {
     Fields pool =
         readMap(it->second, {"enable", "capacity", "commit_delay_ms", "checkpoint_interval"});
@@ -59,7 +58,6 @@ bool Loader::loadLocalAaaServer(const Field& f, LocalBillConfig& out) const {
     fail(f.mark, f.path + ".bill_server", "",
          "local_bill.cache.backup_mode sftp/tftp needs a bill_server");
   }
-  return false;
 }
 
 BillServerConfig Loader::loadBillServer(const Field& f) const {
@@ -123,9 +121,8 @@ BillServerConfig Loader::loadBillServer(const Field& f) const {
   return out;
 }
 
-bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
+void Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
   Fields m = readMap(f, {"cache", "cfcard"});
-  bool not_implemented = false;
   if (auto it = m.find("cache"); it != m.end()) {
     Fields cache = readMap(it->second, {"backup_mode", "backup_interval", "alarm_threshold"});
     if (auto b = cache.find("backup_mode"); b != cache.end()) {
@@ -200,7 +197,6 @@ bool Loader::loadLocalBill(const Field& f, LocalBillConfig& out) const {
     }
     loadBackupTiming(cf, out.cfcard.backup_interval_min, out.cfcard.alarm_threshold_pct);
   }
-  return not_implemented;
 }
 
 void Loader::loadBackupTiming(const Fields& m, uint32_t& interval_min,
