@@ -133,16 +133,27 @@ bool parseOptions(int argc, char** argv, Options& o, std::string& error) {
       return false;
     }
     const char* v = argv[++i];
-    if (a == "--mbufs") {
-      o.mbufs = uint32_t(std::strtoul(v, &endp, 10));
+    if (a == "--mbufs" || a == "--burst") {
+      // strtoul takes "-1" as a huge number, and a cast would wrap one past the type's range:
+      // both are checked before the value is kept.
+      const unsigned long u = v[0] == '-' ? 0 : std::strtoul(v, &endp, 10);
+      const unsigned long limit = a == "--mbufs" ? UINT32_MAX : 512;
+      if (v[0] == '-' || u > limit) {
+        error = "option '" + a + "': '" + v + "' is out of range (" +
+                (a == "--mbufs" ? "1024.." + std::to_string(limit) : "1..512") + ")";
+        return false;
+      }
+      if (a == "--mbufs") {
+        o.mbufs = uint32_t(u);
+      } else {
+        o.burst = uint16_t(u);
+      }
     } else if (a == "--spin-ns") {
       o.spin_ns = std::strtod(v, &endp);
     } else if (a == "--seconds") {
       o.seconds = std::strtod(v, &endp);
     } else if (a == "--warmup") {
       o.warmup = std::strtod(v, &endp);
-    } else if (a == "--burst") {
-      o.burst = uint16_t(std::strtoul(v, &endp, 10));
     } else {
       error = "unknown option '" + a + "'";
       return false;
